@@ -1,0 +1,1 @@
+"""pynq_mnist.board: runs on the PYNQ-Z2 (pynq, numpy, matplotlib; never TensorFlow)."""

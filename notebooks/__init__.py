@@ -1,0 +1,1 @@
+"""Notebooks delivered by ``pynq get-notebooks pynq-mnist``."""

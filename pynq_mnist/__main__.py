@@ -1,0 +1,5 @@
+import sys
+
+from pynq_mnist.cli import main
+
+sys.exit(main())

@@ -1,0 +1,29 @@
+"""Markers that need hardware or tools this machine may lack run only where they exist."""
+
+import os
+import shutil
+
+import pytest
+
+
+def _has_vivado() -> bool:
+    return shutil.which("vivado") is not None and (
+        shutil.which("vitis_hls") is not None or shutil.which("vivado_hls") is not None
+    )
+
+
+def _on_board() -> bool:
+    return os.environ.get("BOARD") == "Pynq-Z2" and os.path.exists(
+        "/sys/class/fpga_manager"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    skips = {
+        "vivado": (_has_vivado(), "needs vivado and vitis_hls/vivado_hls on PATH"),
+        "board": (_on_board(), "needs a PYNQ-Z2 (BOARD=Pynq-Z2 and the FPGA manager)"),
+    }
+    for item in items:
+        for marker, (available, why) in skips.items():
+            if marker in item.keywords and not available:
+                item.add_marker(pytest.mark.skip(reason=why))
