@@ -114,11 +114,9 @@ class InputFormat:
                 "do not scale them, the IP takes raw bytes"
             )
         n_pix = self.pixels_per_frame
-        if frames.ndim == 1 + len(self.frame_shape) and frames.shape[1:] == self.frame_shape:
-            pass
-        elif frames.ndim == 2 and frames.shape[1] == n_pix:
-            pass
-        else:
+        as_images = frames.shape[1:] == self.frame_shape
+        as_rows = frames.ndim == 2 and frames.shape[1] == n_pix
+        if not (as_images or as_rows):
             raise BundleError(
                 f"frames must have shape (N, {', '.join(map(str, self.frame_shape))}) "
                 f"or (N, {n_pix}), got {frames.shape}"

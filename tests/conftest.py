@@ -13,9 +13,7 @@ def _has_vivado() -> bool:
 
 
 def _on_board() -> bool:
-    return os.environ.get("BOARD") == "Pynq-Z2" and os.path.exists(
-        "/sys/class/fpga_manager"
-    )
+    return os.environ.get("BOARD") == "Pynq-Z2" and os.path.exists("/sys/class/fpga_manager")
 
 
 def pytest_collection_modifyitems(config, items):
