@@ -1,0 +1,513 @@
+"""The student network on the CPU in numpy, bit-exact with the hls4ml IP.
+
+This is the ARM baseline of the benchmark and an oracle for the FPGA: it reads
+the ``.npz`` that :func:`pynq_mnist.host_training.network_export.export_network`
+writes from the hls4ml ``ModelGraph`` and recomputes every layer in integers.
+
+Numbers travel as raw integers: a value of fixed-point type ``t`` is
+``raw * 2**-t.frac``. Each layer follows what hls4ml's C++ does:
+
+- Dense and Conv2D: every product ``x * w`` is cast to ``accum_t``, the bias is
+  cast to ``accum_t``, the sum is kept in ``accum_t``, and the sum is cast to the
+  result type. When ``accum_t`` keeps all fractional bits of a product (the usual
+  case) the products are exact and the dot products run on BLAS in float32 or
+  float64, chosen so that every partial sum stays an exactly representable integer.
+- ReLU: ``max(x, 0)`` cast to the result type; linear: a plain cast.
+- MaxPooling2D: under ``io_stream`` each input is cast to the pool's ``accum_t``
+  before the maximum, under ``io_parallel`` after it; then cast to the result type.
+- Zero padding and reshape (flatten): data movement, then a cast.
+
+A cast follows ``ap_fixed`` semantics: first the quantization mode (``TRN`` is
+floor, ``RND_CONV`` rounds half to even, ...), then the overflow mode (``WRAP``
+keeps the low bits, ``SAT`` clips).
+
+Only numpy and the standard library are imported: this runs on the board.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+FORMAT = "pynq-mnist-network"
+FORMAT_VERSION = 1
+
+#: Input pixels are uint8 ``p`` meaning ``p / 256``: eight fractional bits (see ``pynq_mnist.encoding``).
+PIXEL_FRAC_BITS = 8
+
+_ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
+_SATURATION = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
+_BATCH = 256  # frames per pass: bounds memory (im2col) on the board's 512 MB
+
+
+class NetworkFileError(ValueError):
+    """The network file is malformed or describes something this reference cannot run."""
+
+
+@dataclass(frozen=True)
+class FixedType:
+    """An ``ap_fixed``/``ap_ufixed``/``ap_int`` type: ``width`` bits, ``integer`` of them above the point."""
+
+    width: int
+    integer: int
+    signed: bool
+    rounding: str = "TRN"
+    saturation: str = "WRAP"
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.width > 62:
+            raise NetworkFileError(f"type width {self.width} outside 1..62")
+        if self.rounding not in _ROUNDING:
+            raise NetworkFileError(
+                f"unknown rounding mode {self.rounding!r}; expected one of {_ROUNDING}"
+            )
+        if self.saturation not in _SATURATION:
+            raise NetworkFileError(
+                f"unknown saturation mode {self.saturation!r}; expected one of {_SATURATION}"
+            )
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FixedType:
+        """Read the dict the exporter writes (``saturation_bits`` must be 0)."""
+        if d.get("saturation_bits", 0):
+            raise NetworkFileError(f"saturation_bits={d['saturation_bits']} is not supported: {d}")
+        try:
+            return cls(
+                int(d["width"]),
+                int(d["integer"]),
+                bool(d["signed"]),
+                d["rounding"],
+                d["saturation"],
+            )
+        except KeyError as e:
+            raise NetworkFileError(f"type {d} lacks {e}") from None
+
+    @property
+    def frac(self) -> int:
+        return self.width - self.integer
+
+    @property
+    def raw_min(self) -> int:
+        if not self.signed:
+            return 0
+        return -(2 ** (self.width - 1)) + (self.saturation == "SAT_SYM")
+
+    @property
+    def raw_max(self) -> int:
+        return 2 ** (self.width - self.signed) - 1
+
+    def __str__(self) -> str:
+        kind = "fixed" if self.signed else "ufixed"
+        return f"ap_{kind}<{self.width},{self.integer},AP_{self.rounding},AP_{self.saturation}>"
+
+
+def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
+    """Cast raw integers with ``frac`` fractional bits to type ``t`` as ``ap_fixed`` does.
+
+    Parameters
+    ----------
+    raw : np.ndarray
+        Integer array (any integer dtype); the value is ``raw * 2**-frac``.
+    frac : int
+        Fractional bits of ``raw``.
+    t : FixedType
+        The destination type.
+
+    Returns
+    -------
+    np.ndarray
+        int64 raw values of type ``t`` (value ``out * 2**-t.frac``).
+    """
+    x = np.asarray(raw, dtype=np.int64)
+    shift = frac - t.frac
+    y = x << -shift if shift <= 0 else _round_shift(x, shift, t.rounding)
+    return _overflow(y, t)
+
+
+def _round_shift(x: np.ndarray, d: int, mode: str) -> np.ndarray:
+    """``x / 2**d`` rounded to an integer by ``mode`` (d >= 1)."""
+    half = np.int64(1) << (d - 1)
+    if mode == "TRN":
+        return x >> d
+    if mode == "RND":
+        return (x + half) >> d
+    if mode == "RND_MIN_INF":
+        return (x + half - 1) >> d
+    if mode == "RND_CONV":
+        q = x >> d
+        r = x - (q << d)
+        return q + ((r > half) | ((r == half) & (q & 1 == 1)))
+    mag = np.abs(x)
+    if mode == "TRN_ZERO":
+        m = mag >> d
+    elif mode == "RND_ZERO":
+        m = (mag + half - 1) >> d
+    else:  # RND_INF: half away from zero
+        m = (mag + half) >> d
+    return np.where(x < 0, -m, m)
+
+
+def _overflow(y: np.ndarray, t: FixedType) -> np.ndarray:
+    lo, hi = t.raw_min, t.raw_max
+    if t.saturation == "WRAP":
+        y = y & np.int64(2**t.width - 1)
+        if t.signed:
+            y = np.where(y > hi, y - np.int64(2**t.width), y)
+        return y
+    if t.saturation == "SAT_ZERO":
+        return np.where((y < lo) | (y > hi), 0, y)
+    return np.clip(y, lo, hi)
+
+
+def _quantize_bound(t: FixedType) -> int:
+    """Largest magnitude a raw value of ``t`` can take."""
+    return max(abs(t.raw_min), abs(t.raw_max))
+
+
+class _Layer:
+    """A layer: raw integers of ``in_t`` in, raw integers of ``out_t`` out."""
+
+    def __init__(self, name: str, in_t: FixedType, out_t: FixedType):
+        self.name, self.in_t, self.out_t = name, in_t, out_t
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r} -> {self.out_t})"
+
+
+class _Input(_Layer):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return requantize(x, PIXEL_FRAC_BITS, self.out_t)
+
+
+class _Cast(_Layer):
+    """Linear activation, flatten/reshape: the value, cast to the result type."""
+
+    def __init__(
+        self, name: str, in_t: FixedType, out_t: FixedType, shape: tuple[int, ...] | None = None
+    ):
+        super().__init__(name, in_t, out_t)
+        self.shape = shape
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.shape is not None:
+            x = x.reshape((x.shape[0], *self.shape))
+        return requantize(x, self.in_t.frac, self.out_t)
+
+
+class _Relu(_Layer):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return requantize(np.maximum(x, 0), self.in_t.frac, self.out_t)
+
+
+class _ZeroPad2D(_Layer):
+    def __init__(
+        self, name: str, in_t: FixedType, out_t: FixedType, pads: tuple[int, int, int, int]
+    ):
+        super().__init__(name, in_t, out_t)
+        self.pads = pads  # top, bottom, left, right
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return requantize(_pad(x, self.pads), self.in_t.frac, self.out_t)
+
+
+def _pad(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    top, bottom, left, right = pads
+    if not any(pads):
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+
+class _MaxPool2D(_Layer):
+    def __init__(
+        self,
+        name: str,
+        in_t: FixedType,
+        out_t: FixedType,
+        accum_t: FixedType,
+        pool: tuple[int, int],
+        stride: tuple[int, int],
+        cast_before_max: bool,
+    ):
+        super().__init__(name, in_t, out_t)
+        self.accum_t, self.pool, self.stride, self.cast_before_max = (
+            accum_t,
+            pool,
+            stride,
+            cast_before_max,
+        )
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        (ph, pw), (sh, sw) = self.pool, self.stride
+        oh, ow = (x.shape[1] - ph) // sh + 1, (x.shape[2] - pw) // sw + 1
+        frac = self.in_t.frac
+        if self.cast_before_max:
+            x, frac = requantize(x, frac, self.accum_t), self.accum_t.frac
+        y = None
+        for i in range(ph):
+            for j in range(pw):
+                win = x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
+                y = win if y is None else np.maximum(y, win)
+        if not self.cast_before_max:
+            y, frac = requantize(y, frac, self.accum_t), self.accum_t.frac
+        return requantize(y, frac, self.out_t)
+
+
+class _MultiplyAccumulate:
+    """``cast<result>(cast<accum>(bias) + sum cast<accum>(x * w))`` over the rows of ``x``."""
+
+    def __init__(
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        in_t: FixedType,
+        w_t: FixedType,
+        b_t: FixedType,
+        accum_t: FixedType,
+        name: str,
+    ):
+        self.w = weight.astype(np.int64)  # (n_in, n_out)
+        self.product_frac = in_t.frac + w_t.frac
+        self.accum_t = accum_t
+        self.bias = requantize(bias, b_t.frac, accum_t)
+        self.exact_products = accum_t.frac >= self.product_frac
+        xmax = _quantize_bound(in_t)
+        colsum = int(np.abs(self.w).sum(axis=0).max(initial=0))
+        bound = xmax * colsum  # largest |partial sum| of raw products
+        if accum_t.saturation != "WRAP":
+            # Saturation at each step depends on the summation order; only take it when it never triggers.
+            total = bound * 2 ** max(0, accum_t.frac - self.product_frac) + int(
+                np.abs(self.bias).max(initial=0)
+            )
+            if total > accum_t.raw_max:
+                raise NetworkFileError(
+                    f"{name}: accumulator {accum_t} saturates and can overflow (|sum| up to {total} raw); "
+                    "the result would depend on the summation order. Use a WRAP accumulator or a wider one."
+                )
+        if bound >= 2**62:
+            raise NetworkFileError(f"{name}: partial sums up to {bound} do not fit int64")
+        if bound < 2**24:
+            self.dot_dtype = np.float32
+        elif bound < 2**53:
+            self.dot_dtype = np.float64
+        else:
+            self.dot_dtype = np.int64
+        self.w_dot = self.w.astype(self.dot_dtype)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Accumulator raw values (int64, ``accum_t``) for rows ``x`` of shape (M, n_in)."""
+        if self.exact_products:
+            s = (x.astype(self.dot_dtype) @ self.w_dot).astype(np.int64)
+            acc = (s << (self.accum_t.frac - self.product_frac)) + self.bias
+        else:
+            acc = self._truncated_products(x) + self.bias
+        return requantize(acc, self.accum_t.frac, self.accum_t)
+
+    def _truncated_products(self, x: np.ndarray) -> np.ndarray:
+        """Sum of products each cast to ``accum_t`` on its own (it drops fractional bits)."""
+        n_in, n_out = self.w.shape
+        rows = max(1, 2**22 // (n_in * n_out))
+        out = np.empty((x.shape[0], n_out), dtype=np.int64)
+        for i in range(0, x.shape[0], rows):
+            p = x[i : i + rows, :, None].astype(np.int64) * self.w[None]
+            out[i : i + rows] = requantize(p, self.product_frac, self.accum_t).sum(axis=1)
+        return out
+
+
+class _Dense(_Layer):
+    def __init__(self, name: str, in_t: FixedType, out_t: FixedType, mac: _MultiplyAccumulate):
+        super().__init__(name, in_t, out_t)
+        self.mac = mac
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return requantize(self.mac(x.reshape(x.shape[0], -1)), self.mac.accum_t.frac, self.out_t)
+
+
+class _Conv2D(_Layer):
+    def __init__(
+        self,
+        name: str,
+        in_t: FixedType,
+        out_t: FixedType,
+        mac: _MultiplyAccumulate,
+        kernel: tuple[int, int],
+        stride: tuple[int, int],
+        pads: tuple[int, int, int, int],
+    ):
+        super().__init__(name, in_t, out_t)
+        self.mac, self.kernel, self.stride, self.pads = mac, kernel, stride, pads
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = _pad(x, self.pads)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        n, h, w, c = x.shape
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :] = x[
+                    :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :
+                ]
+        acc = self.mac(cols.reshape(n * oh * ow, kh * kw * c))
+        return requantize(acc, self.mac.accum_t.frac, self.out_t).reshape(n, oh, ow, -1)
+
+
+class CpuReference:
+    """The exported hls4ml network, run in numpy integers.
+
+    Build it with :meth:`from_file`; call :meth:`classify` or :meth:`logits`.
+    """
+
+    def __init__(
+        self, layers: list[_Layer], input_shape: tuple[int, ...], io_type: str, source: str = ""
+    ):
+        self.layers = layers
+        self.input_shape = input_shape
+        self.io_type = io_type
+        self.source = source
+        self.output_type = layers[-1].out_t
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> CpuReference:
+        """Load a network written by ``export_network``.
+
+        Raises
+        ------
+        NetworkFileError
+            When the file is not such a network, or holds a layer or type this
+            reference does not implement (the message names it).
+        """
+        source = os.fspath(path)
+        try:
+            with np.load(source, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise NetworkFileError(f"{source}: cannot read a network .npz ({e})") from None
+        if "graph" not in arrays:
+            raise NetworkFileError(f"{source}: no 'graph' entry; write it with export_network()")
+        graph = json.loads(str(arrays["graph"]))
+        if graph.get("format") != FORMAT or graph.get("format_version") != FORMAT_VERSION:
+            raise NetworkFileError(
+                f"{source}: format {graph.get('format')!r} v{graph.get('format_version')}, "
+                f"this reader takes {FORMAT!r} v{FORMAT_VERSION}; re-export the network"
+            )
+        return cls(
+            _build_layers(graph, arrays, source),
+            tuple(graph["input_shape"]),
+            graph["io_type"],
+            source,
+        )
+
+    def __repr__(self) -> str:
+        return f"CpuReference({self.source!r}, {self.io_type}, {len(self.layers)} layers -> {self.output_type})"
+
+    @property
+    def logits_frac_bits(self) -> int:
+        """Fractional bits of the raw logits: ``logits == logits_raw * 2**-logits_frac_bits``."""
+        return self.output_type.frac
+
+    def logits_raw(self, frames: np.ndarray) -> np.ndarray:
+        """The last layer's outputs as raw integers (int64, shape (N, classes)).
+
+        Parameters
+        ----------
+        frames : np.ndarray
+            uint8 frames of shape (N, 28, 28) or (N, 784); pixel ``p`` means ``p / 256``.
+        """
+        x = self._check_frames(frames)
+        out = [self._forward(x[i : i + _BATCH]) for i in range(0, len(x), _BATCH)]
+        return np.concatenate(out) if out else np.empty((0, 0), dtype=np.int64)
+
+    def logits(self, frames: np.ndarray) -> np.ndarray:
+        """The last layer's outputs as exact float64 values (``logits_raw * 2**-logits_frac_bits``)."""
+        return self.logits_raw(frames) * 2.0**-self.logits_frac_bits
+
+    def classify(self, frames: np.ndarray) -> np.ndarray:
+        """Class index per frame: argmax of the logits, the first maximum wins (int64, shape (N,))."""
+        return np.argmax(self.logits_raw(frames), axis=1)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        x = x.reshape((x.shape[0], *self.input_shape)).astype(np.int64)
+        for layer in self.layers:
+            x = layer(x)
+        return x.reshape(x.shape[0], -1)
+
+    def _check_frames(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames)
+        if frames.dtype != np.uint8:
+            raise TypeError(
+                f"frames must be uint8 pixels, got dtype {frames.dtype}; do not scale them"
+            )
+        size = int(np.prod(self.input_shape))
+        if frames.ndim < 2 or int(np.prod(frames.shape[1:])) != size:
+            raise ValueError(f"frames must have shape (N, 28, 28) or (N, 784), got {frames.shape}")
+        if len(frames) == 0:
+            raise ValueError("empty batch: pass at least one frame")
+        return frames.reshape(len(frames), size)
+
+
+def _build_layers(graph: dict, arrays: dict, source: str) -> list[_Layer]:
+    layers: list[_Layer] = []
+    in_t: FixedType | None = None
+    for i, spec in enumerate(graph["layers"]):
+        kind, name = spec["kind"], spec["name"]
+        try:
+            out_t = FixedType.from_dict(spec["result_t"])
+            if kind == "input":
+                layer: _Layer = _Input(name, out_t, out_t)
+            elif in_t is None:
+                raise NetworkFileError("the first layer must be the input")
+            elif kind in ("dense", "conv2d"):
+                mac = _MultiplyAccumulate(
+                    arrays[f"layer{i}_weight"].reshape(-1, spec["n_out"]),
+                    arrays[f"layer{i}_bias"],
+                    in_t,
+                    FixedType.from_dict(spec["weight_t"]),
+                    FixedType.from_dict(spec["bias_t"]),
+                    FixedType.from_dict(spec["accum_t"]),
+                    name,
+                )
+                if kind == "dense":
+                    layer = _Dense(name, in_t, out_t, mac)
+                else:
+                    layer = _Conv2D(
+                        name,
+                        in_t,
+                        out_t,
+                        mac,
+                        tuple(spec["kernel"]),
+                        tuple(spec["stride"]),
+                        tuple(spec["pads"]),
+                    )
+            elif kind == "relu":
+                layer = _Relu(name, in_t, out_t)
+            elif kind == "linear":
+                layer = _Cast(name, in_t, out_t)
+            elif kind == "reshape":
+                layer = _Cast(name, in_t, out_t, tuple(spec["shape"]))
+            elif kind == "zeropad2d":
+                layer = _ZeroPad2D(name, in_t, out_t, tuple(spec["pads"]))
+            elif kind == "maxpool2d":
+                layer = _MaxPool2D(
+                    name,
+                    in_t,
+                    out_t,
+                    FixedType.from_dict(spec["accum_t"]),
+                    tuple(spec["pool"]),
+                    tuple(spec["stride"]),
+                    cast_before_max=graph["io_type"] == "io_stream",
+                )
+            else:
+                raise NetworkFileError(f"layer kind {kind!r} is not implemented")
+        except (KeyError, NetworkFileError) as e:
+            raise NetworkFileError(f"{source}: layer {i} ({name!r}, {kind}): {e}") from None
+        layers.append(layer)
+        in_t = out_t
+    if not layers:
+        raise NetworkFileError(f"{source}: no layers")
+    return layers
