@@ -1,0 +1,119 @@
+"""Magnitude pruning (tfmot) and the hardware cost of a quantized student.
+
+Cost is counted on what the FPGA gets: the *quantized* weights (a weight that
+rounds to zero costs nothing), and bit operations
+``BOPs = sum over layers of nonzero MACs x weight bits x input bits``, where a
+layer's input bits are the pixel bits for the first layer and the preceding
+``quantized_relu``'s bits after that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+from qkeras import QActivation, QConv2D, QDense
+from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
+    PruneLowMagnitude,
+)
+
+from pynq_mnist import encoding
+
+keras = tf.keras
+sparsity = tfmot.sparsity.keras
+
+
+def pruning_schedule(pruning: dict, steps_per_epoch: int, epochs: int) -> sparsity.PolynomialDecay:
+    """Polynomial schedule that reaches ``pruning["sparsity"]`` inside this run.
+
+    The end step is ``begin + k * frequency`` so that the last pruning update
+    lands exactly on it (tfmot only prunes every ``frequency`` steps), and the
+    frequency shrinks for runs too short to hold two updates.
+    """
+    total = max(1, steps_per_epoch * epochs)
+    begin = int(pruning["begin_fraction"] * total)
+    span = max(1, int(pruning["end_fraction"] * total) - begin)
+    frequency = max(1, min(pruning["frequency"], span // 2 or 1))
+    end = begin + max(1, span // frequency) * frequency
+    return sparsity.PolynomialDecay(
+        initial_sparsity=0.0,
+        final_sparsity=float(pruning["sparsity"]),
+        begin_step=begin,
+        end_step=end,
+        frequency=frequency,
+    )
+
+
+def prune(model: keras.Model, schedule: sparsity.PolynomialDecay) -> keras.Model:
+    """``model`` with every weight layer (QConv2D/QDense) wrapped for pruning."""
+
+    def wrap(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, QConv2D | QDense):
+            return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer.__class__.from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=wrap)
+
+
+def strip(model: keras.Model) -> keras.Model:
+    """``model`` without pruning wrappers (masks already applied to the weights)."""
+    return sparsity.strip_pruning(model)
+
+
+def _unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
+    return layer.layer if isinstance(layer, PruneLowMagnitude) else layer
+
+
+def quantized_weights(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel and bias exactly as the quantizers (and pruning masks) give them."""
+    layer = _unwrap(layer)
+    kq, bq = layer.kernel_quantizer_internal, layer.bias_quantizer_internal
+    kernel = layer.kernel if kq is None else kq(layer.kernel)
+    bias = layer.bias if bq is None else bq(layer.bias)
+    return np.asarray(kernel), np.asarray(bias)
+
+
+def cost(model: keras.Model) -> dict:
+    """Nonzero weights, sparsity, per-layer bits and BOPs of a quantized student.
+
+    Weights count kernels and biases together; ``sparsity`` is the share of
+    quantized kernel entries that are zero.
+    """
+    in_bits = encoding.PIXEL_BITS
+    total = nonzero = kernel_total = kernel_zero = bops = 0
+    bits: dict[str, dict[str, int]] = {}
+    for outer in model.layers:
+        layer = _unwrap(outer)
+        if isinstance(layer, QActivation):
+            in_bits = int(layer.quantizer.bits)
+            # activations are named "<weight layer>_relu" (models.py)
+            bits[outer.name.removesuffix("_relu")]["activation"] = in_bits
+            continue
+        if not isinstance(layer, QConv2D | QDense):
+            continue
+        kernel, bias = quantized_weights(layer)
+        w_bits = int(layer.kernel_quantizer_internal.bits)
+        bits[layer.name] = {"weight": w_bits, "bias": int(layer.bias_quantizer_internal.bits)}
+        positions = math.prod(layer.output_shape[1:-1]) if isinstance(layer, QConv2D) else 1
+        bops += int(np.count_nonzero(kernel)) * positions * w_bits * in_bits
+        total += kernel.size + bias.size
+        nonzero += int(np.count_nonzero(kernel) + np.count_nonzero(bias))
+        kernel_total += kernel.size
+        kernel_zero += kernel.size - int(np.count_nonzero(kernel))
+    return {
+        "nonzero_weights": nonzero,
+        "total_weights": total,
+        "sparsity": kernel_zero / kernel_total if kernel_total else 0.0,
+        "layer_bits": bits,
+        "max_weight_bits": max((b["weight"] for b in bits.values()), default=0),
+        "bops": bops,
+    }
+
+
+def limit_excess(measured: dict, limits: dict) -> float:
+    """Sum of the relative excesses over each set limit (0 when every limit holds)."""
+    return sum(
+        max(0.0, measured[key] / limit - 1.0) for key, limit in limits.items() if limit is not None
+    )
