@@ -1,1 +1,28 @@
-"""pynq_mnist.board: runs on the PYNQ-Z2 (pynq, numpy, matplotlib; never TensorFlow)."""
+"""pynq_mnist.board: runs on the PYNQ-Z2 (pynq, numpy, matplotlib; never TensorFlow).
+
+Importing this package is cheap; pynq is imported when the overlay is first used::
+
+    from pynq_mnist.board import load_overlay
+    ol = load_overlay("mlp", target="auto")      # "board", "emulator" or "auto"
+    classes = ol.classify(frames)                # uint8 (N, 28, 28) or (N, 784)
+"""
+
+_LAZY = {
+    "MnistOverlay": "overlay",
+    "load_overlay": "overlay",
+    "GoldenMismatch": "overlay",
+    "OverlayLoadError": "overlay",
+    "DesignMismatch": "design_check",
+    "DmaError": "dma_link",
+    "DmaTimeout": "dma_link",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

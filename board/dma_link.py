@@ -1,0 +1,102 @@
+"""pynq's AXI DMA driver with deadlines: a wait that cannot hang.
+
+``pynq.lib.dma`` spins in ``wait()`` until the channel is idle, forever when
+the IP never sends TLAST (FIELD_NOTES §4). :class:`DmaLink` starts transfers
+with the real driver, polls the status registers against a deadline, reports
+error bits by name, and on any failure resets the DMA and restarts both
+channels so that the next transfer works.
+"""
+
+from __future__ import annotations
+
+import time
+
+MM2S_DMACR, MM2S_DMASR, S2MM_DMASR = 0x00, 0x04, 0x34
+RESET_BIT = 0x4
+ERROR_BITS = {
+    0x10: "DMAIntErr (internal error: LENGTH was 0, or a stream frame was longer than LENGTH)",
+    0x20: "DMASlvErr (slave error: the memory interface refused the access)",
+    0x40: "DMADecErr (decode error: the buffer address is not mapped)",
+}
+SPIN_S = 1e-3  # poll flat out this long, then yield the CPU between polls
+RESET_TIMEOUT_S = 1.0
+
+
+class DmaError(RuntimeError):
+    """The DMA raised an error bit; the link was reset and can be used again."""
+
+
+class DmaTimeout(TimeoutError):
+    """A transfer missed its deadline; the link was reset and can be used again."""
+
+
+class DmaLink:
+    """One MM2S + S2MM transfer pair at a time through a ``pynq.lib.dma.DMA``.
+
+    Parameters
+    ----------
+    dma : pynq.lib.dma.DMA
+        The bound driver (real board or emulated board alike).
+    timeout_s : float
+        Default deadline of one transfer pair, from its start.
+    """
+
+    def __init__(self, dma, timeout_s: float = 2.0):
+        self.dma = dma
+        self.send, self.recv = dma.sendchannel, dma.recvchannel
+        self.timeout_s = timeout_s
+        self.resets = 0
+
+    def transfer(self, src, dst, timeout_s: float | None = None) -> None:
+        """Stream ``src`` (a PynqBuffer or a view of one) in and fill ``dst``.
+
+        The S2MM channel is armed first so no output beat waits for a buffer.
+
+        Raises
+        ------
+        DmaTimeout, DmaError
+            After resetting the DMA; the next call starts clean.
+        """
+        deadline = time.perf_counter() + (self.timeout_s if timeout_s is None else timeout_s)
+        self.recv.transfer(dst)
+        self.send.transfer(src)
+        self._wait(self.send, "MM2S", MM2S_DMASR, deadline)
+        self._wait(self.recv, "S2MM", S2MM_DMASR, deadline)
+
+    def _wait(self, channel, name: str, status_reg: int, deadline: float) -> None:
+        start = time.perf_counter()
+        while True:
+            if channel.error:
+                self._fail(DmaError, name, status_reg, "reported an error")
+            if channel.idle:
+                channel.wait()  # returns at once; pynq invalidates and reads the length
+                return
+            now = time.perf_counter()
+            if now > deadline:
+                self._fail(
+                    DmaTimeout,
+                    name,
+                    status_reg,
+                    f"did not finish within {deadline - start:.3f} s (no TLAST from the IP, "
+                    "or the IP stalled)",
+                )
+            if now - start > SPIN_S:
+                time.sleep(1e-4)
+
+    def _fail(self, kind: type[Exception], name: str, status_reg: int, what: str) -> None:
+        status = self.dma.read(status_reg)
+        bits = [text for bit, text in ERROR_BITS.items() if status & bit]
+        self.reset()
+        detail = f"; DMASR=0x{status:08x}" + (": " + ", ".join(bits) if bits else "")
+        raise kind(f"DMA {name} channel {what}{detail}. The DMA was reset; try again.")
+
+    def reset(self) -> None:
+        """Soft-reset the DMA (both channels) and start both channels again."""
+        self.dma.write(MM2S_DMACR, RESET_BIT)
+        deadline = time.perf_counter() + RESET_TIMEOUT_S
+        while self.dma.read(MM2S_DMACR) & RESET_BIT:
+            if time.perf_counter() > deadline:
+                raise DmaTimeout("the DMA did not come out of reset; reload the overlay")
+        self.send.start()
+        self.recv.start()
+        self.resets += 1

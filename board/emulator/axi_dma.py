@@ -1,0 +1,258 @@
+"""A register-level model of the AXI DMA 7.1 in simple (direct register) mode.
+
+Registers (PG021), per channel at ``base`` 0x00 (MM2S) and 0x30 (S2MM):
+
+======  ========  ==========================================================
+offset  register  modelled bits
+======  ========  ==========================================================
++0x00   DMACR     RS (0), Reset (2, self-clearing, resets both channels)
++0x04   DMASR     Halted (0), Idle (1), DMAIntErr (4), DMASlvErr (5),
+                  DMADecErr (6), IOC_Irq (12), Err_Irq (14; IRQs are W1C)
++0x18   SA/DA     buffer address (low word; +0x1C high word is ignored)
++0x28   LENGTH    writing it starts a transfer; reads back bytes moved
+======  ========  ==========================================================
+
+The data path: an MM2S transfer streams its bytes into the IP model as beats
+with TLAST on the last one; an S2MM transfer takes the IP's output beats into
+memory and completes on TLAST. A beat that does not fit in LENGTH is the
+DMAIntErr the real core raises; no TLAST leaves the channel busy (the hang
+pynq's ``wait()`` never returns from). Faults can be injected (:class:`Faults`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .memory import DecodeError, EmulatedMemory
+
+MM2S, S2MM = 0x00, 0x30
+DMACR, DMASR, SA, SA_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
+RS, RESET = 0x1, 0x4
+HALTED, IDLE, INT_ERR, SLV_ERR, DEC_ERR = 0x1, 0x2, 0x10, 0x20, 0x40
+IOC_IRQ, ERR_IRQ = 0x1000, 0x4000
+ERROR_BITS = INT_ERR | SLV_ERR | DEC_ERR
+IRQ_BITS = IOC_IRQ | 0x2000 | ERR_IRQ
+
+
+class IPModel(Protocol):
+    """What the DMA needs of the network IP (``iplib.IPLibrary``'s API)."""
+
+    def reset(self) -> None: ...
+    def push(self, data: np.ndarray, last: np.ndarray) -> None: ...
+    def run(self) -> int: ...
+    def pop(self, max_beats: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def pending_output(self) -> int: ...
+
+
+@dataclass
+class Faults:
+    """Faults to inject; each applies until cleared.
+
+    drop_tlast : the IP's TLAST never reaches the S2MM channel.
+    mm2s_error, s2mm_error : DMASR error bits (e.g. ``SLV_ERR``) raised when the
+        channel's next transfer starts, before any data moves.
+    """
+
+    drop_tlast: bool = False
+    mm2s_error: int = 0
+    s2mm_error: int = 0
+
+
+@dataclass
+class _Channel:
+    offset: int
+    beat_bytes: int
+    dmacr: int = 0x10000
+    dmasr: int = HALTED
+    address: int = 0
+    length: int = 0
+    done: int = 0
+    busy: bool = False
+    transfers: int = field(default=0)
+
+    def reset(self) -> None:
+        self.dmacr, self.dmasr = 0x10000, HALTED
+        self.address = self.length = self.done = 0
+        self.busy = False
+
+    @property
+    def running(self) -> bool:
+        return bool(self.dmacr & RS) and not self.dmasr & HALTED
+
+    def fail(self, bits: int) -> None:
+        """An error halts the channel: RS drops, Halted and the error bits rise."""
+        self.busy = False
+        self.dmacr &= ~RS
+        self.dmasr = (self.dmasr & ~IDLE) | HALTED | bits | ERR_IRQ
+
+    def complete(self) -> None:
+        self.busy = False
+        self.dmasr |= IDLE | IOC_IRQ
+
+
+class AxiDmaModel:
+    """One AXI DMA 7.1 (simple mode) between :class:`EmulatedMemory` and an IP model.
+
+    Parameters
+    ----------
+    memory : EmulatedMemory
+        Where SA addresses point.
+    ip : IPModel
+        The stream device between MM2S and S2MM.
+    length_width_bits : int
+        Width of LENGTH (``c_sg_length_width``); longer transfers are refused.
+    mm2s_bytes, s2mm_bytes : int
+        Stream beat widths in bytes.
+    """
+
+    def __init__(
+        self,
+        memory: EmulatedMemory,
+        ip: IPModel,
+        length_width_bits: int,
+        mm2s_bytes: int,
+        s2mm_bytes: int,
+    ):
+        self.memory, self.ip = memory, ip
+        self.max_length = (1 << length_width_bits) - 1
+        self.mm2s = _Channel(MM2S, mm2s_bytes)
+        self.s2mm = _Channel(S2MM, s2mm_bytes)
+        self.faults = Faults()
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # beats after a TLAST
+
+    # ------------------------------------------------------------------ registers
+
+    def _channel(self, offset: int) -> tuple[_Channel, int]:
+        ch = self.s2mm if offset >= S2MM else self.mm2s
+        return ch, offset - ch.offset
+
+    def read(self, offset: int) -> int:
+        ch, reg = self._channel(offset)
+        if reg == DMACR:
+            return ch.dmacr
+        if reg == DMASR:
+            return ch.dmasr
+        if reg == SA:
+            return ch.address
+        if reg == LENGTH:
+            return ch.done if not ch.busy else 0
+        return 0
+
+    def write(self, offset: int, value: int) -> None:
+        ch, reg = self._channel(offset)
+        if reg == DMACR:
+            if value & RESET:
+                self.reset()
+                return
+            ch.dmacr = value & ~RESET
+            if value & RS:
+                ch.dmasr &= ~HALTED
+            else:
+                ch.busy = False
+                ch.dmasr = (ch.dmasr | HALTED) & ~IDLE
+        elif reg == DMASR:
+            ch.dmasr &= ~(value & IRQ_BITS)
+        elif reg == SA:
+            ch.address = value
+        elif reg == LENGTH:
+            self._start(ch, value)
+        self._advance()
+
+    def reset(self) -> None:
+        """DMACR.Reset: both channels back to their reset state (the IP is not reset)."""
+        self.mm2s.reset()
+        self.s2mm.reset()
+        self._held = None
+
+    # ------------------------------------------------------------------ data path
+
+    def _start(self, ch: _Channel, length: int) -> None:
+        if not ch.running:
+            return
+        injected = self.faults.mm2s_error if ch is self.mm2s else self.faults.s2mm_error
+        ch.dmasr &= ~IDLE
+        ch.length, ch.done, ch.busy = length, 0, True
+        ch.transfers += 1
+        if injected:
+            ch.fail(injected)
+        elif length == 0 or length > self.max_length:
+            ch.fail(INT_ERR)
+        else:
+            try:
+                self.memory.device_view(ch.address, length)
+            except DecodeError:
+                ch.fail(DEC_ERR)
+
+    def _advance(self) -> None:
+        if self.mm2s.busy:
+            self._run_mm2s()
+        if self.s2mm.busy:
+            self._run_s2mm()
+
+    def _run_mm2s(self) -> None:
+        ch = self.mm2s
+        data = self.memory.device_view(ch.address, ch.length)
+        beats = -(-ch.length // ch.beat_bytes)
+        padded = np.zeros(beats * ch.beat_bytes, dtype=np.uint8)
+        padded[: ch.length] = data
+        words = _beats_as_u64(padded, ch.beat_bytes)
+        last = np.zeros(beats, dtype=bool)
+        last[-1] = True
+        self.ip.push(words, last)
+        ch.done = ch.length
+        ch.complete()
+        self.ip.run()
+
+    def _take(self, max_beats: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``max_beats`` output beats (as bytes) and TLAST flags, up to the first TLAST.
+
+        Beats after a TLAST stay in the stream for the next S2MM transfer.
+        """
+        if self._held is None:
+            data, last = self.ip.pop(max_beats)
+            data = np.ascontiguousarray(data).view(np.uint8).reshape(len(last), -1)
+            last = np.asarray(last, dtype=bool)
+        else:
+            data, last = self._held
+            self._held = None
+        if self.faults.drop_tlast:
+            last = np.zeros_like(last)
+        n = min(len(last), max_beats)
+        if last[:n].any():
+            n = int(np.argmax(last)) + 1
+        if n < len(last):
+            self._held = (data[n:], last[n:])
+        return data[:n], last[:n]
+
+    def _pending(self) -> int:
+        held = 0 if self._held is None else len(self._held[1])
+        return held + self.ip.pending_output()
+
+    def _run_s2mm(self) -> None:
+        ch = self.s2mm
+        while ch.busy:
+            room = (ch.length - ch.done) // ch.beat_bytes
+            if self._pending() == 0:
+                return  # waiting for the IP: without TLAST, forever
+            if room == 0:
+                ch.fail(INT_ERR)  # the frame is longer than LENGTH
+                return
+            data, last = self._take(room)
+            nbytes = data.size
+            self.memory.device_view(ch.address + ch.done, nbytes)[:] = data.reshape(-1)
+            ch.done += nbytes
+            if last.any():
+                ch.complete()
+
+
+def _beats_as_u64(padded: np.ndarray, beat_bytes: int) -> np.ndarray:
+    """Beats as uint64 words: one per beat up to 64 bits (zero-extended), else ``(beats, n)``."""
+    if beat_bytes >= 8:
+        words = padded.view("<u8").reshape(-1, beat_bytes // 8)
+        return words[:, 0].copy() if beat_bytes == 8 else words
+    wide = np.zeros((len(padded) // beat_bytes, 8), dtype=np.uint8)
+    wide[:, :beat_bytes] = padded.reshape(-1, beat_bytes)
+    return wide.view("<u8").reshape(-1)

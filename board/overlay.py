@@ -1,0 +1,267 @@
+"""The MNIST overlay: load a bundle, check it, and classify frames through the DMA.
+
+>>> from pynq_mnist.board import load_overlay
+>>> ol = load_overlay("mlp")                     # a bundle name or folder
+>>> ol.classify(frames)                          # uint8 (N, 28, 28) or (N, 784)
+
+Loading checks the bundle's file hashes and that its ``.hwh`` describes the
+design its metadata expects, downloads the overlay with pynq, and runs the
+golden vectors through it; any mismatch refuses the overlay with the reason.
+
+``target`` picks the device: ``"board"`` (pynq's FPGA), ``"emulator"`` (the
+register-level emulated board of :mod:`pynq_mnist.board.emulator`, which is
+only ever a model of the board: its timings are host timings), or ``"auto"``
+(the board when pynq finds one, else the emulator).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pynq
+
+from pynq_mnist.bundle import Bundle, BundleError
+from pynq_mnist.overlays import locate
+
+from .design_check import check_design
+from .dma_link import DmaLink
+from .timing import StageTimer
+
+TARGETS = ("auto", "board", "emulator")
+DEFAULT_CMA_BUDGET = 32 << 20  # a quarter of the PYNQ-Z2's 128 MB CMA pool
+
+
+class OverlayLoadError(BundleError):
+    """The overlay cannot be used: no device, no bitstream, or a failed check."""
+
+
+class GoldenMismatch(OverlayLoadError):
+    """The device's answers to the golden frames are not the recorded ones."""
+
+
+def resolve_target(target: str) -> str:
+    """``"board"`` or ``"emulator"`` for a requested target (see the module docstring)."""
+    from .emulator.device import real_board_present
+
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    present = real_board_present()
+    if target == "auto":
+        return "board" if present else "emulator"
+    if target == "board" and not present:
+        raise OverlayLoadError(
+            "target='board' but pynq finds no FPGA device here; run on the PYNQ-Z2, "
+            "or use target='emulator'"
+        )
+    return target
+
+
+def overlay_files(bundle: Bundle, target: str) -> tuple[Path, Path, bool]:
+    """``(bit, hwh, emulated_hwh)`` for ``bundle`` on ``target``.
+
+    A built bundle has ``NAME.bit`` and ``NAME.hwh`` (or ``files["bit"]`` and
+    ``files["hwh"]``); the emulator uses them when present and otherwise writes
+    an EMULATED ``.hwh`` from the metadata. The board needs the real pair.
+    """
+    meta = bundle.metadata
+    bit = bundle.path / meta.files.get("bit", f"{meta.name}.bit")
+    hwh = bundle.path / meta.files.get("hwh", f"{meta.name}.hwh")
+    if bit.is_file() and hwh.is_file():
+        return bit, hwh, False
+    if target == "board":
+        raise OverlayLoadError(
+            f"{bundle.path} has no bitstream ({bit.name} + {hwh.name}): build it with "
+            "`pynq-mnist build-overlay` and copy the bundle to the board"
+        )
+    from .emulator.hwh import emulated_overlay_files
+
+    return (*emulated_overlay_files(bundle), True)
+
+
+def _find_dma(overlay: pynq.Overlay):
+    for name, ip in overlay.ip_dict.items():
+        if str(ip.get("type", "")).startswith("xilinx.com:ip:axi_dma:"):
+            driver = overlay
+            for part in name.split("/"):
+                driver = getattr(driver, part)
+            return name, driver
+    raise OverlayLoadError("the overlay has no AXI DMA")
+
+
+class MnistOverlay(pynq.Overlay):
+    """A pynq overlay of a pynq-mnist bundle, with ``classify`` and ``predict_logits``.
+
+    Parameters
+    ----------
+    bundle : Bundle, str or Path
+        The bundle, its folder, or its name (see :func:`pynq_mnist.overlays.locate`).
+    target : {"auto", "board", "emulator"}
+        Where to run (module docstring).
+    max_batch : int
+        Frames per DMA transfer at most; the buffers are allocated once for this
+        many frames (fewer if the DMA's LENGTH or ``cma_budget_bytes`` allow
+        fewer) and bigger batches are split.
+    cma_budget_bytes : int
+        Contiguous memory the buffers may take.
+    timeout_s : float
+        Deadline of one DMA transfer pair; on expiry the DMA is reset and
+        :class:`~pynq_mnist.board.dma_link.DmaTimeout` raised.
+    self_test : bool
+        Run the golden vectors at load (leave on: a failed test refuses the overlay).
+    ip_factory : callable, optional
+        Emulator only: the IP model (default: the bundle's compiled library).
+
+    Attributes
+    ----------
+    timer : StageTimer
+        Seconds per stage (pack, copy_in, dma, copy_out, unpack).
+    target, board_name, fclk_mhz, load_s, self_test_s, frames_per_transfer
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | str | os.PathLike,
+        target: str = "auto",
+        *,
+        max_batch: int = 10_000,
+        cma_budget_bytes: int = DEFAULT_CMA_BUDGET,
+        timeout_s: float = 2.0,
+        self_test: bool = True,
+        ip_factory: Callable[[], object] | None = None,
+    ):
+        self.bundle = bundle if isinstance(bundle, Bundle) else locate(bundle)
+        meta = self.metadata = self.bundle.metadata
+        self.bundle.verify_hashes()
+        self.target = resolve_target(target)
+        bit, hwh, self.emulated_hwh = overlay_files(self.bundle, self.target)
+        check_design(meta, hwh)
+        device = self._device(ip_factory)
+
+        t0 = time.perf_counter()
+        super().__init__(str(bit), device=device)
+        self.load_s = time.perf_counter() - t0
+        self.dma_name, dma = _find_dma(self)
+        self.link = DmaLink(dma, timeout_s)
+        self.board_name = (
+            device.name if self.target == "emulator" else os.environ.get("BOARD", "unknown")
+        )
+        self.fclk_mhz = float(pynq.Clocks.fclk0_mhz)
+
+        self._in_bytes = meta.input.bytes_per_frame
+        self._out_words = meta.output.bytes_per_frame // 8
+        per_frame = self._in_bytes + meta.output.bytes_per_frame
+        self.frames_per_transfer = max(
+            1,
+            min(
+                max_batch,
+                meta.max_transfer_bytes // self._in_bytes,
+                meta.max_transfer_bytes // meta.output.bytes_per_frame,
+                cma_budget_bytes // per_frame,
+            ),
+        )
+        n = self.frames_per_transfer
+        self._in_buf = pynq.allocate((n * self._in_bytes,), np.uint8, target=device)
+        self._out_buf = pynq.allocate((n * self._out_words,), np.uint64, target=device)
+        self.timer = StageTimer()
+        self.self_test_s = 0.0
+        if self_test:
+            self._self_test()
+
+    def _device(self, ip_factory):
+        if self.target == "board":
+            return pynq.Device.active_device
+        from .emulator.device import EmulatedDevice
+
+        if ip_factory is None:
+            from .emulator.iplib import IPLibrary
+
+            bundle = self.bundle
+            ip_factory = lambda: IPLibrary.for_bundle(bundle)  # noqa: E731
+        return EmulatedDevice(ip_factory).activate()
+
+    # ------------------------------------------------------------------ the data path
+
+    def execute(self, frames: np.ndarray) -> np.ndarray:
+        """Raw output words ``(N, words per frame)`` uint64 for uint8 ``frames``.
+
+        Stages (timed in :attr:`timer`): pack -> copy in -> DMA -> copy out; a
+        batch above :attr:`frames_per_transfer` is split into several transfers.
+        """
+        if getattr(self, "_in_buf", None) is None:
+            raise RuntimeError("the overlay was closed; load it again")
+        timer = self.timer
+        timer.begin_call()
+        with timer.stage("pack"):
+            packed = self.metadata.input.pack(frames)
+        n = len(packed) // self._in_bytes
+        timer.frames += n
+        out = np.empty((n, self._out_words), dtype=np.uint64)
+        for start in range(0, n, self.frames_per_transfer):
+            m = min(self.frames_per_transfer, n - start)
+            src, dst = self._in_buf[: m * self._in_bytes], self._out_buf[: m * self._out_words]
+            with timer.stage("copy_in"):
+                src[:] = packed[start * self._in_bytes : (start + m) * self._in_bytes]
+            with timer.stage("dma"):
+                self.link.transfer(src, dst)
+            with timer.stage("copy_out"):
+                out[start : start + m] = dst.reshape(m, self._out_words)
+        return out
+
+    def _field(self, frames: np.ndarray, name: str) -> np.ndarray:
+        words = self.execute(frames)
+        with self.timer.stage("unpack"):
+            f = self.metadata.output.field(name)
+            values = f.value(f.extract(words))
+            return values[:, 0] if f.count == 1 else values
+
+    def classify(self, frames: np.ndarray) -> np.ndarray:
+        """Class index per frame, ``(N,)`` int64, for uint8 frames ``(N, 28, 28)`` or ``(N, 784)``."""
+        return self._field(frames, "class")
+
+    def predict_logits(self, frames: np.ndarray) -> np.ndarray:
+        """The IP's logits ``(N, classes)`` (floats from their fixed-point words)."""
+        return self._field(frames, "logits")
+
+    # ------------------------------------------------------------------ checks, lifetime
+
+    def _self_test(self) -> None:
+        t0 = time.perf_counter()
+        frames, expected = self.bundle.golden()
+        got = self.execute(frames)
+        self.timer.clear()
+        self.self_test_s = time.perf_counter() - t0
+        bad = np.flatnonzero((got != expected.reshape(got.shape)).any(axis=1))
+        if bad.size:
+            i = int(bad[0])
+            self.close()
+            raise GoldenMismatch(
+                f"golden self-test failed on {self.target}: {bad.size} of {len(frames)} frames "
+                f"differ; frame {i} gave {[hex(w) for w in got[i]]}, the bundle expects "
+                f"{[hex(w) for w in expected.reshape(got.shape)[i]]}. The bitstream and the "
+                "bundle do not belong together (rebuild the overlay from this bundle)"
+            )
+
+    def close(self) -> None:
+        """Free the DMA buffers (the overlay stays loaded)."""
+        for name in ("_in_buf", "_out_buf"):
+            buf = self.__dict__.pop(name, None)
+            if buf is not None:
+                buf.freebuffer()
+        self._in_buf = self._out_buf = None
+
+    def __enter__(self) -> MnistOverlay:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def load_overlay(
+    bundle: Bundle | str | os.PathLike, target: str = "auto", **kwargs
+) -> MnistOverlay:
+    """Load, check and self-test a bundle's overlay (see :class:`MnistOverlay`)."""
+    return MnistOverlay(bundle, target, **kwargs)
