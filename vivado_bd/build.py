@@ -1,0 +1,373 @@
+"""``pynq-mnist build-overlay BUNDLE``: HLS, then Vivado, then the bundle updated last.
+
+The work happens under ``BUNDLE/build/``::
+
+    build/logs/hls.log, vivado.log   the tools' output (kept)
+    build/hls/                       a copy of the bundle's hls/ where HLS runs, so the
+                                     bundle's own hls/ (and its sha256) stays as converted
+    build/hls.done.json              stamp of a finished, checked HLS run: resume point
+    build/vivado/                    params.tcl, the Vivado project, out/ (staged results)
+
+Each step checks the tool's exit status and its outputs (a tool that exits 0
+with no IP, no bitstream or no ``.hwh`` is a failure), and a failure raises
+:class:`~pynq_mnist.vivado_bd.toolchain.BuildError` with the log excerpt. Only
+when everything passed are ``NAME.bit``, ``NAME.hwh`` and ``reports/`` moved into
+the bundle and ``bundle.json`` rewritten, last, to list them with their hashes.
+A rebuild first drops those entries from ``bundle.json``, so an interrupted
+rebuild never leaves a bundle that claims a bitstream it does not have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pynq_mnist.bundle import (
+    Bundle,
+    BundleError,
+    BundleMetadata,
+    sha256_tree,
+    staged_dir,
+    write_metadata,
+)
+from pynq_mnist.vivado_bd.params import check_target, design_params, write_params_tcl
+from pynq_mnist.vivado_bd.reports import (
+    ReportError,
+    parse_timing_summary,
+    parse_utilization,
+    timing_failures,
+)
+from pynq_mnist.vivado_bd.toolchain import (
+    BuildError,
+    Tool,
+    find_toolchain,
+    log_excerpt,
+    run_logged,
+)
+
+BUILD_TCL = Path(__file__).parent / "build_overlay.tcl"
+HLS_SCRIPT = "build_hls.tcl"
+REPORTS_DIR = "reports"
+# What the build adds to a bundle: dropped from bundle.json before a rebuild.
+BUILT_FILES = ("bitstream", "hwh", "reports")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkDirs:
+    """The folders of one bundle's build."""
+
+    root: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def hls(self) -> Path:
+        return self.root / "hls"
+
+    @property
+    def hls_stamp(self) -> Path:
+        return self.root / "hls.done.json"
+
+    @property
+    def ip_repo(self) -> Path:
+        return self.hls / "ip_repo"
+
+    @property
+    def csynth(self) -> Path:
+        return self.hls / "reports" / "csynth.xml"
+
+    @property
+    def vivado(self) -> Path:
+        return self.root / "vivado"
+
+    @property
+    def out(self) -> Path:
+        return self.vivado / "out"
+
+
+def _say(msg: str) -> None:
+    print(f"[build-overlay] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------- HLS
+
+
+def _component_vlnv(component_xml: Path) -> str:
+    """``vendor:library:name:version`` of an IP-XACT ``component.xml``."""
+    root = ET.parse(component_xml).getroot()
+    parts = {}
+    for child in root:
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag in ("vendor", "library", "name", "version") and tag not in parts:
+            parts[tag] = (child.text or "").strip()
+    return ":".join(parts.get(k, "?") for k in ("vendor", "library", "name", "version"))
+
+
+def _hls_stamp(bundle: Bundle, hls: Tool) -> dict:
+    return {"source_sha256": sha256_tree(bundle.file("hls")), "tool": str(hls)}
+
+
+def run_hls(bundle: Bundle, hls: Tool, work: WorkDirs, timeout_s: float) -> None:
+    """Run HLS on a copy of the bundle's ``hls/`` unless a checked run of it already exists."""
+    stamp = _hls_stamp(bundle, hls)
+    done = work.hls_stamp.is_file() and json.loads(work.hls_stamp.read_text()) == stamp
+    if done and (work.ip_repo / "component.xml").is_file():
+        _say(f"HLS: already done for these sources ({work.hls_stamp}); resuming at Vivado")
+        return
+    work.hls_stamp.unlink(missing_ok=True)
+    shutil.rmtree(work.hls, ignore_errors=True)
+    shutil.copytree(bundle.file("hls"), work.hls)
+    if not (work.hls / HLS_SCRIPT).is_file():
+        raise BuildError(f"{bundle.file('hls')} has no {HLS_SCRIPT}: convert the model again")
+    log = work.logs / "hls.log"
+    _say(f"HLS: {hls} -f {HLS_SCRIPT} in {work.hls} (log: {log})")
+    rc = run_logged(
+        [hls.path, "-f", HLS_SCRIPT],
+        cwd=work.hls,
+        log=log,
+        timeout_s=timeout_s,
+        echo=lambda line: line.startswith(("ERROR", "pynq-mnist:")),
+    )
+    text = log.read_text(errors="replace")
+    problem = None
+    if rc != 0:
+        problem = f"{hls.name} exited with status {rc}"
+    elif any(line.startswith("ERROR") for line in text.splitlines()):
+        problem = f"{hls.name} exited 0 but logged errors"
+    elif not (work.ip_repo / "component.xml").is_file():
+        problem = f"{hls.name} exited 0 but exported no IP ({work.ip_repo}/component.xml)"
+    elif not work.csynth.is_file():
+        problem = f"{hls.name} exited 0 but wrote no synthesis report ({work.csynth})"
+    if problem:
+        raise BuildError(f"HLS failed: {problem}. Log: {log}\n{log_excerpt([log])}")
+    vlnv = _component_vlnv(work.ip_repo / "component.xml")
+    if vlnv != bundle.metadata.ip["vlnv"]:
+        raise BuildError(
+            f"HLS exported IP {vlnv} but bundle.json names {bundle.metadata.ip['vlnv']}: "
+            "the HLS project and the metadata disagree; convert the model again"
+        )
+    work.hls_stamp.write_text(json.dumps(stamp, indent=2) + "\n")
+    _say(f"HLS: done, IP {vlnv} in {work.ip_repo}")
+
+
+# --------------------------------------------------------------------------- Vivado
+
+
+def run_vivado(bundle: Bundle, vivado: Tool, work: WorkDirs, jobs: int, timeout_s: float) -> None:
+    """Build the block design and bitstream; the results land in ``work.out``."""
+    shutil.rmtree(work.vivado, ignore_errors=True)
+    work.vivado.mkdir(parents=True)
+    params = design_params(bundle.metadata, work.ip_repo, work.out, jobs)
+    params_file = write_params_tcl(params, work.vivado / "params.tcl")
+    log = work.logs / "vivado.log"
+    _say(f"Vivado: {vivado} batch build in {work.vivado} (log: {log})")
+    rc = run_logged(
+        [vivado.path, "-mode", "batch", "-nojournal", "-nolog", "-notrace",
+         "-source", str(BUILD_TCL), "-tclargs", str(params_file)],
+        cwd=work.vivado,
+        log=log,
+        timeout_s=timeout_s,
+        echo=lambda line: line.startswith(("pynq-mnist:", "ERROR")),
+    )  # fmt: skip
+    if rc != 0:
+        run_logs = sorted(work.vivado.glob("project/*.runs/*/runme.log"))
+        raise BuildError(
+            f"Vivado failed: exit status {rc}. Log: {log}\n" + log_excerpt([log, *run_logs])
+        )
+
+
+def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs) -> dict:
+    """The ``build`` facts from ``work.out``, or a :class:`BuildError` if anything is off."""
+    log = work.logs / "vivado.log"
+    out = work.out
+    expected = {
+        "bitstream": out / f"{meta.name}.bit",
+        "hwh": out / f"{meta.name}.hwh",
+        "utilization report": out / "utilization.rpt",
+        "timing report": out / "timing_summary.rpt",
+    }
+    missing = [
+        f"{what} ({p.name})"
+        for what, p in expected.items()
+        if not p.is_file() or not p.stat().st_size
+    ]
+    if missing:
+        raise BuildError(
+            f"Vivado exited 0 but left no {', '.join(missing)} in {out}: the build did not "
+            f"finish. Log: {log}\n{log_excerpt([log])}"
+        )
+    try:
+        modules = {m.get("VLNV") for m in ET.parse(expected["hwh"]).getroot().iter("MODULE")}
+    except ET.ParseError as e:
+        raise BuildError(f"{expected['hwh']} is not valid XML ({e})") from None
+    for vlnv in (meta.ip["vlnv"], "xilinx.com:ip:axi_dma:7.1"):
+        if vlnv not in modules:
+            raise BuildError(f"{expected['hwh']} has no {vlnv} module: the design is not ours")
+    try:
+        utilization = parse_utilization(expected["utilization report"].read_text())
+        timing = parse_timing_summary(expected["timing report"].read_text())
+    except ReportError as e:
+        raise BuildError(f"cannot read Vivado's reports in {out}: {e}") from None
+    problems = timing_failures(timing)
+    if problems:
+        raise BuildError(
+            f"timing failed at {meta.ip['clock_mhz']} MHz: {'; '.join(problems)}. The "
+            f"bitstream was not installed. Report: {expected['timing report']}. Lower "
+            "ip.clock_mhz (convert again) or simplify the model."
+        )
+    return {"utilization": utilization, "timing": timing, "clock_mhz": meta.ip["clock_mhz"]}
+
+
+# --------------------------------------------------------------------------- bundle
+
+
+def _without_build(meta: BundleMetadata) -> BundleMetadata:
+    built = {meta.files[k] for k in BUILT_FILES if k in meta.files}
+    return dataclasses.replace(
+        meta,
+        files={k: v for k, v in meta.files.items() if k not in BUILT_FILES},
+        sha256={k: v for k, v in meta.sha256.items() if k not in built},
+        build=None,
+    )
+
+
+def _install_file(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def install(bundle: Bundle, work: WorkDirs, build: dict) -> None:
+    """Move the checked results into the bundle, then rewrite ``bundle.json`` last."""
+    meta = bundle.metadata
+    names = {"bitstream": f"{meta.name}.bit", "hwh": f"{meta.name}.hwh"}
+    with staged_dir(bundle.path / REPORTS_DIR) as reports:
+        shutil.copyfile(work.out / "utilization.rpt", reports / "vivado_utilization.rpt")
+        shutil.copyfile(work.out / "timing_summary.rpt", reports / "vivado_timing_summary.rpt")
+        shutil.copyfile(work.csynth, reports / "hls_csynth.xml")
+    for name in names.values():
+        _install_file(work.out / name, bundle.path / name)
+    files = {**meta.files, **names, "reports": REPORTS_DIR}
+    sha = dict(meta.sha256)
+    for rel in (*names.values(), REPORTS_DIR):
+        sha[rel] = sha256_tree(bundle.path / rel)
+    new = dataclasses.replace(meta, files=files, sha256=sha, build=build)
+    write_metadata(bundle.path, new)
+    bundle.metadata = new
+
+
+def is_built(bundle: Bundle) -> bool:
+    """Whether the bundle lists a bitstream and ``.hwh`` that are there and match their hashes."""
+    if not (bundle.has("bitstream") and bundle.has("hwh") and bundle.metadata.build):
+        return False
+    try:
+        bundle.verify_hashes()
+    except BundleError:
+        return False
+    return True
+
+
+def build_overlay(
+    bundle_dir: str | os.PathLike,
+    *,
+    jobs: int = 2,
+    timeout_min: float = 240,
+    force: bool = False,
+    keep_work: bool = False,
+) -> Bundle:
+    """Build ``NAME.bit`` and ``NAME.hwh`` for a bundle and record them in ``bundle.json``.
+
+    Parameters
+    ----------
+    bundle_dir : path
+        The bundle folder (the output of ``pynq-mnist convert``).
+    jobs : int
+        Parallel Vivado jobs.
+    timeout_min : float
+        The limit for each tool run, in minutes.
+    force : bool
+        Rebuild from HLS on, even if the bundle is built or an HLS run can be resumed.
+    keep_work : bool
+        Keep the HLS and Vivado projects under ``build/`` after a success (logs are always kept).
+
+    Returns
+    -------
+    Bundle
+        The bundle, its metadata listing the bitstream, ``.hwh``, reports and build facts.
+    """
+    from pynq_mnist.overlays import locate
+
+    bundle = locate(bundle_dir)
+    if is_built(bundle) and not force:
+        _say(
+            f"{bundle.path} is already built ({bundle.metadata.files['bitstream']}); --force rebuilds"
+        )
+        return bundle
+    check_target(bundle.metadata)  # refuse before any tool runs
+    hls, vivado = find_toolchain()
+    _say(f"tools: {hls}, {vivado}")
+    work = WorkDirs(bundle.path.resolve() / "build")
+    work.logs.mkdir(parents=True, exist_ok=True)
+    if force:
+        work.hls_stamp.unlink(missing_ok=True)
+    if _without_build(bundle.metadata) != bundle.metadata:
+        _say("dropping the previous build from bundle.json before rebuilding")
+        bundle.metadata = _without_build(bundle.metadata)
+        write_metadata(bundle.path, bundle.metadata)
+    start = time.monotonic()
+    run_hls(bundle, hls, work, timeout_min * 60)
+    run_vivado(bundle, vivado, work, jobs, timeout_min * 60)
+    build = check_vivado_outputs(bundle.metadata, work)
+    build["tools"] = {"hls": str(hls), "vivado": str(vivado)}
+    build["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    install(bundle, work, build)
+    if not keep_work:
+        for path in (work.hls, work.vivado):
+            shutil.rmtree(path, ignore_errors=True)
+        work.hls_stamp.unlink(missing_ok=True)
+    u, t = build["utilization"], build["timing"]
+    _say(
+        f"done in {(time.monotonic() - start) / 60:.1f} min: {bundle.path}/{bundle.metadata.files['bitstream']} "
+        f"(LUT {u['lut']}, FF {u['ff']}, DSP {u['dsp']}, BRAM36 {u['bram36']}, WNS {t['wns_ns']} ns)"
+    )
+    return bundle
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", help="bundle folder, or a bundle name the overlay locator finds")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="parallel Vivado jobs (default: up to 4)")  # fmt: skip
+    parser.add_argument("--timeout-min", type=float, default=240,
+                        help="limit for each tool run in minutes (default 240)")  # fmt: skip
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild from HLS on, even if built or resumable")  # fmt: skip
+    parser.add_argument("--keep-work", action="store_true",
+                        help="keep the HLS and Vivado projects under BUNDLE/build/")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        build_overlay(
+            args.bundle,
+            jobs=args.jobs,
+            timeout_min=args.timeout_min,
+            force=args.force,
+            keep_work=args.keep_work,
+        )
+    except (BuildError, BundleError) as e:
+        print(f"build-overlay failed: {e}", file=sys.stderr)
+        return 1
+    return 0

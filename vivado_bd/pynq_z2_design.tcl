@@ -1,0 +1,126 @@
+# The PYNQ-Z2 block design: the Zynq PS, one AXI DMA in simple mode, and the HLS IP.
+#
+#   PS M_AXI_GP0 -> ctrl_interconnect -> DMA S_AXI_LITE                  (control)
+#   DMA M_AXIS_MM2S -> IP input stream; IP output stream -> DMA S_AXIS_S2MM  (data)
+#   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS S_AXI_HP0 (64 bit)   (DDR)
+#   FCLK_CLK0 clocks everything; one proc_sys_reset releases it after FCLK_RESET0_N.
+#
+# Every number and name comes from the params dict (written from bundle.json by
+# pynq_mnist.vivado_bd.params); nothing here repeats the metadata.
+
+namespace eval ::pynq_mnist {}
+
+proc ::pynq_mnist::p {params key} {
+    return [dict get $params $key]
+}
+
+# The processing system: board preset when the board files are installed, else
+# the explicit PYNQ-Z2 configuration of pynq_z2_ps7.tcl; then the PL side.
+proc ::pynq_mnist::add_ps7 {params use_board_preset} {
+    set name [p $params ps_cell]
+    set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7:5.5 $name]
+    if {$use_board_preset} {
+        apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
+            -config {make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"} $ps
+    } else {
+        set_property -dict [::pynq_mnist::ps7_board_config] $ps
+        make_bd_intf_pins_external [get_bd_intf_pins $name/DDR] [get_bd_intf_pins $name/FIXED_IO]
+    }
+    set_property -dict [list \
+        CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ [p $params fclk0_mhz] \
+        CONFIG.PCW_EN_CLK0_PORT {1} \
+        CONFIG.PCW_EN_RST0_PORT {1} \
+        CONFIG.PCW_USE_M_AXI_GP0 {1} \
+        CONFIG.PCW_USE_S_AXI_HP0 {1} \
+        CONFIG.PCW_S_AXI_HP0_DATA_WIDTH [p $params hp0_width_bits] \
+    ] $ps
+    return $ps
+}
+
+# AXI DMA 7.1 in simple (register) mode: pynq.lib.dma drives it this way.
+proc ::pynq_mnist::add_dma {params} {
+    set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 [p $params dma_cell]]
+    set_property -dict [list \
+        CONFIG.c_include_sg {0} \
+        CONFIG.c_sg_include_stscntrl_strm {0} \
+        CONFIG.c_sg_length_width [p $params dma_length_width_bits] \
+        CONFIG.c_include_mm2s {1} \
+        CONFIG.c_include_s2mm {1} \
+        CONFIG.c_m_axi_mm2s_data_width [p $params dma_mm2s_mm_width_bits] \
+        CONFIG.c_m_axis_mm2s_tdata_width [p $params in_width_bits] \
+        CONFIG.c_m_axi_s2mm_data_width [p $params dma_s2mm_mm_width_bits] \
+        CONFIG.c_s_axis_s2mm_tdata_width [p $params out_width_bits] \
+        CONFIG.c_mm2s_burst_size {16} \
+        CONFIG.c_s2mm_burst_size {16} \
+    ] $dma
+    return $dma
+}
+
+# The HLS IP, refusing one whose stream widths differ from the metadata's
+# (the swapped-widths trap): the DMA would otherwise be built to the wrong width.
+proc ::pynq_mnist::add_ip {params} {
+    set cell [p $params ip_cell]
+    set ip [create_bd_cell -type ip -vlnv [p $params ip_vlnv] $cell]
+    foreach {port key} [list [p $params ip_in_port] in_width_bits [p $params ip_out_port] out_width_bits] {
+        set bytes [get_property CONFIG.TDATA_NUM_BYTES [get_bd_intf_pins $cell/$port]]
+        set want [expr {[p $params $key] / 8}]
+        if {$bytes != $want} {
+            error "the IP's $port carries [expr {$bytes * 8}] bits but bundle.json says\
+                   $key = [p $params $key]: the HLS project and the metadata disagree\
+                   (convert the model again)"
+        }
+    }
+    return $ip
+}
+
+proc ::pynq_mnist::add_interconnect {name num_si} {
+    set ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 $name]
+    set_property -dict [list CONFIG.NUM_SI $num_si CONFIG.NUM_MI {1}] $ic
+    return $ic
+}
+
+proc ::pynq_mnist::create_design {params use_board_preset} {
+    set ps [p $params ps_cell]
+    set dma [p $params dma_cell]
+    set ip [p $params ip_cell]
+    add_ps7 $params $use_board_preset
+    add_dma $params
+    add_ip $params
+    add_interconnect ctrl_interconnect 1
+    add_interconnect mem_interconnect 2
+    create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset:5.0 rst_fclk0
+
+    # data path
+    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXIS_MM2S] [get_bd_intf_pins $ip/[p $params ip_in_port]]
+    connect_bd_intf_net [get_bd_intf_pins $ip/[p $params ip_out_port]] [get_bd_intf_pins $dma/S_AXIS_S2MM]
+    # control: GP0 -> DMA registers
+    connect_bd_intf_net [get_bd_intf_pins $ps/M_AXI_GP0] [get_bd_intf_pins ctrl_interconnect/S00_AXI]
+    connect_bd_intf_net [get_bd_intf_pins ctrl_interconnect/M00_AXI] [get_bd_intf_pins $dma/S_AXI_LITE]
+    # memory: DMA masters -> HP0
+    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_MM2S] [get_bd_intf_pins mem_interconnect/S00_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_S2MM] [get_bd_intf_pins mem_interconnect/S01_AXI]
+    connect_bd_intf_net [get_bd_intf_pins mem_interconnect/M00_AXI] [get_bd_intf_pins $ps/S_AXI_HP0]
+
+    # one clock, one reset
+    connect_bd_net [get_bd_pins $ps/FCLK_CLK0] \
+        [get_bd_pins $ps/M_AXI_GP0_ACLK] [get_bd_pins $ps/S_AXI_HP0_ACLK] \
+        [get_bd_pins $dma/s_axi_lite_aclk] [get_bd_pins $dma/m_axi_mm2s_aclk] \
+        [get_bd_pins $dma/m_axi_s2mm_aclk] [get_bd_pins $ip/[p $params ip_clk_port]] \
+        [get_bd_pins ctrl_interconnect/aclk] [get_bd_pins mem_interconnect/aclk] \
+        [get_bd_pins rst_fclk0/slowest_sync_clk]
+    connect_bd_net [get_bd_pins $ps/FCLK_RESET0_N] [get_bd_pins rst_fclk0/ext_reset_in]
+    connect_bd_net [get_bd_pins rst_fclk0/interconnect_aresetn] \
+        [get_bd_pins ctrl_interconnect/aresetn] [get_bd_pins mem_interconnect/aresetn]
+    connect_bd_net [get_bd_pins rst_fclk0/peripheral_aresetn] \
+        [get_bd_pins $dma/axi_resetn] [get_bd_pins $ip/[p $params ip_rst_port]]
+
+    # address map: DMA registers on GP0; both DMA masters see all of DDR through HP0
+    assign_bd_address -offset [p $params dma_lite_base] -range [p $params dma_lite_range] \
+        -target_address_space [get_bd_addr_spaces $ps/Data] \
+        [get_bd_addr_segs $dma/S_AXI_LITE/Reg] -force
+    foreach space {Data_MM2S Data_S2MM} {
+        assign_bd_address -offset 0x00000000 -range [p $params ddr_range] \
+            -target_address_space [get_bd_addr_spaces $dma/$space] \
+            [get_bd_addr_segs $ps/S_AXI_HP0/HP0_DDR_LOWOCM] -force
+    }
+}
