@@ -11,9 +11,10 @@ from pathlib import Path
 from pynq_mnist import encoding
 from pynq_mnist.bundle import BundleMetadata, sha256_tree, write_metadata
 
+# Input and output widths differ, in opposite ways, so a swap cannot go unseen.
 ARCHS = {
-    "mlp": {"in_bits": 64, "out_bits": 64, "clock_mhz": 100.0, "logit_lsb": 4, "logit_bits": 6},
-    "cnn": {"in_bits": 128, "out_bits": 128, "clock_mhz": 125.0, "logit_lsb": 8, "logit_bits": 8},
+    "mlp": {"in_bits": 64, "out_bits": 128, "clock_mhz": 100.0, "logit_lsb": 8, "logit_bits": 8},
+    "cnn": {"in_bits": 128, "out_bits": 64, "clock_mhz": 125.0, "logit_lsb": 4, "logit_bits": 6},
 }
 
 

@@ -1,0 +1,245 @@
+"""The block design Tcl, checked without Vivado: it parses, and a dry run in tclsh
+with stand-in Vivado commands builds the intended design graph from the metadata."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from standins.bundles import ARCHS, metadata
+
+from pynq_mnist.vivado_bd import params as bd_params
+
+ROOT = Path(__file__).resolve().parents[1]
+BD_DIR = ROOT / "vivado_bd"
+STANDINS = Path(__file__).parent / "standins"
+TCLSH = shutil.which("tclsh") or "/usr/bin/tclsh"
+# Files that only define procs: sourcing them must work in a bare tclsh.
+LIBRARIES = [
+    BD_DIR / "pynq_z2_ps7.tcl",
+    BD_DIR / "pynq_z2_design.tcl",
+    STANDINS / "vivado_standin.tcl",
+]
+
+
+def tclsh(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [TCLSH], input=script, capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+
+
+def test_every_tcl_file_parses(tmp_path):
+    files = sorted(BD_DIR.glob("*.tcl")) + sorted(STANDINS.glob("*.tcl"))
+    assert {f.name for f in files} >= {"build_overlay.tcl", "pynq_z2_design.tcl", "pynq_z2_ps7.tcl"}
+    checks = [
+        f'if {{![info complete [read [open {{{f}}}]]]}} {{puts "INCOMPLETE {f}"}}' for f in files
+    ]
+    checks += [f"source {{{f}}}" for f in LIBRARIES]
+    checks.append('puts "ok [llength [info procs ::pynq_mnist::*]]"')
+    result = tclsh("\n".join(checks) + "\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "INCOMPLETE" not in result.stdout
+    assert result.stdout.strip().startswith("ok ")
+    assert int(result.stdout.split()[-1]) >= 5  # the design procs were defined
+
+
+# --------------------------------------------------------------------------- dry run
+
+
+@dataclass
+class Graph:
+    """The stand-in's dump of a block design."""
+
+    cells: dict[str, str] = field(default_factory=dict)
+    props: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    intf_nets: list[tuple[str, str]] = field(default_factory=list)
+    nets: list[list[str]] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    automation: list[list[str]] = field(default_factory=list)
+    addresses: list[list[str]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> Graph:
+        g = cls()
+        for line in path.read_text().splitlines():
+            kind, *rest = line.split("\t")
+            if kind == "cell":
+                g.cells[rest[0]] = rest[1]
+            elif kind == "prop":
+                g.props[rest[0]][rest[1]] = rest[2]
+            elif kind == "intf_net":
+                g.intf_nets.append((rest[0], rest[1]))
+            elif kind == "net":
+                g.nets.append(rest)
+            elif kind == "external":
+                g.external.append(rest[0])
+            elif kind == "automation":
+                g.automation.append(rest)
+            elif kind == "address":
+                g.addresses.append(rest)
+            else:
+                raise ValueError(f"unknown graph line {line!r}")
+        return g
+
+    def reaches(self, start: str, goal: str) -> bool:
+        """Whether AXI interface ``start`` reaches ``goal`` through nets and interconnects."""
+        seen, todo = set(), [start]
+        while todo:
+            pin = todo.pop()
+            if pin == goal:
+                return True
+            if pin in seen:
+                continue
+            seen.add(pin)
+            todo += [b for a, b in self.intf_nets if a == pin] + [
+                a for a, b in self.intf_nets if b == pin
+            ]
+            cell = pin.rsplit("/", 1)[0]
+            if self.cells.get(cell) == "xilinx.com:ip:smartconnect:1.0":
+                todo += [f"{cell}/M00_AXI", f"{cell}/S00_AXI", f"{cell}/S01_AXI"]
+        return False
+
+    def net_of(self, pin: str) -> set[str]:
+        nets = [set(n) for n in self.nets if pin in n]
+        assert len(nets) == 1, f"{pin} is on {len(nets)} nets"
+        return nets[0]
+
+
+def dry_run(tmp_path: Path, meta, board_preset: bool = False, stream_bytes=None) -> Graph:
+    """Run ``create_design`` for ``meta`` in tclsh with the stand-ins; return the graph."""
+    tmp_path = tmp_path / meta.name
+    tmp_path.mkdir()
+    p = bd_params.design_params(meta, tmp_path / "ip_repo", tmp_path / "out", jobs=1)
+    params_file = bd_params.write_params_tcl(p, tmp_path / "params.tcl")
+    if stream_bytes is None:
+        stream_bytes = {
+            p["ip_in_port"]: meta.input.stream_width_bits // 8,
+            p["ip_out_port"]: meta.output.stream_width_bits // 8,
+        }
+    board_parts = "tul.com.tw:pynq-z2:part0:1.0" if board_preset else ""
+    script = f"""
+        source {{{STANDINS / "vivado_standin.tcl"}}}
+        set ::standin::board_parts {{{board_parts}}}
+        set ::standin::ipdefs [list {{{meta.ip["vlnv"]}}}]
+        set ::standin::ip_stream_bytes {{{" ".join(f"{k} {v}" for k, v in stream_bytes.items())}}}
+        source {{{params_file}}}
+        source {{{BD_DIR / "pynq_z2_ps7.tcl"}}}
+        source {{{BD_DIR / "pynq_z2_design.tcl"}}}
+        set code [catch {{::pynq_mnist::create_design $params {int(board_preset)}}} msg]
+        ::standin::dump graph.txt
+        if {{$code}} {{ puts stderr $msg; exit 1 }}
+    """
+    result = tclsh(script, tmp_path)
+    if result.returncode:
+        raise RuntimeError(result.stderr)
+    return Graph.read(tmp_path / "graph.txt")
+
+
+CELLS = bd_params.CELLS
+PS, DMA, IP = (f"/{CELLS[k]}" for k in ("ps_cell", "dma_cell", "ip_cell"))
+PORTS = bd_params.IP_PORTS
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
+    meta = metadata(arch)
+    g = dry_run(tmp_path, meta)
+    ip_in, ip_out = f"{IP}/{PORTS['ip_in_port']}", f"{IP}/{PORTS['ip_out_port']}"
+
+    # cells
+    assert g.cells[DMA] == "xilinx.com:ip:axi_dma:7.1"
+    assert g.cells[IP] == meta.ip["vlnv"]
+    assert g.cells[PS].startswith("xilinx.com:ip:processing_system7:")
+    # data path, in the right direction
+    assert (f"{DMA}/M_AXIS_MM2S", ip_in) in g.intf_nets
+    assert (ip_out, f"{DMA}/S_AXIS_S2MM") in g.intf_nets
+    # control through GP0, memory through HP0
+    assert g.reaches(f"{PS}/M_AXI_GP0", f"{DMA}/S_AXI_LITE")
+    assert g.reaches(f"{DMA}/M_AXI_MM2S", f"{PS}/S_AXI_HP0")
+    assert g.reaches(f"{DMA}/M_AXI_S2MM", f"{PS}/S_AXI_HP0")
+    assert not g.reaches(f"{PS}/M_AXI_GP0", f"{PS}/S_AXI_HP0")
+
+    ps, dma = g.props[PS], g.props[DMA]
+    assert ps["CONFIG.PCW_USE_S_AXI_HP0"] == "1"
+    assert ps["CONFIG.PCW_S_AXI_HP0_DATA_WIDTH"] == "64"
+    assert ps["CONFIG.PCW_USE_M_AXI_GP0"] == "1"
+    assert float(ps["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]) == meta.ip["clock_mhz"]
+    assert dma["CONFIG.c_include_sg"] == "0"
+    assert int(dma["CONFIG.c_sg_length_width"]) == meta.dma["length_width_bits"]
+    assert int(dma["CONFIG.c_m_axis_mm2s_tdata_width"]) == meta.input.stream_width_bits
+    assert int(dma["CONFIG.c_s_axis_s2mm_tdata_width"]) == meta.output.stream_width_bits
+    assert int(dma["CONFIG.c_m_axi_mm2s_data_width"]) >= meta.input.stream_width_bits
+    assert int(dma["CONFIG.c_m_axi_s2mm_data_width"]) >= meta.output.stream_width_bits
+
+    # one clock from FCLK0 for everything; resets from one proc_sys_reset
+    clock = g.net_of(f"{PS}/FCLK_CLK0")
+    assert {
+        f"{IP}/{PORTS['ip_clk_port']}",
+        f"{DMA}/s_axi_lite_aclk",
+        f"{DMA}/m_axi_mm2s_aclk",
+        f"{DMA}/m_axi_s2mm_aclk",
+        f"{PS}/M_AXI_GP0_ACLK",
+        f"{PS}/S_AXI_HP0_ACLK",
+    } <= clock
+    assert f"{PS}/FCLK_RESET0_N" in g.net_of("/rst_fclk0/ext_reset_in")
+    reset = g.net_of(f"{IP}/{PORTS['ip_rst_port']}")
+    assert f"{DMA}/axi_resetn" in reset and "/rst_fclk0/peripheral_aresetn" in reset
+
+    # address map
+    assert [f"{PS}/Data", f"{DMA}/S_AXI_LITE/Reg", "0x40400000", "0x10000"] in g.addresses
+    for space in ("Data_MM2S", "Data_S2MM"):
+        assert [
+            f"{DMA}/{space}",
+            f"{PS}/S_AXI_HP0/HP0_DDR_LOWOCM",
+            "0x00000000",
+            "0x20000000",
+        ] in g.addresses
+
+
+def test_the_two_archs_give_different_designs(tmp_path):
+    """Widths and clock come from the metadata: different bundles, different settings."""
+    a, b = dry_run(tmp_path, metadata("mlp")), dry_run(tmp_path, metadata("cnn"))
+    keys = ["CONFIG.c_m_axis_mm2s_tdata_width", "CONFIG.c_s_axis_s2mm_tdata_width"]
+    assert [a.props[DMA][k] for k in keys] != [b.props[DMA][k] for k in keys]
+    clock = "CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"
+    assert a.props[PS][clock] != b.props[PS][clock]
+
+
+def test_without_board_files_the_shipped_ps_configuration_is_used(tmp_path):
+    g = dry_run(tmp_path, metadata("mlp"), board_preset=False)
+    assert g.automation == []
+    assert g.props[PS]["CONFIG.PCW_UIPARAM_DDR_PARTNO"] == "MT41J256M16 RE-125"
+    assert g.props[PS]["CONFIG.PCW_CRYSTAL_PERIPHERAL_FREQMHZ"] == "50"
+    assert {f"{PS}/DDR", f"{PS}/FIXED_IO"} <= set(g.external)
+
+
+def test_with_board_files_the_board_preset_is_used(tmp_path):
+    g = dry_run(tmp_path, metadata("mlp"), board_preset=True)
+    [(rule, config, obj)] = g.automation
+    assert rule == "xilinx.com:bd_rule:processing_system7" and obj == PS
+    assert 'apply_board_preset "1"' in config
+    assert "CONFIG.PCW_UIPARAM_DDR_PARTNO" not in g.props[PS]
+    assert {f"{PS}/DDR", f"{PS}/FIXED_IO"} <= set(g.external)
+    # the PL side is still set from the metadata on top of the preset
+    assert g.props[PS]["CONFIG.PCW_USE_S_AXI_HP0"] == "1"
+
+
+def test_an_ip_whose_stream_width_differs_from_the_metadata_is_refused(tmp_path):
+    meta = metadata("cnn")  # 128 bits in, 64 out
+    swapped = {PORTS["ip_in_port"]: 8, PORTS["ip_out_port"]: 16}
+    with pytest.raises(RuntimeError, match=r"in_stream carries 64 bits .* in_width_bits = 128"):
+        dry_run(tmp_path, meta, stream_bytes=swapped)
+
+
+def test_params_refuse_another_part_and_unusable_names(tmp_path):
+    meta = metadata("mlp")
+    other = type(meta).from_dict({**meta.to_dict(), "ip": {**meta.ip, "part": "xc7z010clg400-1"}})
+    with pytest.raises(bd_params.BundleError, match="PYNQ-Z2"):
+        bd_params.design_params(other, tmp_path, tmp_path, 1)
+    spaced = type(meta).from_dict({**meta.to_dict(), "name": "my overlay"})
+    with pytest.raises(bd_params.BundleError, match="cannot name a bitstream"):
+        bd_params.design_params(spaced, tmp_path, tmp_path, 1)
