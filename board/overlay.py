@@ -63,12 +63,12 @@ def resolve_target(target: str) -> str:
 def overlay_files(bundle: Bundle, target: str) -> tuple[Path, Path, bool]:
     """``(bit, hwh, emulated_hwh)`` for ``bundle`` on ``target``.
 
-    A built bundle has ``NAME.bit`` and ``NAME.hwh`` (or ``files["bit"]`` and
-    ``files["hwh"]``); the emulator uses them when present and otherwise writes
+    A built bundle lists them as ``files["bitstream"]`` and ``files["hwh"]``
+    (``NAME.bit`` and ``NAME.hwh``); the emulator uses them when present and otherwise writes
     an EMULATED ``.hwh`` from the metadata. The board needs the real pair.
     """
     meta = bundle.metadata
-    bit = bundle.path / meta.files.get("bit", f"{meta.name}.bit")
+    bit = bundle.path / meta.files.get("bitstream", f"{meta.name}.bit")
     hwh = bundle.path / meta.files.get("hwh", f"{meta.name}.hwh")
     if bit.is_file() and hwh.is_file():
         return bit, hwh, False

@@ -27,7 +27,7 @@ from pynq_mnist.bundle import BundleError
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture

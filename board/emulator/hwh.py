@@ -24,6 +24,7 @@ from pathlib import Path
 from pynq_mnist.bundle import Bundle, BundleMetadata
 
 from .clocks import IO_PLL_MHZ, fclk_divisors
+from .iplib import cache_dir
 
 EMULATED_TAG = "EMULATED"
 DMA_BASE = 0x40400000
@@ -36,9 +37,8 @@ PS_VLNV = "xilinx.com:ip:processing_system7:5.5"
 
 
 def cache_root() -> Path:
-    """Where emulated overlays are written: ``$PYNQ_MNIST_CACHE`` or ``~/.cache/pynq-mnist``."""
-    base = os.environ.get("PYNQ_MNIST_CACHE") or Path.home() / ".cache" / "pynq-mnist"
-    return Path(base) / "emulated-overlays"
+    """Where emulated overlays are written: ``emulated-overlays`` in the emulator's cache."""
+    return cache_dir() / "emulated-overlays"
 
 
 def ip_instance(meta: BundleMetadata) -> str:
