@@ -49,7 +49,7 @@ _CNN = {
         "filters": [32, 64],
         "dense": [128],
         "dropout": 0.3,
-        "epochs": 6,
+        "epochs": 10,
         "batch_size": 128,
         "lr": 2e-3,
     },
@@ -61,7 +61,7 @@ _CNN = {
         "activation_bits": 6,
         "weight_integer": 0,
         "activation_integer": 2,
-        "epochs": 12,
+        "epochs": 15,
         "batch_size": 128,
         "lr": 4e-3,
         "pruning": {
@@ -382,7 +382,7 @@ def check(config: dict) -> None:
             raise ConfigError(f"{where}.choice is empty")
         if "min" in spec and not spec["min"] < spec["max"]:
             raise ConfigError(f"{where}: min must be below max")
-    for corner in _space_corners(tuner["space"]):
+    for corner in _space_corners(tuner["space"]) if tuner["enabled"] else []:
         key = next(iter(corner))
         try:
             trial = apply_hyperparameters(config["student"], corner)

@@ -224,9 +224,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PYNQ_MNIST_CACHE") or "~/.cache/pynq-mnist/mnist").expanduser()
 
 
-def download_mnist(dest: str | os.PathLike, mirrors: tuple[str, ...] = MIRRORS) -> Path:
+def download_mnist(dest: str | os.PathLike, mirrors: tuple[str, ...] | None = None) -> Path:
     """Fetch the original files missing from ``dest``, each checked before it is kept."""
-    dest = Path(dest)
+    dest, mirrors = Path(dest), mirrors or MIRRORS
     dest.mkdir(parents=True, exist_ok=True)
     for name, want in MNIST_MD5.items():
         target = dest / name
