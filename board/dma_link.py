@@ -2,9 +2,11 @@
 
 ``pynq.lib.dma`` spins in ``wait()`` until the channel is idle, forever when
 the IP never sends TLAST (FIELD_NOTES §4). :class:`DmaLink` starts transfers
-with the real driver, polls the status registers against a deadline, reports
-error bits by name, and on any failure resets the DMA and restarts both
-channels so that the next transfer works.
+with the real driver's ``transfer`` (which flushes the source), polls each
+channel's DMASR against a deadline (one register read a round, where pynq's
+``wait()`` takes four), invalidates the destination as ``wait()`` would, names
+the error bits, and on any failure resets the DMA and restarts both channels so
+that the next transfer works.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 
 MM2S_DMACR, MM2S_DMASR, S2MM_DMASR = 0x00, 0x04, 0x34
 RESET_BIT = 0x4
+IDLE, ERROR_MASK = 0x2, 0x70
 ERROR_BITS = {
     0x10: "DMAIntErr (internal error: LENGTH was 0, or a stream frame was longer than LENGTH)",
     0x20: "DMASlvErr (slave error: the memory interface refused the access)",
@@ -60,31 +63,33 @@ class DmaLink:
         deadline = time.perf_counter() + (self.timeout_s if timeout_s is None else timeout_s)
         self.recv.transfer(dst)
         self.send.transfer(src)
-        self._wait(self.send, "MM2S", MM2S_DMASR, deadline)
-        self._wait(self.recv, "S2MM", S2MM_DMASR, deadline)
+        self._wait("MM2S", MM2S_DMASR, deadline)
+        self._wait("S2MM", S2MM_DMASR, deadline, dst)
 
-    def _wait(self, channel, name: str, status_reg: int, deadline: float) -> None:
+    def _wait(self, name: str, status_reg: int, deadline: float, dst=None) -> None:
+        """Poll DMASR (one register read a round) until idle, an error, or the deadline."""
         start = time.perf_counter()
         while True:
-            if channel.error:
-                self._fail(DmaError, name, status_reg, "reported an error")
-            if channel.idle:
-                channel.wait()  # returns at once; pynq invalidates and reads the length
+            status = self.dma.read(status_reg)
+            if status & ERROR_MASK:
+                self._fail(DmaError, name, status, "reported an error")
+            if status & IDLE:
+                if dst is not None:
+                    dst.invalidate()  # what pynq's wait() does once idle
                 return
             now = time.perf_counter()
             if now > deadline:
                 self._fail(
                     DmaTimeout,
                     name,
-                    status_reg,
+                    status,
                     f"did not finish within {deadline - start:.3f} s (no TLAST from the IP, "
                     "or the IP stalled)",
                 )
             if now - start > SPIN_S:
                 time.sleep(1e-4)
 
-    def _fail(self, kind: type[Exception], name: str, status_reg: int, what: str) -> None:
-        status = self.dma.read(status_reg)
+    def _fail(self, kind: type[Exception], name: str, status: int, what: str) -> None:
         bits = [text for bit, text in ERROR_BITS.items() if status & bit]
         self.reset()
         detail = f"; DMASR=0x{status:08x}" + (": " + ", ".join(bits) if bits else "")

@@ -21,6 +21,7 @@ pynq's ``wait()`` never returns from). Faults can be injected (:class:`Faults`).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -121,6 +122,7 @@ class AxiDmaModel:
         self.mm2s = _Channel(MM2S, mm2s_bytes)
         self.s2mm = _Channel(S2MM, s2mm_bytes)
         self.faults = Faults()
+        self.busy_s = 0.0  # host seconds spent moving data and computing: the device's time
         self._held: tuple[np.ndarray, np.ndarray] | None = None  # beats after a TLAST
 
     # ------------------------------------------------------------------ registers
@@ -187,10 +189,13 @@ class AxiDmaModel:
                 ch.fail(DEC_ERR)
 
     def _advance(self) -> None:
-        if self.mm2s.busy:
-            self._run_mm2s()
-        if self.s2mm.busy:
-            self._run_s2mm()
+        if self.mm2s.busy or self.s2mm.busy:
+            t0 = time.perf_counter()
+            if self.mm2s.busy:
+                self._run_mm2s()
+            if self.s2mm.busy:
+                self._run_s2mm()
+            self.busy_s += time.perf_counter() - t0
 
     def _run_mm2s(self) -> None:
         ch = self.mm2s
@@ -214,6 +219,7 @@ class AxiDmaModel:
         if self._held is None:
             data, last = self.ip.pop(max_beats)
             data = np.ascontiguousarray(data).view(np.uint8).reshape(len(last), -1)
+            data = data[:, : self.s2mm.beat_bytes]  # beats narrower than a word
             last = np.asarray(last, dtype=bool)
         else:
             data, last = self._held

@@ -41,9 +41,9 @@ def cache_root() -> Path:
     return cache_dir() / "emulated-overlays"
 
 
-def ip_instance(meta: BundleMetadata) -> str:
-    """The instance name of the network IP: its VLNV's name with ``_0``."""
-    return meta.ip["vlnv"].split(":")[2] + "_0"
+def ip_instance(vlnv: str) -> str:
+    """The instance name of an IP in the design: its VLNV's name with ``_0``."""
+    return vlnv.split(":")[2] + "_0"
 
 
 # --------------------------------------------------------------------------- XML
@@ -101,14 +101,30 @@ def _memrange(
 
 
 def emulated_hwh(meta: BundleMetadata) -> str:
-    """The text of an emulated ``.hwh`` for ``meta`` (see the module docstring)."""
-    ip_name = ip_instance(meta)
-    in_w, out_w = meta.input.stream_width_bits, meta.output.stream_width_bits
+    """The text of an emulated ``.hwh`` for a bundle's metadata (see the module docstring)."""
+    return design_hwh(
+        meta.name,
+        meta.ip["vlnv"],
+        meta.input.stream_width_bits,
+        meta.output.stream_width_bits,
+        int(meta.dma["length_width_bits"]),
+        float(meta.ip["clock_mhz"]),
+    )
+
+
+def design_hwh(
+    name: str, vlnv: str, in_w: int, out_w: int, length_width_bits: int, clock_mhz: float
+) -> str:
+    """The text of an emulated ``.hwh``: PS7, an AXI DMA and the IP ``vlnv`` between them.
+
+    ``in_w`` / ``out_w`` are the stream widths in bits into and out of the IP.
+    """
+    ip_name = ip_instance(vlnv)
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="0", VIVADOVERSION=EMULATED_TAG)
     root.append(
         ET.Comment(
             f" {EMULATED_TAG}: written by pynq_mnist.board.emulator.hwh from bundle.json "
-            f"of {meta.name!r}; no Vivado produced this file "
+            f"for {name!r}; no Vivado produced this file "
         )
     )
     ET.SubElement(
@@ -116,7 +132,7 @@ def emulated_hwh(meta: BundleMetadata) -> str:
         "SYSTEMINFO",
         ARCH="zynq",
         DEVICE="7z020",
-        NAME=f"{meta.name}_{EMULATED_TAG.lower()}",
+        NAME=f"{name}_{EMULATED_TAG.lower()}",
         PACKAGE="clg400",
         SPEEDGRADE="-1",
     )
@@ -130,7 +146,7 @@ def emulated_hwh(meta: BundleMetadata) -> str:
         {
             "c_include_sg": 0,
             "c_micro_dma": 0,
-            "c_sg_length_width": meta.dma["length_width_bits"],
+            "c_sg_length_width": length_width_bits,
             "c_include_mm2s": 1,
             "c_include_s2mm": 1,
             "c_include_mm2s_dre": 0,
@@ -154,13 +170,13 @@ def emulated_hwh(meta: BundleMetadata) -> str:
     for master in ("M_AXI_MM2S", "M_AXI_S2MM"):
         _memrange(mmap, PS_NAME, "S_AXI_HP0", master, 0, 0x20000000, "MEMORY")
 
-    ip = _module(modules, ip_name, meta.ip["vlnv"], f"{HIER}/{ip_name}")
-    _params(ip, {"clock_mhz": meta.ip["clock_mhz"], "EDK_IPTYPE": "PERIPHERAL"})
+    ip = _module(modules, ip_name, vlnv, f"{HIER}/{ip_name}")
+    _params(ip, {"clock_mhz": clock_mhz, "EDK_IPTYPE": "PERIPHERAL"})
     busses = ET.SubElement(ip, "BUSINTERFACES")
     _bus(busses, "in_r", "dma_M_AXIS_MM2S", "TARGET", "axis").set("DATAWIDTH", str(in_w))
     _bus(busses, "out_r", "ip_out", "INITIATOR", "axis").set("DATAWIDTH", str(out_w))
 
-    d0, d1 = fclk_divisors(float(meta.ip["clock_mhz"]))
+    d0, d1 = fclk_divisors(clock_mhz)
     ps = _module(modules, PS_NAME, PS_VLNV, PS_NAME, IS_PL="FALSE")
     ps_params = {"PCW_UIPARAM_DDR_PARTNO": "MT41K256M16 RE-125"}
     for k in range(4):
