@@ -144,7 +144,9 @@ def test_a_built_bundle_is_not_rebuilt_without_force(tmp_path, tools):
 def test_vivado_exit_0_without_a_bitstream_fails(tmp_path, tools):
     tools("vivado", "vitis_hls", VIVADO_MODE="exit0_nothing", **ip_env("mlp"))
     path = make_bundle(tmp_path, "mlp")
-    with pytest.raises(BuildError, match=r"(?s)Vivado exited 0 but left no bitstream .*Exiting Vivado"):
+    with pytest.raises(
+        BuildError, match=r"(?s)Vivado exited 0 but left no bitstream .*Exiting Vivado"
+    ):
         build_overlay(path, jobs=1)
     assert_not_built(path)
     assert not (path / "mnist_mlp.bit").exists()
@@ -232,15 +234,16 @@ def test_an_interrupted_run_resumes_after_hls(tmp_path, tools, monkeypatch):
     Bundle(path).verify_hashes()
 
 
-def test_a_failed_rebuild_leaves_no_claim_to_the_old_bitstream(tmp_path, tools, monkeypatch):
+def test_a_failed_rebuild_keeps_the_previous_build(tmp_path, tools, monkeypatch):
     tools("vivado", "vitis_hls", **ip_env("mlp"))
     path = make_bundle(tmp_path, "mlp")
-    build_overlay(path, jobs=1)
+    before = build_overlay(path, jobs=1).metadata
     monkeypatch.setenv("STANDIN_RUN_FAILS", "1")
     with pytest.raises(BuildError):
         build_overlay(path, jobs=1, force=True)
-    assert_not_built(path)
-    Bundle(path).verify_hashes()  # what it still lists is intact
+    after = Bundle(path)
+    assert after.metadata == before
+    after.verify_hashes()
 
 
 # --------------------------------------------------------------------------- refusals

@@ -9,12 +9,14 @@ The work happens under ``BUNDLE/build/``::
     build/vivado/                    params.tcl, the Vivado project, out/ (staged results)
 
 Each step checks the tool's exit status and its outputs (a tool that exits 0
-with no IP, no bitstream or no ``.hwh`` is a failure), and a failure raises
+with no IP, no bitstream or no ``.hwh`` is a failure; so is a ``.hwh`` whose DMA
+or IP disagrees with the metadata, or negative slack), and a failure raises
 :class:`~pynq_mnist.vivado_bd.toolchain.BuildError` with the log excerpt. Only
 when everything passed are ``NAME.bit``, ``NAME.hwh`` and ``reports/`` moved into
 the bundle and ``bundle.json`` rewritten, last, to list them with their hashes.
-A rebuild first drops those entries from ``bundle.json``, so an interrupted
-rebuild never leaves a bundle that claims a bitstream it does not have.
+A failed rebuild leaves the previous build as it was; a kill in the moment
+between moving the files and rewriting ``bundle.json`` leaves hashes that no
+longer match, which :meth:`Bundle.verify_hashes` (and so the board) refuses.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pynq_mnist.board.design_check import design_problems
 from pynq_mnist.bundle import (
     Bundle,
     BundleError,
@@ -56,8 +59,6 @@ from pynq_mnist.vivado_bd.toolchain import (
 BUILD_TCL = Path(__file__).parent / "build_overlay.tcl"
 HLS_SCRIPT = "build_hls.tcl"
 REPORTS_DIR = "reports"
-# What the build adds to a bundle: dropped from bundle.json before a rebuild.
-BUILT_FILES = ("bitstream", "hwh", "reports")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,13 +207,11 @@ def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs) -> dict:
             f"Vivado exited 0 but left no {', '.join(missing)} in {out}: the build did not "
             f"finish. Log: {log}\n{log_excerpt([log])}"
         )
-    try:
-        modules = {m.get("VLNV") for m in ET.parse(expected["hwh"]).getroot().iter("MODULE")}
-    except ET.ParseError as e:
-        raise BuildError(f"{expected['hwh']} is not valid XML ({e})") from None
-    for vlnv in (meta.ip["vlnv"], "xilinx.com:ip:axi_dma:7.1"):
-        if vlnv not in modules:
-            raise BuildError(f"{expected['hwh']} has no {vlnv} module: the design is not ours")
+    mismatches = design_problems(meta, expected["hwh"])
+    if mismatches:
+        raise BuildError(
+            f"the built design disagrees with bundle.json: {'; '.join(mismatches)}. Log: {log}"
+        )
     try:
         utilization = parse_utilization(expected["utilization report"].read_text())
         timing = parse_timing_summary(expected["timing report"].read_text())
@@ -229,16 +228,6 @@ def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs) -> dict:
 
 
 # --------------------------------------------------------------------------- bundle
-
-
-def _without_build(meta: BundleMetadata) -> BundleMetadata:
-    built = {meta.files[k] for k in BUILT_FILES if k in meta.files}
-    return dataclasses.replace(
-        meta,
-        files={k: v for k, v in meta.files.items() if k not in BUILT_FILES},
-        sha256={k: v for k, v in meta.sha256.items() if k not in built},
-        build=None,
-    )
 
 
 def _install_file(src: Path, dest: Path) -> None:
@@ -320,10 +309,6 @@ def build_overlay(
     work.logs.mkdir(parents=True, exist_ok=True)
     if force:
         work.hls_stamp.unlink(missing_ok=True)
-    if _without_build(bundle.metadata) != bundle.metadata:
-        _say("dropping the previous build from bundle.json before rebuilding")
-        bundle.metadata = _without_build(bundle.metadata)
-        write_metadata(bundle.path, bundle.metadata)
     start = time.monotonic()
     run_hls(bundle, hls, work, timeout_min * 60)
     run_vivado(bundle, vivado, work, jobs, timeout_min * 60)

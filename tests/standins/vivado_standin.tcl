@@ -290,7 +290,14 @@ proc generate_target {what file} {
     set f [open [file join $dir $::standin::bd.hwh] w]
     puts $f "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<EDKSYSTEM><MODULES>"
     dict for {cell vlnv} $::standin::cells {
-        puts $f "  <MODULE INSTANCE=\"[string trimleft $cell /]\" VLNV=\"$vlnv\"/>"
+        puts $f "  <MODULE INSTANCE=\"[string trimleft $cell /]\" VLNV=\"$vlnv\"><PARAMETERS>"
+        if {[dict exists $::standin::props $cell]} {
+            dict for {key value} [dict get $::standin::props $cell] {
+                set name [string range $key [string length CONFIG.] end]
+                puts $f "    <PARAMETER NAME=\"$name\" VALUE=\"$value\"/>"
+            }
+        }
+        puts $f "  </PARAMETERS></MODULE>"
     }
     puts $f "</MODULES></EDKSYSTEM>"
     close $f
