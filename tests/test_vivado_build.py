@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from standins.bundles import make_bundle, metadata
 
+from pynq_mnist.board.design_check import design_problems
 from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
 from pynq_mnist.cli import main
+from pynq_mnist.overlays import locate
 from pynq_mnist.vivado_bd.build import build_overlay
 from pynq_mnist.vivado_bd.params import IP_PORTS
 from pynq_mnist.vivado_bd.reports import ReportError, parse_timing_summary, parse_utilization
@@ -347,3 +350,31 @@ def test_parse_timing_summary_and_its_errors():
     }
     with pytest.raises(ReportError):
         parse_timing_summary("no table here")
+
+
+# --------------------------------------------------------------------------- real Vivado
+
+Z2_RESOURCES = {"lut": 53200, "ff": 106400, "dsp": 220, "bram36": 140}
+
+
+@pytest.mark.vivado
+def test_real_build_of_a_converted_bundle(tmp_path):
+    """The whole flow with the real tools, on a copy of ``$PYNQ_MNIST_VIVADO_BUNDLE``."""
+    source = os.environ.get("PYNQ_MNIST_VIVADO_BUNDLE")
+    if not source:
+        pytest.fail(
+            "set PYNQ_MNIST_VIVADO_BUNDLE to a bundle from `pynq-mnist convert` (path or name)"
+        )
+    src = locate(source).path
+    path = tmp_path / src.name
+    shutil.copytree(src, path, ignore=shutil.ignore_patterns("build"))
+
+    meta = build_overlay(path, jobs=os.cpu_count() or 2, force=True).metadata
+
+    bundle = Bundle(path)
+    bundle.verify_hashes()
+    assert design_problems(meta, bundle.file("hwh")) == []
+    assert bundle.file("bitstream").stat().st_size > 1_000_000
+    assert meta.build["timing"]["wns_ns"] >= 0 and meta.build["timing"]["whs_ns"] >= 0
+    for key, available in Z2_RESOURCES.items():
+        assert 0 <= meta.build["utilization"][key] <= available

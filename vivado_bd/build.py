@@ -303,6 +303,11 @@ def build_overlay(
         )
         return bundle
     check_target(bundle.metadata)  # refuse before any tool runs
+    if bundle.path.resolve().name != bundle.metadata.name:
+        _say(
+            f"note: the folder is {bundle.path.name!r} but the overlay is "
+            f"{bundle.metadata.name!r}; pynq.Overlay finds NAME.bit by name only in a folder NAME"
+        )
     hls, vivado = find_toolchain()
     _say(f"tools: {hls}, {vivado}")
     work = WorkDirs(bundle.path.resolve() / "build")
