@@ -34,7 +34,7 @@ def build_teacher(config: dict) -> keras.Model:
     if arch == "cnn":
         for i, filters in enumerate(t["filters"], 1):
             model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}"))
-            model.add(layers.BatchNormalization(name=f"bn{i}"))
+            model.add(layers.BatchNormalization(momentum=0.9, name=f"bn{i}"))
             model.add(layers.ReLU(name=f"relu{i}"))
             model.add(layers.MaxPooling2D(2, name=f"pool{i}"))
         model.add(layers.Flatten(name="flatten"))

@@ -25,3 +25,16 @@ def pytest_collection_modifyitems(config, items):
         for marker, (available, why) in skips.items():
             if marker in item.keywords and not available:
                 item.add_marker(pytest.mark.skip(reason=why))
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory):
+    """A finished smoke training run (CNN, preset ``smoke``): the RUN_DIR contract, once per session.
+
+    Reads MNIST from ``$PYNQ_MNIST_DATA`` (or the download cache).
+    """
+    from pynq_mnist.host_training.pipeline import train
+
+    run_dir = tmp_path_factory.mktemp("tiny_run") / "run"
+    train({"arch": "cnn", "preset": "smoke"}, run_dir)
+    return run_dir

@@ -1,0 +1,130 @@
+"""Bad configurations are refused, clearly, before any training starts."""
+
+import json
+
+import pytest
+
+from pynq_mnist import cli
+from pynq_mnist.host_training.config import ConfigError, apply_hyperparameters, load_file, resolve
+from pynq_mnist.mnist import DataError
+
+BAD = [
+    ({"arch": "rnn"}, r"unknown arch 'rnn'; choose one of mlp, cnn"),
+    (
+        {"arch": "cnn", "student": {"weight_bits": 0}},
+        r"student\.weight_bits must be integers >= 1, got 0",
+    ),
+    (
+        {"arch": "mlp", "student": {"activation_bits": [6, -1]}},
+        r"student\.activation_bits must be integers >= 1",
+    ),
+    (
+        {"arch": "cnn", "student": {"bias_bits": [8, 8]}},
+        r"student\.bias_bits has 2 entries, expected 3",
+    ),
+    (
+        {"arch": "cnn", "student": {"pruning": {"sparsity": 1.0}}},
+        r"student\.pruning\.sparsity must lie in \[0\.0, 1\.0\), got 1\.0",
+    ),
+    (
+        {"arch": "cnn", "student": {"pruning": {"sparsity": -0.1}}},
+        r"student\.pruning\.sparsity must lie in \[0\.0, 1\.0\)",
+    ),
+    (
+        {"arch": "cnn", "tuner": {"space": {"weight_bits": {"choice": [0, 4]}}}},
+        r"tuner\.space\.weight_bits -> student\.weight_bits must be integers >= 1",
+    ),
+    (
+        {"arch": "cnn", "tuner": {"space": {"pruning.sparsity": {"min": 0.5, "max": 1.5}}}},
+        r"tuner\.space\.pruning\.sparsity -> student\.pruning\.sparsity must lie in",
+    ),
+    (
+        {"arch": "cnn", "tuner": {"space": {"nonsense": {"choice": [1]}}}},
+        r"tuner\.space\.nonsense names no student setting",
+    ),
+    ({"arch": "cnn", "studnet": {}}, r"unknown configuration key 'studnet'"),
+    (
+        {"arch": "cnn", "student": {"kd": {"alpha": 2}}},
+        r"student\.kd\.alpha must lie in \[0\.0, 1\.0\]",
+    ),
+    (
+        {"arch": "cnn", "tuner": {"limits": {"luts": 5}}},
+        r"unknown configuration key 'tuner\.limits\.luts'",
+    ),
+    ({"arch": "cnn", "preset": "mlp"}, r"preset 'mlp' is for arch 'mlp', not 'cnn'"),
+    ({"arch": "cnn", "preset": "huge"}, r"unknown preset 'huge'"),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BAD)
+def test_bad_config_is_refused(config, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(config)
+
+
+@pytest.mark.parametrize("preset", ["cnn", "cnn-tiny", "smoke"])
+def test_presets_resolve(preset):
+    config = resolve({"arch": "cnn"}, preset=preset)
+    assert config["preset"] == preset
+    assert resolve(config) == config  # resolving is idempotent: a saved config reloads as is
+
+
+def test_tiny_preset_fits_its_budget_by_construction():
+    config = resolve({"arch": "cnn"}, preset="cnn-tiny")
+    assert config["tuner"]["limits"]["nonzero_weights"] <= 2000
+    assert max(config["tuner"]["space"]["weight_bits"]["choice"]) <= 5
+
+
+def test_apply_hyperparameters_sets_dotted_keys_on_a_copy():
+    student = resolve({"arch": "cnn"})["student"]
+    new = apply_hyperparameters(student, {"filters.1": 8, "kd.alpha": 0.1})
+    assert new["filters"][1] == 8 and new["kd"]["alpha"] == 0.1
+    assert student["filters"][1] != 8 and student["kd"]["alpha"] != 0.1
+
+
+def test_config_files(tmp_path):
+    (tmp_path / "a.yaml").write_text("student:\n  weight_bits: 5\n")
+    (tmp_path / "b.json").write_text(json.dumps({"seed": 3}))
+    (tmp_path / "c.json").write_text("{not json")
+    assert load_file(tmp_path / "a.yaml") == {"student": {"weight_bits": 5}}
+    assert load_file(tmp_path / "b.json") == {"seed": 3}
+    with pytest.raises(ConfigError, match=r"c\.json: cannot parse"):
+        load_file(tmp_path / "c.json")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_file(tmp_path / "d.json")
+
+
+def _cli(tmp_path, capsys, *args):
+    rc = cli.main(["train", *args, "--out", str(tmp_path / "run")])
+    return rc, capsys.readouterr().err
+
+
+def test_cli_refuses_bad_config_file_before_training(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text(json.dumps({"student": {"pruning": {"sparsity": 1.5}}}))
+    rc, err = _cli(tmp_path, capsys, "--arch", "cnn", "--config", str(tmp_path / "bad.json"))
+    assert rc == 2 and "sparsity must lie in [0.0, 1.0)" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_refuses_config_file_of_other_arch(tmp_path, capsys):
+    (tmp_path / "mlp.json").write_text(json.dumps({"arch": "mlp"}))
+    rc, err = _cli(tmp_path, capsys, "--arch", "cnn", "--config", str(tmp_path / "mlp.json"))
+    assert rc == 2 and "is for arch 'mlp', not 'cnn'" in err
+
+
+def test_cli_refuses_missing_data_before_training(tmp_path, capsys):
+    rc, err = _cli(
+        tmp_path, capsys, "--arch", "mlp", "--preset", "smoke", "--data", str(tmp_path / "none")
+    )
+    assert rc == 2 and f"data directory {tmp_path / 'none'} does not exist" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_refuses_missing_data(tmp_path, monkeypatch):
+    from pynq_mnist.host_training.pipeline import train
+
+    monkeypatch.setenv("PYNQ_MNIST_DATA", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"missing train-images-idx3-ubyte\.gz"):
+        train({"arch": "cnn", "preset": "smoke"}, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
