@@ -186,7 +186,10 @@ def test_negative_hold_slack_fails(tmp_path, tools):
     "mode, message",
     [
         ("fail", r"vitis_hls exited with status 1.*HLS 207-812"),
-        ("error_exit0", r"vitis_hls exited 0 but logged errors.*HLS 207-812"),
+        (
+            "error_exit0",
+            r"vitis_hls exited 0 but exported no IP \(and logged 1 errors\).*HLS 207-812",
+        ),
         ("no_ip", r"vitis_hls exited 0 but exported no IP"),
     ],
 )
@@ -198,6 +201,14 @@ def test_hls_errors_fail_before_vivado(tmp_path, tools, mode, message):
     assert tool_calls(calls, "vivado") == 0
     assert not (path / "build" / "hls.done.json").exists()
     assert_not_built(path)
+
+
+def test_hls_errors_a_script_caught_are_shown_but_do_not_fail(tmp_path, tools, capsys):
+    tools("vivado", "vitis_hls", HLS_MODE="caught_error", **ip_env("mlp"))
+    path = make_bundle(tmp_path, "mlp")
+    build_overlay(path, jobs=1)
+    assert "HLS 200-1023" in capsys.readouterr().out
+    assert Bundle(path).has("bitstream")
 
 
 def test_hls_exporting_another_ip_than_the_metadata_names_fails(tmp_path, tools):
