@@ -166,6 +166,7 @@ class MnistOverlay(pynq.Overlay):
         n = self.frames_per_transfer
         self._in_buf = pynq.allocate((n * self._in_bytes,), np.uint8, target=device)
         self._out_buf = pynq.allocate((n * self._out_words,), np.uint64, target=device)
+        self._view_cache: dict = {}
         self.timer = StageTimer()
         self.self_test_s = 0.0
         if self_test:
@@ -191,32 +192,54 @@ class MnistOverlay(pynq.Overlay):
         Stages (timed in :attr:`timer`): pack -> copy in -> DMA -> copy out; a
         batch above :attr:`frames_per_transfer` is split into several transfers.
         """
-        if getattr(self, "_in_buf", None) is None:
+        if self._in_buf is None:
             raise RuntimeError("the overlay was closed; load it again")
-        timer = self.timer
-        timer.begin_call()
-        with timer.stage("pack"):
-            packed = self.metadata.input.pack(frames)
+        clock, record = time.perf_counter, self.timer.record
+        self.timer.begin_call()
+        t0 = clock()
+        packed = self.metadata.input.pack(frames)
         n = len(packed) // self._in_bytes
-        timer.frames += n
+        self.timer.frames += n
         out = np.empty((n, self._out_words), dtype=np.uint64)
+        t1 = clock()
+        record("pack", t1 - t0)
         for start in range(0, n, self.frames_per_transfer):
             m = min(self.frames_per_transfer, n - start)
-            src, dst = self._in_buf[: m * self._in_bytes], self._out_buf[: m * self._out_words]
-            with timer.stage("copy_in"):
-                src[:] = packed[start * self._in_bytes : (start + m) * self._in_bytes]
-            with timer.stage("dma"):
-                self.link.transfer(src, dst)
-            with timer.stage("copy_out"):
-                out[start : start + m] = dst.reshape(m, self._out_words)
+            src, dst, dst_frames = self._views(m)
+            src[:] = packed[start * self._in_bytes : (start + m) * self._in_bytes]
+            t2 = clock()
+            self.link.transfer(src, dst)
+            t3 = clock()
+            out[start : start + m] = dst_frames
+            t4 = clock()
+            record("copy_in", t2 - t1)
+            record("dma", t3 - t2)
+            record("copy_out", t4 - t3)
+            t1 = t4
         return out
+
+    def _views(self, m: int):
+        """The first ``m`` frames of the DMA buffers: ``(src, dst, dst as (m, words))``.
+
+        Kept for the sizes in use, since slicing a PynqBuffer costs microseconds.
+        """
+        views = self._view_cache.get(m)
+        if views is None:
+            if len(self._view_cache) >= 8:
+                self._view_cache.clear()
+            dst = self._out_buf[: m * self._out_words]
+            views = (self._in_buf[: m * self._in_bytes], dst, dst.reshape(m, self._out_words))
+            self._view_cache[m] = views
+        return views
 
     def _field(self, frames: np.ndarray, name: str) -> np.ndarray:
         words = self.execute(frames)
-        with self.timer.stage("unpack"):
-            f = self.metadata.output.field(name)
-            values = f.value(f.extract(words))
-            return values[:, 0] if f.count == 1 else values
+        t0 = time.perf_counter()
+        f = self.metadata.output.field(name)
+        values = f.value(f.extract(words))
+        values = values[:, 0] if f.count == 1 else values
+        self.timer.record("unpack", time.perf_counter() - t0)
+        return values
 
     def classify(self, frames: np.ndarray) -> np.ndarray:
         """Class index per frame, ``(N,)`` int64, for uint8 frames ``(N, 28, 28)`` or ``(N, 784)``."""
@@ -247,6 +270,7 @@ class MnistOverlay(pynq.Overlay):
 
     def close(self) -> None:
         """Free the DMA buffers (the overlay stays loaded)."""
+        self._view_cache = {}
         for name in ("_in_buf", "_out_buf"):
             buf = self.__dict__.pop(name, None)
             if buf is not None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-
 STAGES = ("pack", "copy_in", "dma", "copy_out", "unpack")
 
 
@@ -34,15 +31,10 @@ class StageTimer:
         for stage in STAGES:
             self.last[stage] = 0.0
 
-    @contextmanager
-    def stage(self, name: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            dt = time.perf_counter() - t0
-            self.last[name] += dt
-            self.total[name] += dt
+    def record(self, stage: str, seconds: float) -> None:
+        """Add ``seconds`` to ``stage`` (callers stamp ``time.perf_counter()`` themselves)."""
+        self.last[stage] += seconds
+        self.total[stage] += seconds
 
     def per_frame(self) -> dict[str, float]:
         """Mean seconds per frame of each stage since :meth:`clear`."""

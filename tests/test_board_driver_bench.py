@@ -1,0 +1,39 @@
+"""bench/driver.py: both drivers run on the same emulated board and agree on every class."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_board_fakes import synthetic_ip, write_synthetic_bundle
+
+from pynq_mnist.bundle import Bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def driver_bench():
+    spec = importlib.util.spec_from_file_location("driver_bench", ROOT / "bench" / "driver.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hls4ml_driver_is_loaded_from_hls4mls_own_template(driver_bench):
+    cls = driver_bench.hls4ml_overlay_class()
+    assert cls.__name__ == "NeuralNetworkOverlay"
+    assert cls.__init__.__code__.co_filename.endswith("pynq-z2/python_drivers/axi_stream_driver.py")
+
+
+def test_both_drivers_classify_the_same_frames_alike(driver_bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
+    bundle = Bundle(write_synthetic_bundle(tmp_path / "synthetic"))
+    images = np.random.default_rng(2).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    results = driver_bench.run_comparison(bundle, images, ip_factory=synthetic_ip)
+    for mode in ("batch", "single_frame"):
+        r = results[mode]
+        assert r["same_classes"]
+        for side in (r["ours"], r["hls4ml"], r["hls4ml"]["predict_only"]):
+            assert 0 < side["device_s"] < side["wall_s"]
+    assert results["single_frame"]["calls"] == 64 and results["batch"]["calls"] == 1
