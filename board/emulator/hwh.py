@@ -24,7 +24,6 @@ from pathlib import Path
 from pynq_mnist.bundle import Bundle, BundleMetadata
 
 from .clocks import IO_PLL_MHZ, fclk_divisors
-from .iplib import cache_dir
 
 EMULATED_TAG = "EMULATED"
 DMA_BASE = 0x40400000
@@ -37,8 +36,13 @@ PS_VLNV = "xilinx.com:ip:processing_system7:5.5"
 
 
 def cache_root() -> Path:
-    """Where emulated overlays are written: ``emulated-overlays`` in the emulator's cache."""
-    return cache_dir() / "emulated-overlays"
+    """Where emulated overlays go: ``emulated-overlays`` in the emulator's cache folder.
+
+    That folder is ``$PYNQ_MNIST_EMULATOR_CACHE`` or ``~/.cache/pynq-mnist/emulator``,
+    the one the compiled IP libraries use too.
+    """
+    env = os.environ.get("PYNQ_MNIST_EMULATOR_CACHE")
+    return Path(env or "~/.cache/pynq-mnist/emulator").expanduser() / "emulated-overlays"
 
 
 def ip_instance(vlnv: str) -> str:
