@@ -175,7 +175,8 @@ def _teacher_stage(config, splits, out, stages, verbose):
     path = out / rd.TEACHER
     if path.is_file():
         log(f"teacher: found {path}, not retraining")
-        return rd.load_model(path), rd.read_json(out / rd.STATE / "teacher.json")["history"]
+        saved = out / rd.STATE / "teacher.json"  # absent when the teacher was copied in
+        return rd.load_model(path), rd.read_json(saved)["history"] if saved.is_file() else {}
     log("teacher: training")
     t0 = time.perf_counter()
     tf.keras.utils.set_random_seed(config["seed"])
