@@ -5,8 +5,8 @@ the IP never sends TLAST (FIELD_NOTES §4). :class:`DmaLink` starts transfers
 with the real driver's ``transfer`` (which flushes the source), polls each
 channel's DMASR against a deadline (one register read a round, where pynq's
 ``wait()`` takes four), invalidates the destination as ``wait()`` would, names
-the error bits, and on any failure resets the DMA and restarts both channels so
-that the next transfer works.
+the error bits, and on any failure resets the DMA, drains output the IP still
+holds, and restarts both channels so that the next transfer works.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ ERROR_BITS = {
     0x40: "DMADecErr (decode error: the buffer address is not mapped)",
 }
 SPIN_S = 1e-3  # poll flat out this long, then yield the CPU between polls
+DRAIN_S = 0.01  # after a failure, how long to wait for stale output from the IP
+MAX_DRAINS = 16
 RESET_TIMEOUT_S = 1.0
 
 
@@ -48,7 +50,8 @@ class DmaLink:
         self.dma = dma
         self.send, self.recv = dma.sendchannel, dma.recvchannel
         self.timeout_s = timeout_s
-        self.resets = 0
+        self.resets = 0  # soft resets done (two per failed transfer)
+        self.drained = 0  # stale S2MM transfers taken from the IP after failures
 
     def transfer(self, src, dst, timeout_s: float | None = None) -> None:
         """Stream ``src`` (a PynqBuffer or a view of one) in and fill ``dst``.
@@ -60,40 +63,56 @@ class DmaLink:
         DmaTimeout, DmaError
             After resetting the DMA; the next call starts clean.
         """
-        deadline = time.perf_counter() + (self.timeout_s if timeout_s is None else timeout_s)
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.perf_counter() + timeout
         self.recv.transfer(dst)
         self.send.transfer(src)
-        self._wait("MM2S", MM2S_DMASR, deadline)
-        self._wait("S2MM", S2MM_DMASR, deadline, dst)
+        for name, status_reg in (("MM2S", MM2S_DMASR), ("S2MM", S2MM_DMASR)):
+            status, done = self._poll(status_reg, deadline)
+            if status & ERROR_MASK or not done:
+                self._recover(dst)
+                what = (
+                    "reported an error"
+                    if status & ERROR_MASK
+                    else f"did not finish within {timeout:.3f} s (no TLAST from the IP, or it stalled)"
+                )
+                bits = [text for bit, text in ERROR_BITS.items() if status & bit]
+                detail = f"DMASR=0x{status:08x}" + (": " + ", ".join(bits) if bits else "")
+                kind = DmaError if status & ERROR_MASK else DmaTimeout
+                raise kind(f"DMA {name} channel {what}; {detail}. The DMA was reset; try again.")
+        dst.invalidate()  # what pynq's wait() does once the S2MM channel is idle
 
-    def _wait(self, name: str, status_reg: int, deadline: float, dst=None) -> None:
-        """Poll DMASR (one register read a round) until idle, an error, or the deadline."""
+    def _poll(self, status_reg: int, deadline: float) -> tuple[int, bool]:
+        """DMASR once the channel is idle or in error (``done``), or at the deadline.
+
+        One register read a round; after :data:`SPIN_S` it yields the CPU between reads.
+        """
         start = time.perf_counter()
         while True:
             status = self.dma.read(status_reg)
-            if status & ERROR_MASK:
-                self._fail(DmaError, name, status, "reported an error")
-            if status & IDLE:
-                if dst is not None:
-                    dst.invalidate()  # what pynq's wait() does once idle
-                return
+            if status & (IDLE | ERROR_MASK):
+                return status, True
             now = time.perf_counter()
             if now > deadline:
-                self._fail(
-                    DmaTimeout,
-                    name,
-                    status,
-                    f"did not finish within {deadline - start:.3f} s (no TLAST from the IP, "
-                    "or the IP stalled)",
-                )
+                return status, False
             if now - start > SPIN_S:
                 time.sleep(1e-4)
 
-    def _fail(self, kind: type[Exception], name: str, status: int, what: str) -> None:
-        bits = [text for bit, text in ERROR_BITS.items() if status & bit]
+    def _recover(self, scratch) -> None:
+        """Reset, drain output the IP still holds into ``scratch``, and reset again.
+
+        After a failed transfer the IP may hold output of frames it already
+        took; left there, it would answer the next transfer. Draining stops when
+        no more output arrives within :data:`DRAIN_S`.
+        """
         self.reset()
-        detail = f"; DMASR=0x{status:08x}" + (": " + ", ".join(bits) if bits else "")
-        raise kind(f"DMA {name} channel {what}{detail}. The DMA was reset; try again.")
+        for _ in range(MAX_DRAINS):
+            self.recv.transfer(scratch)
+            status, done = self._poll(S2MM_DMASR, time.perf_counter() + DRAIN_S)
+            if not done or status & ERROR_MASK:
+                break
+            self.drained += 1
+        self.reset()
 
     def reset(self) -> None:
         """Soft-reset the DMA (both channels) and start both channels again."""

@@ -50,11 +50,11 @@ class IPModel(Protocol):
 
 @dataclass
 class Faults:
-    """Faults to inject; each applies until cleared.
+    """Faults to inject.
 
-    drop_tlast : the IP's TLAST never reaches the S2MM channel.
-    mm2s_error, s2mm_error : DMASR error bits (e.g. ``SLV_ERR``) raised when the
-        channel's next transfer starts, before any data moves.
+    drop_tlast : the IP's TLAST never reaches the S2MM channel (until cleared).
+    mm2s_error, s2mm_error : DMASR error bits (e.g. ``SLV_ERR``) raised once, when
+        the channel's next transfer starts, before any data moves.
     """
 
     drop_tlast: bool = False
@@ -174,7 +174,9 @@ class AxiDmaModel:
     def _start(self, ch: _Channel, length: int) -> None:
         if not ch.running:
             return
-        injected = self.faults.mm2s_error if ch is self.mm2s else self.faults.s2mm_error
+        key = "mm2s_error" if ch is self.mm2s else "s2mm_error"
+        injected = getattr(self.faults, key)
+        setattr(self.faults, key, 0)
         ch.dmasr &= ~IDLE
         ch.length, ch.done, ch.busy = length, 0, True
         ch.transfers += 1
