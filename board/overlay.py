@@ -108,8 +108,9 @@ class MnistOverlay(pynq.Overlay):
     cma_budget_bytes : int
         Contiguous memory the buffers may take.
     timeout_s : float
-        Deadline of one DMA transfer pair; on expiry the DMA is reset and
-        :class:`~pynq_mnist.board.dma_link.DmaTimeout` raised.
+        Deadline of one DMA transfer pair, plus ten times the IP's target
+        interval (``ip.target_ii_cycles`` at FCLK) per frame; on expiry the DMA is
+        reset and :class:`~pynq_mnist.board.dma_link.DmaTimeout` raised.
     self_test : bool
         Run the golden vectors at load (leave on: a failed test refuses the overlay).
     ip_factory : callable, optional
@@ -150,6 +151,8 @@ class MnistOverlay(pynq.Overlay):
             device.name if self.target == "emulator" else os.environ.get("BOARD", "unknown")
         )
         self.fclk_mhz = float(pynq.Clocks.fclk0_mhz)
+        self._frame_budget_s = 10 * float(meta.ip["target_ii_cycles"]) / (self.fclk_mhz * 1e6)
+        self._fields = {f.name: f for f in meta.output.fields}
 
         self._in_bytes = meta.input.bytes_per_frame
         self._out_words = meta.output.bytes_per_frame // 8
@@ -208,7 +211,7 @@ class MnistOverlay(pynq.Overlay):
             src, dst, dst_frames = self._views(m)
             src[:] = packed[start * self._in_bytes : (start + m) * self._in_bytes]
             t2 = clock()
-            self.link.transfer(src, dst)
+            self.link.transfer(src, dst, self.link.timeout_s + m * self._frame_budget_s)
             t3 = clock()
             out[start : start + m] = dst_frames
             t4 = clock()
@@ -235,7 +238,7 @@ class MnistOverlay(pynq.Overlay):
     def _field(self, frames: np.ndarray, name: str) -> np.ndarray:
         words = self.execute(frames)
         t0 = time.perf_counter()
-        f = self.metadata.output.field(name)
+        f = self._fields[name]
         values = f.value(f.extract(words))
         values = values[:, 0] if f.count == 1 else values
         self.timer.record("unpack", time.perf_counter() - t0)
