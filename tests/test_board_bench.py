@@ -63,3 +63,30 @@ def test_bench_writes_its_files_and_matches_the_bundle_accuracy(
     assert lat["calls"] == 1000 and lat["p50_us"] <= lat["p90_us"] <= lat["p99_us"] <= lat["max_us"]
     assert [r["batch"] for r in saved["throughput"]] == [1, 8, 10_000]
     assert saved["cpu_baseline"]["available"] is False and "network" in saved["cpu_baseline"]["why"]
+
+
+@pytest.mark.slow
+def test_the_cli_runs_the_same_benchmark(bundle_with_accuracy, tmp_path, monkeypatch, capsys):
+    from pynq_mnist import cli
+    from pynq_mnist.board.emulator.iplib import IPLibrary
+
+    # the synthetic bundle has no compiled IP: give the emulated board its stand-in
+    monkeypatch.setattr(IPLibrary, "for_bundle", classmethod(lambda cls, bundle: synthetic_ip()))
+    out = tmp_path / "cli-out"
+    argv = ["bench", str(bundle_with_accuracy), "--target", "emulator", "--data", DATA]
+    argv += [
+        "--out",
+        str(out),
+        "--latency-calls",
+        "1000",
+        "--batches",
+        "1,100",
+        "--frames-per-point",
+        "500",
+    ]
+    assert cli.main(argv) == 0
+    saved = json.loads((out / "bench.json").read_text())
+    assert saved["accuracy"]["equals_bundle"] and saved["target"] == "emulator"
+    startup = saved["startup"]
+    assert startup["overlay_load_s"] > 0 and startup["import_pynq_s"] >= 0
+    assert "host timings" in capsys.readouterr().out
