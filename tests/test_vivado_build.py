@@ -17,7 +17,7 @@ from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
 from pynq_mnist.cli import main
 from pynq_mnist.overlays import locate
 from pynq_mnist.vivado_bd.build import build_overlay
-from pynq_mnist.vivado_bd.params import IP_PORTS
+from pynq_mnist.vivado_bd.params import IP_PORTS, latency_counter_info
 from pynq_mnist.vivado_bd.reports import ReportError, parse_timing_summary, parse_utilization
 from pynq_mnist.vivado_bd.toolchain import BuildError
 
@@ -102,6 +102,7 @@ def test_success_yields_a_complete_bundle(tmp_path, tools, arch):
     assert meta.build["timing"]["wns_ns"] == 0.512
     assert meta.build["clock_mhz"] == meta.ip["clock_mhz"]
     assert meta.build["tools"] == {"hls": "vitis_hls 2022.1", "vivado": "vivado 2022.1"}
+    assert "latency_counter" not in meta.build
     assert bundle.metadata == meta
     # the bundle's own HLS sources are untouched; work folders go, logs stay
     assert sha256_tree(path / "hls") == hls_hash == meta.sha256["hls"]
@@ -129,6 +130,16 @@ def test_full_flow_uses_the_board_preset_only_when_the_board_files_exist(
     preset = any(ln.startswith("automation\txilinx.com:bd_rule:processing_system7") for ln in lines)
     explicit = any("CONFIG.PCW_UIPARAM_DDR_PARTNO" in ln for ln in lines)
     assert (preset, explicit) == ((True, False) if board_parts else (False, True))
+
+
+def test_the_latency_counter_is_built_and_recorded_on_request(tmp_path, tools):
+    calls = tools("vivado", "vitis_hls", **ip_env("mlp"))
+    path = make_bundle(tmp_path, "mlp")
+    build_overlay(path, jobs=1)
+    meta = build_overlay(path, jobs=1, latency_counter=True).metadata  # a different design: rebuilt
+    assert tool_calls(calls, "vivado") == 2
+    assert meta.build["latency_counter"] == latency_counter_info()
+    assert 'INSTANCE="stream_timer_0"' in Bundle(path).file("hwh").read_text()
 
 
 def test_a_built_bundle_is_not_rebuilt_without_force(tmp_path, tools):

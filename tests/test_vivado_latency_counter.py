@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pynq_mnist.vivado_bd.params import TIMER_ID, TIMER_REGISTERS
+
 RTL = Path(__file__).resolve().parents[1] / "vivado_bd" / "rtl"
 RUN = re.compile(
     r"run (?P<k>\d+) first=(?P<first>-?\d+) last=(?P<last>-?\d+) in=(?P<n_in>\d+) "
@@ -21,7 +23,7 @@ RUN = re.compile(
     r"in_beats=(?P<in_beats>\d+) out_beats=(?P<out_beats>\d+) busy=(?P<busy>\d+)"
 )
 
-pytestmark = pytest.mark.skipif(
+needs_iverilog = pytest.mark.skipif(
     shutil.which("iverilog") is None or shutil.which("vvp") is None,
     reason="needs Icarus Verilog (apt-get install iverilog)",
 )
@@ -42,6 +44,14 @@ def simulate(tmp_path: Path, in_bytes: int, out_bytes: int, seed: int, runs: int
     return result.stdout
 
 
+def test_the_register_map_in_python_is_the_one_in_the_rtl():
+    header = (RTL / "stream_timer.v").read_text()
+    rows = re.findall(r"^//\s+0x([0-9A-F]{2}) (\w+)", header, flags=re.M)
+    assert {name.lower(): int(offset, 16) for offset, name in rows} == TIMER_REGISTERS
+    assert f"32'h{TIMER_ID:08X}" in header
+
+
+@needs_iverilog
 @pytest.mark.parametrize("in_bytes, out_bytes, seed", [(8, 8, 1), (16, 8, 7), (8, 16, 12345)])
 def test_counter_matches_the_bench_timestamps(tmp_path, in_bytes, out_bytes, seed):
     out = simulate(tmp_path, in_bytes, out_bytes, seed, runs=6)

@@ -100,7 +100,7 @@ class Graph:
             ]
             cell = pin.rsplit("/", 1)[0]
             if self.cells.get(cell) == "xilinx.com:ip:smartconnect:1.0":
-                todo += [f"{cell}/M00_AXI", f"{cell}/S00_AXI", f"{cell}/S01_AXI"]
+                todo += [f"{cell}/{port}" for port in ("S00_AXI", "S01_AXI", "M00_AXI", "M01_AXI")]
         return False
 
     def net_of(self, pin: str) -> set[str]:
@@ -109,11 +109,13 @@ class Graph:
         return nets[0]
 
 
-def dry_run(tmp_path: Path, meta, board_preset: bool = False, stream_bytes=None) -> Graph:
+def dry_run(
+    tmp_path: Path, meta, board_preset: bool = False, stream_bytes=None, latency_counter=False
+) -> Graph:
     """Run ``create_design`` for ``meta`` in tclsh with the stand-ins; return the graph."""
     tmp_path = tmp_path / meta.name
     tmp_path.mkdir()
-    p = bd_params.design_params(meta, tmp_path / "ip_repo", tmp_path / "out", jobs=1)
+    p = bd_params.design_params(meta, tmp_path / "ip_repo", tmp_path / "out", 1, latency_counter)
     params_file = bd_params.write_params_tcl(p, tmp_path / "params.tcl")
     if stream_bytes is None:
         stream_bytes = {
@@ -127,6 +129,7 @@ def dry_run(tmp_path: Path, meta, board_preset: bool = False, stream_bytes=None)
         set ::standin::ipdefs [list {{{meta.ip["vlnv"]}}}]
         set ::standin::ip_stream_bytes {{{" ".join(f"{k} {v}" for k, v in stream_bytes.items())}}}
         source {{{params_file}}}
+        if {{[dict get $params latency_counter]}} {{ add_files [dict get $params timer_rtl] }}
         source {{{BD_DIR / "pynq_z2_ps7.tcl"}}}
         source {{{BD_DIR / "pynq_z2_design.tcl"}}}
         set code [catch {{::pynq_mnist::create_design $params {int(board_preset)}}} msg]
@@ -140,7 +143,7 @@ def dry_run(tmp_path: Path, meta, board_preset: bool = False, stream_bytes=None)
 
 
 CELLS = bd_params.CELLS
-PS, DMA, IP = (f"/{CELLS[k]}" for k in ("ps_cell", "dma_cell", "ip_cell"))
+PS, DMA, IP, TIMER = (f"/{CELLS[k]}" for k in ("ps_cell", "dma_cell", "ip_cell", "timer_cell"))
 PORTS = bd_params.IP_PORTS
 
 
@@ -198,6 +201,28 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
             "0x00000000",
             "0x20000000",
         ] in g.addresses
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_the_latency_counter_sits_on_both_streams_and_on_gp0(tmp_path, arch):
+    meta = metadata(arch)
+    g = dry_run(tmp_path, meta, latency_counter=True)
+    ip_in, ip_out = f"{IP}/{PORTS['ip_in_port']}", f"{IP}/{PORTS['ip_out_port']}"
+    assert g.cells[TIMER] == "xilinx.com:module_ref:stream_timer:1.0"
+    assert set(g.intf_nets) >= {
+        (f"{DMA}/M_AXIS_MM2S", f"{TIMER}/s_axis_in"),
+        (f"{TIMER}/m_axis_in", ip_in),
+        (ip_out, f"{TIMER}/s_axis_out"),
+        (f"{TIMER}/m_axis_out", f"{DMA}/S_AXIS_S2MM"),
+    }
+    assert (f"{DMA}/M_AXIS_MM2S", ip_in) not in g.intf_nets
+    assert int(g.props[TIMER]["CONFIG.IN_BYTES"]) * 8 == meta.input.stream_width_bits
+    assert int(g.props[TIMER]["CONFIG.OUT_BYTES"]) * 8 == meta.output.stream_width_bits
+    assert g.reaches(f"{PS}/M_AXI_GP0", f"{TIMER}/s_axi")
+    assert g.reaches(f"{PS}/M_AXI_GP0", f"{DMA}/S_AXI_LITE")
+    assert f"{TIMER}/aclk" in g.net_of(f"{PS}/FCLK_CLK0")
+    assert f"{TIMER}/aresetn" in g.net_of("/rst_fclk0/peripheral_aresetn")
+    assert [f"{PS}/Data", f"{TIMER}/s_axi/reg0", "0x43C00000", "0x1000"] in g.addresses
 
 
 def test_the_two_archs_give_different_designs(tmp_path):

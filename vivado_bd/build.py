@@ -41,7 +41,13 @@ from pynq_mnist.bundle import (
     staged_dir,
     write_metadata,
 )
-from pynq_mnist.vivado_bd.params import check_target, design_params, write_params_tcl
+from pynq_mnist.vivado_bd.params import (
+    CELLS,
+    check_target,
+    design_params,
+    latency_counter_info,
+    write_params_tcl,
+)
 from pynq_mnist.vivado_bd.reports import (
     ReportError,
     parse_timing_summary,
@@ -168,11 +174,18 @@ def run_hls(bundle: Bundle, hls: Tool, work: WorkDirs, timeout_s: float) -> None
 # --------------------------------------------------------------------------- Vivado
 
 
-def run_vivado(bundle: Bundle, vivado: Tool, work: WorkDirs, jobs: int, timeout_s: float) -> None:
+def run_vivado(
+    bundle: Bundle,
+    vivado: Tool,
+    work: WorkDirs,
+    jobs: int,
+    timeout_s: float,
+    latency_counter: bool,
+) -> None:
     """Build the block design and bitstream; the results land in ``work.out``."""
     shutil.rmtree(work.vivado, ignore_errors=True)
     work.vivado.mkdir(parents=True)
-    params = design_params(bundle.metadata, work.ip_repo, work.out, jobs)
+    params = design_params(bundle.metadata, work.ip_repo, work.out, jobs, latency_counter)
     params_file = write_params_tcl(params, work.vivado / "params.tcl")
     log = work.logs / "vivado.log"
     _say(f"Vivado: {vivado} batch build in {work.vivado} (log: {log})")
@@ -191,7 +204,7 @@ def run_vivado(bundle: Bundle, vivado: Tool, work: WorkDirs, jobs: int, timeout_
         )
 
 
-def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs) -> dict:
+def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs, latency_counter: bool) -> dict:
     """The ``build`` facts from ``work.out``, or a :class:`BuildError` if anything is off."""
     log = work.logs / "vivado.log"
     out = work.out
@@ -212,6 +225,10 @@ def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs) -> dict:
             f"finish. Log: {log}\n{log_excerpt([log])}"
         )
     mismatches = design_problems(meta, expected["hwh"])
+    if latency_counter:
+        instances = {m.get("INSTANCE") for m in ET.parse(expected["hwh"]).getroot().iter("MODULE")}
+        if CELLS["timer_cell"] not in instances:
+            mismatches.append(f"no latency counter {CELLS['timer_cell']}")
     if mismatches:
         raise BuildError(
             f"the built design disagrees with bundle.json: {'; '.join(mismatches)}. Log: {log}"
@@ -228,7 +245,10 @@ def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs) -> dict:
             f"bitstream was not installed. Report: {expected['timing report']}. Lower "
             "ip.clock_mhz (convert again) or simplify the model."
         )
-    return {"utilization": utilization, "timing": timing, "clock_mhz": meta.ip["clock_mhz"]}
+    build = {"utilization": utilization, "timing": timing, "clock_mhz": meta.ip["clock_mhz"]}
+    if latency_counter:
+        build["latency_counter"] = latency_counter_info()
+    return build
 
 
 # --------------------------------------------------------------------------- bundle
@@ -259,9 +279,13 @@ def install(bundle: Bundle, work: WorkDirs, build: dict) -> None:
     bundle.metadata = new
 
 
-def is_built(bundle: Bundle) -> bool:
-    """Whether the bundle lists a bitstream and ``.hwh`` that are there and match their hashes."""
-    if not (bundle.has("bitstream") and bundle.has("hwh") and bundle.metadata.build):
+def is_built(bundle: Bundle, latency_counter: bool = False) -> bool:
+    """Whether the bundle lists a bitstream and ``.hwh`` that are there and match their
+    hashes, built with (or without) the latency counter as asked."""
+    build = bundle.metadata.build
+    if not (bundle.has("bitstream") and bundle.has("hwh") and build):
+        return False
+    if ("latency_counter" in build) != latency_counter:
         return False
     try:
         bundle.verify_hashes()
@@ -277,6 +301,7 @@ def build_overlay(
     timeout_min: float = 240,
     force: bool = False,
     keep_work: bool = False,
+    latency_counter: bool = False,
 ) -> Bundle:
     """Build ``NAME.bit`` and ``NAME.hwh`` for a bundle and record them in ``bundle.json``.
 
@@ -292,6 +317,9 @@ def build_overlay(
         Rebuild from HLS on, even if the bundle is built or an HLS run can be resumed.
     keep_work : bool
         Keep the HLS and Vivado projects under ``build/`` after a success (logs are always kept).
+    latency_counter : bool
+        Add the in-fabric latency counter (``rtl/stream_timer.v``) on the IP's streams;
+        its address and registers go into ``build["latency_counter"]``.
 
     Returns
     -------
@@ -301,7 +329,7 @@ def build_overlay(
     from pynq_mnist.overlays import locate
 
     bundle = locate(bundle_dir)
-    if is_built(bundle) and not force:
+    if is_built(bundle, latency_counter) and not force:
         _say(
             f"{bundle.path} is already built ({bundle.metadata.files['bitstream']}); --force rebuilds"
         )
@@ -320,8 +348,8 @@ def build_overlay(
         work.hls_stamp.unlink(missing_ok=True)
     start = time.monotonic()
     run_hls(bundle, hls, work, timeout_min * 60)
-    run_vivado(bundle, vivado, work, jobs, timeout_min * 60)
-    build = check_vivado_outputs(bundle.metadata, work)
+    run_vivado(bundle, vivado, work, jobs, timeout_min * 60, latency_counter)
+    build = check_vivado_outputs(bundle.metadata, work, latency_counter)
     build["tools"] = {"hls": str(hls), "vivado": str(vivado)}
     build["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     install(bundle, work, build)
@@ -350,6 +378,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rebuild from HLS on, even if built or resumable")  # fmt: skip
     parser.add_argument("--keep-work", action="store_true",
                         help="keep the HLS and Vivado projects under BUNDLE/build/")  # fmt: skip
+    parser.add_argument("--latency-counter", action="store_true",
+                        help="add the in-fabric latency counter between the DMA and the IP "
+                             "(registers recorded in bundle.json build.latency_counter)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -360,6 +391,7 @@ def run(args: argparse.Namespace) -> int:
             timeout_min=args.timeout_min,
             force=args.force,
             keep_work=args.keep_work,
+            latency_counter=args.latency_counter,
         )
     except (BuildError, BundleError) as e:
         print(f"build-overlay failed: {e}", file=sys.stderr)

@@ -52,6 +52,11 @@ if {[llength [get_ipdefs -quiet [dict get $params ip_vlnv]]] == 0} {
 step "block design: PS + AXI DMA + [dict get $params ip_vlnv], FCLK0\
       [dict get $params fclk0_mhz] MHz, streams [dict get $params in_width_bits] in /\
       [dict get $params out_width_bits] out bits"
+if {[dict get $params latency_counter]} {
+    add_files -norecurse [dict get $params timer_rtl]
+    update_compile_order -fileset sources_1
+    step "latency counter: [file tail [dict get $params timer_rtl]] at [dict get $params timer_base]"
+}
 create_bd_design $bd
 ::pynq_mnist::create_design $params $use_board_preset
 validate_bd_design

@@ -33,7 +33,37 @@ DDR_RANGE = 0x20000000  # 512 MiB on the PYNQ-Z2
 
 BD_NAME = "pynq_mnist"
 # Instance names in the block design, hence in the .hwh the board reads.
-CELLS = {"ps_cell": "processing_system7_0", "dma_cell": "axi_dma_0", "ip_cell": "nn_0"}
+CELLS = {
+    "ps_cell": "processing_system7_0",
+    "dma_cell": "axi_dma_0",
+    "ip_cell": "nn_0",
+    "timer_cell": "stream_timer_0",
+}
+
+# The optional latency counter (rtl/stream_timer.v; its header documents the registers).
+TIMER_RTL = Path(__file__).parent / "rtl" / "stream_timer.v"
+TIMER_BASE = 0x43C00000
+TIMER_RANGE = 0x1000
+TIMER_ID = 0x53544D52
+TIMER_REGISTERS = {
+    "id": 0x00,
+    "cycles": 0x04,
+    "runs": 0x08,
+    "in_beats": 0x0C,
+    "out_beats": 0x10,
+    "busy": 0x14,
+}
+
+
+def latency_counter_info() -> dict:
+    """Where the board finds the latency counter: recorded in ``bundle.json`` ``build``."""
+    return {
+        "instance": CELLS["timer_cell"],
+        "base_address": f"0x{TIMER_BASE:08X}",
+        "id": f"0x{TIMER_ID:08X}",
+        "registers": {name: f"0x{offset:02X}" for name, offset in TIMER_REGISTERS.items()},
+        "what": "cycles from the first input beat to the output beat with TLAST, last run",
+    }
 
 
 def check_target(meta: BundleMetadata) -> None:
@@ -50,7 +80,11 @@ def check_target(meta: BundleMetadata) -> None:
 
 
 def design_params(
-    meta: BundleMetadata, ip_repo: str | os.PathLike, out_dir: str | os.PathLike, jobs: int
+    meta: BundleMetadata,
+    ip_repo: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    jobs: int,
+    latency_counter: bool = False,
 ) -> dict[str, str | int | float]:
     """The block design's parameters for the bundle ``meta``.
 
@@ -65,6 +99,8 @@ def design_params(
         Where the Tcl leaves ``NAME.bit``, ``NAME.hwh`` and the reports.
     jobs : int
         Parallel jobs for synthesis and implementation runs.
+    latency_counter : bool
+        Put the stream_timer latency counter on the IP's streams (AXI-Lite on GP0).
     """
     check_target(meta)
     in_width = meta.input.stream_width_bits
@@ -89,6 +125,10 @@ def design_params(
         "dma_lite_base": f"0x{DMA_LITE_BASE:08X}",
         "dma_lite_range": f"0x{DMA_LITE_RANGE:X}",
         "ddr_range": f"0x{DDR_RANGE:X}",
+        "latency_counter": int(latency_counter),
+        "timer_rtl": str(TIMER_RTL),
+        "timer_base": f"0x{TIMER_BASE:08X}",
+        "timer_range": f"0x{TIMER_RANGE:X}",
         "out_dir": str(Path(out_dir).resolve()),
         "jobs": int(jobs),
     }

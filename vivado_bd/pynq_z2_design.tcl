@@ -5,6 +5,10 @@
 #   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS S_AXI_HP0 (64 bit)   (DDR)
 #   FCLK_CLK0 clocks everything; one proc_sys_reset releases it after FCLK_RESET0_N.
 #
+# With latency_counter set, the stream_timer RTL module (rtl/stream_timer.v,
+# added to the project first) sits on both streams as wires, and its registers
+# hang off GP0 as a second AXI-Lite slave.
+#
 # Every number and name comes from the params dict (written from bundle.json by
 # pynq_mnist.vivado_bd.params); nothing here repeats the metadata.
 
@@ -73,29 +77,69 @@ proc ::pynq_mnist::add_ip {params} {
     return $ip
 }
 
-proc ::pynq_mnist::add_interconnect {name num_si} {
+proc ::pynq_mnist::add_interconnect {name num_si num_mi} {
     set ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 $name]
-    set_property -dict [list CONFIG.NUM_SI $num_si CONFIG.NUM_MI {1}] $ic
+    set_property -dict [list CONFIG.NUM_SI $num_si CONFIG.NUM_MI $num_mi] $ic
     return $ic
+}
+
+proc ::pynq_mnist::add_timer {params} {
+    set timer [create_bd_cell -type module -reference stream_timer [p $params timer_cell]]
+    set_property -dict [list \
+        CONFIG.IN_BYTES [expr {[p $params in_width_bits] / 8}] \
+        CONFIG.OUT_BYTES [expr {[p $params out_width_bits] / 8}] \
+    ] $timer
+    return $timer
+}
+
+# DMA -> IP input and IP output -> DMA, through the timer when there is one.
+proc ::pynq_mnist::connect_streams {params} {
+    set dma [p $params dma_cell]
+    set ip [p $params ip_cell]
+    set mm2s [get_bd_intf_pins $dma/M_AXIS_MM2S]
+    set s2mm [get_bd_intf_pins $dma/S_AXIS_S2MM]
+    set ip_in [get_bd_intf_pins $ip/[p $params ip_in_port]]
+    set ip_out [get_bd_intf_pins $ip/[p $params ip_out_port]]
+    if {[p $params latency_counter]} {
+        set t [p $params timer_cell]
+        connect_bd_intf_net $mm2s [get_bd_intf_pins $t/s_axis_in]
+        connect_bd_intf_net [get_bd_intf_pins $t/m_axis_in] $ip_in
+        connect_bd_intf_net $ip_out [get_bd_intf_pins $t/s_axis_out]
+        connect_bd_intf_net [get_bd_intf_pins $t/m_axis_out] $s2mm
+    } else {
+        connect_bd_intf_net $mm2s $ip_in
+        connect_bd_intf_net $ip_out $s2mm
+    }
 }
 
 proc ::pynq_mnist::create_design {params use_board_preset} {
     set ps [p $params ps_cell]
     set dma [p $params dma_cell]
     set ip [p $params ip_cell]
+    set timer [p $params latency_counter]
     add_ps7 $params $use_board_preset
     add_dma $params
     add_ip $params
-    add_interconnect ctrl_interconnect 1
-    add_interconnect mem_interconnect 2
+    add_interconnect ctrl_interconnect 1 [expr {1 + $timer}]
+    add_interconnect mem_interconnect 2 1
     create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset:5.0 rst_fclk0
+    set clocked {}
+    set resets {}
+    if {$timer} {
+        add_timer $params
+        set t [p $params timer_cell]
+        set clocked [list [get_bd_pins $t/aclk]]
+        set resets [list [get_bd_pins $t/aresetn]]
+    }
 
     # data path
-    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXIS_MM2S] [get_bd_intf_pins $ip/[p $params ip_in_port]]
-    connect_bd_intf_net [get_bd_intf_pins $ip/[p $params ip_out_port]] [get_bd_intf_pins $dma/S_AXIS_S2MM]
-    # control: GP0 -> DMA registers
+    connect_streams $params
+    # control: GP0 -> DMA registers (and the timer's)
     connect_bd_intf_net [get_bd_intf_pins $ps/M_AXI_GP0] [get_bd_intf_pins ctrl_interconnect/S00_AXI]
     connect_bd_intf_net [get_bd_intf_pins ctrl_interconnect/M00_AXI] [get_bd_intf_pins $dma/S_AXI_LITE]
+    if {$timer} {
+        connect_bd_intf_net [get_bd_intf_pins ctrl_interconnect/M01_AXI] [get_bd_intf_pins $t/s_axi]
+    }
     # memory: DMA masters -> HP0
     connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_MM2S] [get_bd_intf_pins mem_interconnect/S00_AXI]
     connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_S2MM] [get_bd_intf_pins mem_interconnect/S01_AXI]
@@ -107,12 +151,12 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
         [get_bd_pins $dma/s_axi_lite_aclk] [get_bd_pins $dma/m_axi_mm2s_aclk] \
         [get_bd_pins $dma/m_axi_s2mm_aclk] [get_bd_pins $ip/[p $params ip_clk_port]] \
         [get_bd_pins ctrl_interconnect/aclk] [get_bd_pins mem_interconnect/aclk] \
-        [get_bd_pins rst_fclk0/slowest_sync_clk]
+        [get_bd_pins rst_fclk0/slowest_sync_clk] {*}$clocked
     connect_bd_net [get_bd_pins $ps/FCLK_RESET0_N] [get_bd_pins rst_fclk0/ext_reset_in]
     connect_bd_net [get_bd_pins rst_fclk0/interconnect_aresetn] \
         [get_bd_pins ctrl_interconnect/aresetn] [get_bd_pins mem_interconnect/aresetn]
     connect_bd_net [get_bd_pins rst_fclk0/peripheral_aresetn] \
-        [get_bd_pins $dma/axi_resetn] [get_bd_pins $ip/[p $params ip_rst_port]]
+        [get_bd_pins $dma/axi_resetn] [get_bd_pins $ip/[p $params ip_rst_port]] {*}$resets
 
     # address map: DMA registers on GP0; both DMA masters see all of DDR through HP0
     assign_bd_address -offset [p $params dma_lite_base] -range [p $params dma_lite_range] \
@@ -122,5 +166,10 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
         assign_bd_address -offset 0x00000000 -range [p $params ddr_range] \
             -target_address_space [get_bd_addr_spaces $dma/$space] \
             [get_bd_addr_segs $ps/S_AXI_HP0/HP0_DDR_LOWOCM] -force
+    }
+    if {$timer} {
+        assign_bd_address -offset [p $params timer_base] -range [p $params timer_range] \
+            -target_address_space [get_bd_addr_spaces $ps/Data] \
+            [get_bd_addr_segs $t/s_axi/reg0] -force
     }
 }

@@ -24,6 +24,8 @@ namespace eval ::standin {
     variable run_fails 0
 
     variable ipdefs {}
+    variable rtl_files {}
+    variable modules {}
     variable cells {}
     variable props {}
     variable intf_nets {}
@@ -46,7 +48,7 @@ namespace eval ::standin {
             pins {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk axi_resetn mm2s_introut s2mm_introut}
             spaces {Data_MM2S Data_S2MM} segs {S_AXI_LITE/Reg}} \
         xilinx.com:ip:smartconnect:1.0 {
-            intf {S00_AXI S01_AXI M00_AXI} pins {aclk aresetn} spaces {} segs {}} \
+            intf {} pins {aclk aresetn} spaces {} segs {}} \
         xilinx.com:ip:proc_sys_reset:5.0 {
             intf {} spaces {} segs {}
             pins {slowest_sync_clk ext_reset_in aux_reset_in dcm_locked peripheral_aresetn interconnect_aresetn peripheral_reset}} \
@@ -82,8 +84,22 @@ proc ::standin::cell_info {cell} {
         error "ERROR: \[BD 5-216\] no cell $cell in the block design"
     }
     set vlnv [dict get $cells $cell]
+    if {$vlnv eq "xilinx.com:ip:smartconnect:1.0"} {
+        # S00_AXI.. and M00_AXI.. as many as NUM_SI and NUM_MI say
+        set info [dict get $known $vlnv]
+        foreach {side key} {S CONFIG.NUM_SI M CONFIG.NUM_MI} {
+            set n [expr {[dict exists $::standin::props $cell $key] ? [dict get $::standin::props $cell $key] : 1}]
+            for {set i 0} {$i < $n} {incr i} {
+                dict lappend info intf [format "%s%02d_AXI" $side $i]
+            }
+        }
+        return $info
+    }
     if {[dict exists $known $vlnv]} {
         return [dict get $known $vlnv]
+    }
+    if {[dict exists $::standin::modules $vlnv]} {
+        return [dict get $::standin::modules $vlnv]
     }
     return [list intf $::standin::hls_intf pins $::standin::hls_pins spaces {} segs {}]
 }
@@ -108,11 +124,50 @@ proc get_bd_cells {args} {
     return [dict keys $::standin::cells]
 }
 
+# Interfaces of an RTL module reference, inferred from port names as Vivado does:
+# <prefix>_t{data,keep,last,valid,ready} -> AXI4-Stream <prefix>; s_axi_* -> AXI4-Lite
+# s_axi (address segment s_axi/reg0); any other port is a plain pin.
+proc ::standin::module_info {module} {
+    foreach file $::standin::rtl_files {
+        set f [open $file]
+        set text [read $f]
+        close $f
+        if {![regexp -indices "module\\s+$module\\M" $text match]} {
+            continue
+        }
+        set start [lindex $match 1]
+        set header [string range $text $start [string first ");" $text $start]]
+        regsub -all {//[^\n]*} $header {} header
+        set intf {}
+        set pins {}
+        set port {(?:input|output)\s+(?:wire|reg)?\s*(?:\[[^\]]*\])?\s*(\w+)}
+        foreach {- name} [regexp -all -inline $port $header] {
+            if {[regexp {^([sm]_axis_\w+)_t(data|keep|last|valid|ready)$} $name -> prefix]} {
+                if {$prefix ni $intf} { lappend intf $prefix }
+            } elseif {[string match s_axi_* $name]} {
+                if {"s_axi" ni $intf} { lappend intf s_axi }
+            } else {
+                lappend pins $name
+            }
+        }
+        set segs [expr {"s_axi" in $intf ? "s_axi/reg0" : ""}]
+        return [list intf $intf pins $pins spaces {} segs $segs]
+    }
+    error "ERROR: \[BD 5-xxx\] no RTL module $module in the project's sources"
+}
+
 proc create_bd_cell {args} {
     set opts [lrange $args 0 end-1]
     set name [::standin::norm [lindex $args end]]
-    set vlnv [lindex $opts [expr {[lsearch -exact $opts -vlnv] + 1}]]
-    if {![dict exists $::standin::known $vlnv] && [lsearch -exact $::standin::ipdefs $vlnv] < 0} {
+    if {[lindex $opts [expr {[lsearch -exact $opts -type] + 1}]] eq "module"} {
+        set module [lindex $opts [expr {[lsearch -exact $opts -reference] + 1}]]
+        set vlnv "xilinx.com:module_ref:$module:1.0"
+        dict set ::standin::modules $vlnv [::standin::module_info $module]
+    } else {
+        set vlnv [lindex $opts [expr {[lsearch -exact $opts -vlnv] + 1}]]
+    }
+    if {![dict exists $::standin::known $vlnv] && ![dict exists $::standin::modules $vlnv]
+        && [lsearch -exact $::standin::ipdefs $vlnv] < 0} {
         error "ERROR: \[BD 5-390\] IP definition not found for VLNV: $vlnv"
     }
     if {[dict exists $::standin::cells $name]} {
@@ -311,7 +366,12 @@ proc make_wrapper {args} {
     return $wrapper
 }
 
-proc add_files {args} { ::standin::record add_files {*}$args }
+proc add_files {args} {
+    ::standin::record add_files {*}$args
+    foreach file $args {
+        if {[string match *.v $file]} { lappend ::standin::rtl_files $file }
+    }
+}
 
 proc get_runs {name} { return $name }
 
