@@ -1,4 +1,4 @@
-"""The in-fabric latency counter (vivado_bd/rtl/stream_timer.v), simulated with Icarus Verilog.
+"""The in-fabric latency counter (vivado_bd/stream_timer.v), simulated with Icarus Verilog.
 
 The bench (stream_timer_tb.v) runs random transfers with random back-pressure,
 notes the first input beat and the last output beat itself, and reads the
@@ -16,7 +16,7 @@ import pytest
 
 from pynq_mnist.vivado_bd.params import TIMER_ID, TIMER_REGISTERS
 
-RTL = Path(__file__).resolve().parents[1] / "vivado_bd" / "rtl"
+RTL = Path(__file__).resolve().parents[1] / "vivado_bd"
 RUN = re.compile(
     r"run (?P<k>\d+) first=(?P<first>-?\d+) last=(?P<last>-?\d+) in=(?P<n_in>\d+) "
     r"out=(?P<n_out>\d+) \| id=(?P<id>\w+) cycles=(?P<cycles>\d+) runs=(?P<runs>\d+) "

@@ -318,7 +318,7 @@ def build_overlay(
     keep_work : bool
         Keep the HLS and Vivado projects under ``build/`` after a success (logs are always kept).
     latency_counter : bool
-        Add the in-fabric latency counter (``rtl/stream_timer.v``) on the IP's streams;
+        Add the in-fabric latency counter (``stream_timer.v``) on the IP's streams;
         its address and registers go into ``build["latency_counter"]``.
 
     Returns

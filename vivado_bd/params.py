@@ -40,8 +40,8 @@ CELLS = {
     "timer_cell": "stream_timer_0",
 }
 
-# The optional latency counter (rtl/stream_timer.v; its header documents the registers).
-TIMER_RTL = Path(__file__).parent / "rtl" / "stream_timer.v"
+# The optional latency counter (stream_timer.v; its header documents the registers).
+TIMER_RTL = Path(__file__).parent / "stream_timer.v"
 TIMER_BASE = 0x43C00000
 TIMER_RANGE = 0x1000
 TIMER_ID = 0x53544D52

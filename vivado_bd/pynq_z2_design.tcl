@@ -5,7 +5,7 @@
 #   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS S_AXI_HP0 (64 bit)   (DDR)
 #   FCLK_CLK0 clocks everything; one proc_sys_reset releases it after FCLK_RESET0_N.
 #
-# With latency_counter set, the stream_timer RTL module (rtl/stream_timer.v,
+# With latency_counter set, the stream_timer RTL module (stream_timer.v,
 # added to the project first) sits on both streams as wires, and its registers
 # hang off GP0 as a second AXI-Lite slave.
 #
