@@ -93,7 +93,7 @@ _CNN = {
 
 _MLP = {
     "arch": "mlp",
-    "teacher": {"units": [512, 512], "dropout": 0.3, "epochs": 12, "batch_size": 128, "lr": 1e-3},
+    "teacher": {"units": [512, 512], "dropout": 0.3, "epochs": 20, "batch_size": 128, "lr": 1e-3},
     "student": {
         "units": [128, 64],
         "weight_bits": 4,
@@ -101,7 +101,7 @@ _MLP = {
         "activation_bits": 6,
         "weight_integer": 0,
         "activation_integer": 2,
-        "epochs": 15,
+        "epochs": 20,
         "batch_size": 128,
         "lr": 3e-3,
         "pruning": {

@@ -30,7 +30,7 @@ def build_teacher(config: dict) -> keras.Model:
     """The float teacher of ``config["arch"]`` (logits out)."""
     arch, t = config["arch"], config["teacher"]
     model = keras.Sequential(name=f"teacher_{arch}")
-    model.add(keras.Input(input_shape(arch)))
+    model.add(keras.Input(input_shape(arch), name="pixels"))
     if arch == "cnn":
         for i, filters in enumerate(t["filters"], 1):
             model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}"))
@@ -66,7 +66,7 @@ def build_student(student: dict, arch: str) -> keras.Model:
     """The quantized student described by ``student`` (a resolved ``config["student"]``)."""
     bits = layer_bits(student, arch)
     model = keras.Sequential(name=f"student_{arch}")
-    model.add(keras.Input(input_shape(arch)))
+    model.add(keras.Input(input_shape(arch), name="pixels"))
     if arch == "cnn":
         for i, filters in enumerate(student["filters"], 1):
             name = f"conv{i}"

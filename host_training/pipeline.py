@@ -214,6 +214,7 @@ def _tuner_stage(config, teacher, splits, out, stages, verbose):
     trial_data = splits.head(tc["train_subset"])
 
     def evaluate(values: dict) -> dict:
+        log(f"tuner: trial {values}")
         tf.keras.utils.set_random_seed(config["seed"])
         student = apply_hyperparameters(config["student"], values)
         model, _ = train_student(

@@ -21,6 +21,7 @@ from typing import Any
 import keras_tuner as kt
 
 from pynq_mnist.host_training.compression import limit_excess
+from pynq_mnist.host_training.training import stop_point
 
 OBJECTIVE = "score"
 
@@ -55,6 +56,11 @@ class StudentSearch(kt.BayesianOptimization):
         excess = limit_excess(result, self.limits)
         score = result["val_accuracy"] if excess == 0 else -excess
         return {**{k: float(v) for k, v in result.items()}, OBJECTIVE: float(score)}
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)  # the oracle records the trial and saves its state
+        done = sum(t.status == "COMPLETED" for t in self.oracle.trials.values())
+        stop_point("tuner", done)
 
 
 def search(

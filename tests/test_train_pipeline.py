@@ -62,7 +62,7 @@ TINY = {
     "preset": "smoke",
     "data": {"train_subset": 400, "test_subset": 200},
     "student": {"units": [16, 16], "epochs": 2},
-    "tuner": {"trials": 1, "train_subset": 200, "space": {"units.0": {"choice": [8, 16]}}},
+    "tuner": {"trials": 2, "train_subset": 200, "space": {"units.0": {"choice": [8, 16]}}},
 }
 
 
@@ -71,14 +71,21 @@ def test_killed_run_resumes_instead_of_restarting(tmp_path, monkeypatch, capsys)
     from pynq_mnist.host_training.training import STOP_ENV, SimulatedKill
 
     out = tmp_path / "run"
+    monkeypatch.setenv(STOP_ENV, "tuner@1")  # killed after the 1st of 2 tuner trials
+    with pytest.raises(SimulatedKill):
+        train(TINY, out)
+    assert (out / rd.TEACHER).is_file() and not (out / rd.TUNER_RESULT).exists()
+    teacher_mtime = (out / rd.TEACHER).stat().st_mtime_ns
+    assert capsys.readouterr().out.count("tuner: trial") == 1
+
     monkeypatch.setenv(STOP_ENV, "student@1")  # killed after the 1st of 2 student epochs
     with pytest.raises(SimulatedKill):
         train(TINY, out)
-    assert (out / rd.TEACHER).is_file() and (out / rd.TUNER_RESULT).is_file()
+    log = capsys.readouterr().out
+    assert "teacher: found" in log and log.count("tuner: trial") == 1  # only the 2nd trial ran
+    assert len(rd.read_json(out / rd.TUNER_RESULT)["trials"]) == 2
     assert not (out / rd.STUDENT).exists() and not (out / rd.METRICS).exists()
-    teacher_mtime = (out / rd.TEACHER).stat().st_mtime_ns
     tuner_mtime = (out / rd.TUNER_RESULT).stat().st_mtime_ns
-    capsys.readouterr()
 
     monkeypatch.delenv(STOP_ENV)
     metrics = train(TINY, out)
@@ -88,6 +95,7 @@ def test_killed_run_resumes_instead_of_restarting(tmp_path, monkeypatch, capsys)
     assert (out / rd.TEACHER).stat().st_mtime_ns == teacher_mtime
     assert (out / rd.TUNER_RESULT).stat().st_mtime_ns == tuner_mtime
     assert len(metrics["student"]["history"]["accuracy"]) == 2  # both epochs, across the kill
+    assert set(metrics["stage_seconds"]) == {"teacher", "tuner", "student"}
 
     with pytest.raises(ConfigError, match="holds a run with a different configuration"):
         train({**TINY, "seed": 1}, out)
