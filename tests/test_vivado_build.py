@@ -3,6 +3,7 @@ programs (tests/standins), and the report parsers it relies on."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -100,7 +101,7 @@ def test_success_yields_a_complete_bundle(tmp_path, tools, arch):
     ]
     assert meta.build["utilization"] == UTILIZATION
     assert meta.build["timing"]["wns_ns"] == 0.512
-    assert meta.build["clock_mhz"] == meta.ip["clock_mhz"]
+    assert meta.build["clock_mhz"] == meta.build["fclk0_mhz_actual"] == meta.ip["clock_mhz"]
     assert meta.build["tools"] == {"hls": "vitis_hls 2022.1", "vivado": "vivado 2022.1"}
     assert "latency_counter" not in meta.build
     assert bundle.metadata == meta
@@ -272,6 +273,17 @@ def test_a_failed_rebuild_keeps_the_previous_build(tmp_path, tools, monkeypatch)
 
 
 # --------------------------------------------------------------------------- refusals
+
+
+def test_a_second_build_of_the_same_bundle_is_refused_while_one_runs(tmp_path, tools):
+    tools("vivado", "vitis_hls", **ip_env("mlp"))
+    path = make_bundle(tmp_path, "mlp")
+    (path / "build").mkdir()
+    with open(path / "build" / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(BuildError, match="another build-overlay is running"):
+            build_overlay(path)
+    build_overlay(path, jobs=1)  # the lock went with its holder
 
 
 def test_missing_tools_are_refused_with_the_supported_versions(tmp_path, tools, capsys):

@@ -22,13 +22,16 @@ longer match, which :meth:`Bundle.verify_hashes` (and so the board) refuses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -225,10 +228,9 @@ def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs, latency_counter: 
             f"finish. Log: {log}\n{log_excerpt([log])}"
         )
     mismatches = design_problems(meta, expected["hwh"])
-    if latency_counter:
-        instances = {m.get("INSTANCE") for m in ET.parse(expected["hwh"]).getroot().iter("MODULE")}
-        if CELLS["timer_cell"] not in instances:
-            mismatches.append(f"no latency counter {CELLS['timer_cell']}")
+    modules = {m.get("INSTANCE"): m for m in ET.parse(expected["hwh"]).getroot().iter("MODULE")}
+    if latency_counter and CELLS["timer_cell"] not in modules:
+        mismatches.append(f"no latency counter {CELLS['timer_cell']}")
     if mismatches:
         raise BuildError(
             f"the built design disagrees with bundle.json: {'; '.join(mismatches)}. Log: {log}"
@@ -246,6 +248,15 @@ def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs, latency_counter: 
             "ip.clock_mhz (convert again) or simplify the model."
         )
     build = {"utilization": utilization, "timing": timing, "clock_mhz": meta.ip["clock_mhz"]}
+    # The PS makes FCLK0 by dividing a PLL: the clock it really runs may differ.
+    ps = modules.get(CELLS["ps_cell"])
+    actual = (
+        None
+        if ps is None
+        else ps.find("PARAMETERS/PARAMETER[@NAME='PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ']")
+    )
+    if actual is not None:
+        build["fclk0_mhz_actual"] = float(actual.get("VALUE"))
     if latency_counter:
         build["latency_counter"] = latency_counter_info()
     return build
@@ -344,11 +355,38 @@ def build_overlay(
     _say(f"tools: {hls}, {vivado}")
     work = WorkDirs(bundle.path.resolve() / "build")
     work.logs.mkdir(parents=True, exist_ok=True)
-    if force:
-        work.hls_stamp.unlink(missing_ok=True)
+    with _only_build(work):
+        if force:
+            work.hls_stamp.unlink(missing_ok=True)
+        _build(bundle, hls, vivado, work, jobs, timeout_min * 60, keep_work, latency_counter)
+    return bundle
+
+
+@contextlib.contextmanager
+def _only_build(work: WorkDirs) -> Iterator[None]:
+    """Refuse a second build of the same bundle while one runs (the lock dies with its process)."""
+    with open(work.root / "lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another build-overlay is running on {work.root.parent}") from None
+        yield
+
+
+def _build(
+    bundle: Bundle,
+    hls: Tool,
+    vivado: Tool,
+    work: WorkDirs,
+    jobs: int,
+    timeout_s: float,
+    keep_work: bool,
+    latency_counter: bool,
+) -> None:
+    """HLS, Vivado, checks, install: the steps of :func:`build_overlay`."""
     start = time.monotonic()
-    run_hls(bundle, hls, work, timeout_min * 60)
-    run_vivado(bundle, vivado, work, jobs, timeout_min * 60, latency_counter)
+    run_hls(bundle, hls, work, timeout_s)
+    run_vivado(bundle, vivado, work, jobs, timeout_s, latency_counter)
     build = check_vivado_outputs(bundle.metadata, work, latency_counter)
     build["tools"] = {"hls": str(hls), "vivado": str(vivado)}
     build["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -362,7 +400,6 @@ def build_overlay(
         f"done in {(time.monotonic() - start) / 60:.1f} min: {bundle.path}/{bundle.metadata.files['bitstream']} "
         f"(LUT {u['lut']}, FF {u['ff']}, DSP {u['dsp']}, BRAM36 {u['bram36']}, WNS {t['wns_ns']} ns)"
     )
-    return bundle
 
 
 # --------------------------------------------------------------------------- CLI

@@ -120,7 +120,7 @@ def design_params(
         "dma_mm2s_mm_width_bits": max(HP0_WIDTH_BITS, in_width),
         "dma_s2mm_mm_width_bits": max(HP0_WIDTH_BITS, out_width),
         "dma_length_width_bits": int(meta.dma["length_width_bits"]),
-        "fclk0_mhz": float(meta.ip["clock_mhz"]),
+        "fclk0_mhz": f"{float(meta.ip['clock_mhz']):g}",
         "hp0_width_bits": HP0_WIDTH_BITS,
         "dma_lite_base": f"0x{DMA_LITE_BASE:08X}",
         "dma_lite_range": f"0x{DMA_LITE_RANGE:X}",

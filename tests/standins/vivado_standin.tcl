@@ -350,6 +350,11 @@ proc generate_target {what file} {
             dict for {key value} [dict get $::standin::props $cell] {
                 set name [string range $key [string length CONFIG.] end]
                 puts $f "    <PARAMETER NAME=\"$name\" VALUE=\"$value\"/>"
+                if {$name eq "PCW_FPGA0_PERIPHERAL_FREQMHZ"} {
+                    # what the PS makes of it: the stand-in's PLL hits every clock exactly
+                    set actual [format %.6f $value]
+                    puts $f "    <PARAMETER NAME=\"PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ\" VALUE=\"$actual\"/>"
+                }
             }
         }
         puts $f "  </PARAMETERS></MODULE>"
