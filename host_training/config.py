@@ -5,6 +5,10 @@ dict (from ``--config`` or from Python) over the named preset and refuses
 anything wrong (unknown keys, unknown arch, bits <= 0, sparsity outside [0, 1),
 ...) with a :class:`ConfigError` that says which key and what is allowed.
 
+``data``: ``val_fraction`` of the training set is held out for validation
+(seeded); ``train_subset`` keeps the first N training images (and N/4
+validation images) and ``test_subset`` the first N test images, for smoke runs.
+
 Keys of ``student``:
 
 - ``filters`` (cnn) / ``units`` (mlp): hidden layer widths; each conv is 3x3

@@ -11,18 +11,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def training_curves(histories: dict[str, dict], path: Path) -> None:
-    """Loss and accuracy per epoch (train and validation) of each named model."""
+    """Label cross-entropy and accuracy per epoch (train and validation) of each model.
+
+    A distilled student's train loss is its hard (label) term, comparable with
+    the validation loss; the soft term is in ``metrics.json``.
+    """
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for name, history in histories.items():
-        for key, style in (("", "-"), ("val_", "--")):
-            label = f"{name} {'val' if key else 'train'}"
-            if f"{key}loss" in history:
-                epochs = range(1, len(history[f"{key}loss"]) + 1)
-                ax_loss.plot(epochs, history[f"{key}loss"], style, label=label)
-            if f"{key}accuracy" in history:
-                epochs = range(1, len(history[f"{key}accuracy"]) + 1)
-                ax_acc.plot(epochs, history[f"{key}accuracy"], style, label=label)
-    ax_loss.set(xlabel="epoch", ylabel="loss (hard + soft for distilled training)")
+        train_loss = "hard_loss" if "hard_loss" in history else "loss"
+        for split, loss, acc, style in (
+            ("train", train_loss, "accuracy", "o-"),
+            ("val", "val_loss", "val_accuracy", "s--"),
+        ):
+            for ax, key in ((ax_loss, loss), (ax_acc, acc)):
+                if key in history:
+                    epochs = range(1, len(history[key]) + 1)
+                    ax.plot(epochs, history[key], style, ms=3, label=f"{name} {split}")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy on labels")
     ax_acc.set(xlabel="epoch", ylabel="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
