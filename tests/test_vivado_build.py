@@ -112,8 +112,9 @@ def test_success_yields_a_complete_bundle(tmp_path, tools, arch):
 
 
 def test_vivado_2020_1_with_vivado_hls(tmp_path, tools):
-    """The older pair: Vivado HLS, and the .hwh under .srcs instead of .gen."""
-    tools("vivado", "vivado_hls", VERSION="2020.1", **ip_env("mlp"))
+    """The older pair: Vivado HLS (2020.1 also ships an early vitis_hls, not supported),
+    and the .hwh under .srcs instead of .gen."""
+    tools("vivado", "vitis_hls", "vivado_hls", VERSION="2020.1", **ip_env("mlp"))
     path = make_bundle(tmp_path, "mlp")
     meta = build_overlay(path, jobs=1).metadata
     assert meta.build["tools"] == {"hls": "vivado_hls 2020.1", "vivado": "vivado 2020.1"}

@@ -26,7 +26,7 @@ IP_PORTS = {
 BOARD_PART_PATTERN = "tul.com.tw:pynq-z2:part0:*"
 PART = "xc7z020clg400-1"
 HP0_WIDTH_BITS = 64
-# Where pynq's base overlays put their first AXI DMA; any GP0 address would do.
+# Vivado's usual address for an AXI DMA on GP0; any free GP0 address would do.
 DMA_LITE_BASE = 0x40400000
 DMA_LITE_RANGE = 0x10000
 DDR_RANGE = 0x20000000  # 512 MiB on the PYNQ-Z2
