@@ -40,7 +40,9 @@ PIXEL_FRAC_BITS = 8
 
 _ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
 _SATURATION = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
-_BATCH = 256  # frames per pass: bounds memory (im2col) on the board's 512 MB
+# Frames per pass are chosen so that the largest layer output stays near this many
+# elements (2 MiB of int64): small enough for the caches, large enough for BLAS.
+_BATCH_ELEMENTS = 2**18
 
 
 class NetworkFileError(ValueError):
@@ -123,39 +125,49 @@ def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
     """
     x = np.asarray(raw, dtype=np.int64)
     shift = frac - t.frac
-    y = x << -shift if shift <= 0 else _round_shift(x, shift, t.rounding)
-    return _overflow(y, t)
+    if shift < 0:
+        x = x << -shift
+    elif shift > 0:
+        x = _round_shift(x, shift, t.rounding)
+    return _overflow(x, t)
 
 
 def _round_shift(x: np.ndarray, d: int, mode: str) -> np.ndarray:
     """``x / 2**d`` rounded to an integer by ``mode`` (d >= 1)."""
-    half = np.int64(1) << (d - 1)
+    half = 1 << (d - 1)
     if mode == "TRN":
         return x >> d
     if mode == "RND":
         return (x + half) >> d
     if mode == "RND_MIN_INF":
-        return (x + half - 1) >> d
+        return (x + (half - 1)) >> d
     if mode == "RND_CONV":
-        q = x >> d
-        r = x - (q << d)
-        return q + ((r > half) | ((r == half) & (q & 1 == 1)))
+        # A tie rounds up exactly when the truncated quotient is odd.
+        y = (x >> d) & 1
+        y += x
+        y += half - 1
+        y >>= d
+        return y
     mag = np.abs(x)
     if mode == "TRN_ZERO":
-        m = mag >> d
+        mag >>= d
     elif mode == "RND_ZERO":
-        m = (mag + half - 1) >> d
+        mag += half - 1
+        mag >>= d
     else:  # RND_INF: half away from zero
-        m = (mag + half) >> d
-    return np.where(x < 0, -m, m)
+        mag += half
+        mag >>= d
+    return np.where(x < 0, -mag, mag)
 
 
 def _overflow(y: np.ndarray, t: FixedType) -> np.ndarray:
     lo, hi = t.raw_min, t.raw_max
+    if y.size == 0 or (y.min() >= lo and y.max() <= hi):
+        return y  # the common case: nothing overflows, every mode keeps the value
     if t.saturation == "WRAP":
-        y = y & np.int64(2**t.width - 1)
+        y = y & (2**t.width - 1)
         if t.signed:
-            y = np.where(y > hi, y - np.int64(2**t.width), y)
+            y = np.where(y > hi, y - 2**t.width, y)
         return y
     if t.saturation == "SAT_ZERO":
         return np.where((y < lo) | (y > hi), 0, y)
@@ -299,13 +311,19 @@ class _MultiplyAccumulate:
             self.dot_dtype = np.int64
         self.w_dot = self.w.astype(self.dot_dtype)
 
+    @property
+    def operand_dtype(self) -> type:
+        """The dtype ``x`` is best built in (im2col writes its patches straight into it)."""
+        return self.dot_dtype if self.exact_products else np.int64
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Accumulator raw values (int64, ``accum_t``) for rows ``x`` of shape (M, n_in)."""
         if self.exact_products:
-            s = (x.astype(self.dot_dtype) @ self.w_dot).astype(np.int64)
-            acc = (s << (self.accum_t.frac - self.product_frac)) + self.bias
+            acc = (x.astype(self.dot_dtype, copy=False) @ self.w_dot).astype(np.int64)
+            acc <<= self.accum_t.frac - self.product_frac
         else:
-            acc = self._truncated_products(x) + self.bias
+            acc = self._truncated_products(x)
+        acc += self.bias
         return requantize(acc, self.accum_t.frac, self.accum_t)
 
     def _truncated_products(self, x: np.ndarray) -> np.ndarray:
@@ -347,7 +365,7 @@ class _Conv2D(_Layer):
         (kh, kw), (sh, sw) = self.kernel, self.stride
         n, h, w, c = x.shape
         oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+        cols = np.empty((n, oh, ow, kh, kw, c), dtype=self.mac.operand_dtype)
         for i in range(kh):
             for j in range(kw):
                 cols[:, :, :, i, j, :] = x[
@@ -371,6 +389,7 @@ class CpuReference:
         self.io_type = io_type
         self.source = source
         self.output_type = layers[-1].out_t
+        self.batch = self._batch_size()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> CpuReference:
@@ -420,8 +439,9 @@ class CpuReference:
             uint8 frames of shape (N, 28, 28) or (N, 784); pixel ``p`` means ``p / 256``.
         """
         x = self._check_frames(frames)
-        out = [self._forward(x[i : i + _BATCH]) for i in range(0, len(x), _BATCH)]
-        return np.concatenate(out) if out else np.empty((0, 0), dtype=np.int64)
+        return np.concatenate(
+            [self._forward(x[i : i + self.batch]) for i in range(0, len(x), self.batch)]
+        )
 
     def logits(self, frames: np.ndarray) -> np.ndarray:
         """The last layer's outputs as exact float64 values (``logits_raw * 2**-logits_frac_bits``)."""
@@ -431,11 +451,19 @@ class CpuReference:
         """Class index per frame: argmax of the logits, the first maximum wins (int64, shape (N,))."""
         return np.argmax(self.logits_raw(frames), axis=1)
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
+    def _forward(self, x: np.ndarray, sizes: list[int] | None = None) -> np.ndarray:
         x = x.reshape((x.shape[0], *self.input_shape)).astype(np.int64)
         for layer in self.layers:
             x = layer(x)
+            if sizes is not None:
+                sizes.append(x.size)
         return x.reshape(x.shape[0], -1)
+
+    def _batch_size(self) -> int:
+        """Frames per pass, from the largest layer output of one blank frame."""
+        sizes: list[int] = []
+        self._forward(np.zeros((1, int(np.prod(self.input_shape))), dtype=np.uint8), sizes)
+        return max(1, _BATCH_ELEMENTS // max(sizes))
 
     def _check_frames(self, frames: np.ndarray) -> np.ndarray:
         frames = np.asarray(frames)
