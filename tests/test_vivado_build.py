@@ -18,7 +18,7 @@ from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
 from pynq_mnist.cli import main
 from pynq_mnist.overlays import locate
 from pynq_mnist.vivado_bd.build import build_overlay
-from pynq_mnist.vivado_bd.params import IP_PORTS, latency_counter_info
+from pynq_mnist.vivado_bd.params import ip_ports, latency_counter_info
 from pynq_mnist.vivado_bd.reports import ReportError, parse_timing_summary, parse_utilization
 from pynq_mnist.vivado_bd.toolchain import BuildError
 
@@ -50,10 +50,12 @@ def tools(tmp_path, monkeypatch):
 def ip_env(arch: str, **over: str) -> dict[str, str]:
     """Stand-in settings for an IP that matches the arch's metadata."""
     meta = metadata(arch)
+    ports = ip_ports(meta)
     env = {
         "IP_VLNV": meta.ip["vlnv"],
-        "IP_STREAM_BYTES": f"{IP_PORTS['ip_in_port']} {meta.input.stream_width_bits // 8} "
-        f"{IP_PORTS['ip_out_port']} {meta.output.stream_width_bits // 8}",
+        "HLS_INTF": f"{ports['ip_in_port']} {ports['ip_out_port']}",
+        "IP_STREAM_BYTES": f"{ports['ip_in_port']} {meta.input.stream_width_bits // 8} "
+        f"{ports['ip_out_port']} {meta.output.stream_width_bits // 8}",
         "UTILIZATION": " ".join(f"{k} {v}" for k, v in UTILIZATION.items()),
         "WNS": "0.512",
     }

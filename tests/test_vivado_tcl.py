@@ -127,6 +127,7 @@ def dry_run(
         source {{{STANDINS / "vivado_standin.tcl"}}}
         set ::standin::board_parts {{{board_parts}}}
         set ::standin::ipdefs [list {{{meta.ip["vlnv"]}}}]
+        set ::standin::hls_intf {{{p["ip_in_port"]} {p["ip_out_port"]}}}
         set ::standin::ip_stream_bytes {{{" ".join(f"{k} {v}" for k, v in stream_bytes.items())}}}
         source {{{params_file}}}
         if {{[dict get $params latency_counter]}} {{ add_files [dict get $params timer_rtl] }}
@@ -144,14 +145,14 @@ def dry_run(
 
 CELLS = bd_params.CELLS
 PS, DMA, IP, TIMER = (f"/{CELLS[k]}" for k in ("ps_cell", "dma_cell", "ip_cell", "timer_cell"))
-PORTS = bd_params.IP_PORTS
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
     meta = metadata(arch)
     g = dry_run(tmp_path, meta)
-    ip_in, ip_out = f"{IP}/{PORTS['ip_in_port']}", f"{IP}/{PORTS['ip_out_port']}"
+    ports = bd_params.ip_ports(meta)
+    ip_in, ip_out = f"{IP}/{ports['ip_in_port']}", f"{IP}/{ports['ip_out_port']}"
 
     # cells
     assert g.cells[DMA] == "xilinx.com:ip:axi_dma:7.1"
@@ -181,7 +182,7 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
     # one clock from FCLK0 for everything; resets from one proc_sys_reset
     clock = g.net_of(f"{PS}/FCLK_CLK0")
     assert {
-        f"{IP}/{PORTS['ip_clk_port']}",
+        f"{IP}/{ports['ip_clk_port']}",
         f"{DMA}/s_axi_lite_aclk",
         f"{DMA}/m_axi_mm2s_aclk",
         f"{DMA}/m_axi_s2mm_aclk",
@@ -189,7 +190,7 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
         f"{PS}/S_AXI_HP0_ACLK",
     } <= clock
     assert f"{PS}/FCLK_RESET0_N" in g.net_of("/rst_fclk0/ext_reset_in")
-    reset = g.net_of(f"{IP}/{PORTS['ip_rst_port']}")
+    reset = g.net_of(f"{IP}/{ports['ip_rst_port']}")
     assert f"{DMA}/axi_resetn" in reset and "/rst_fclk0/peripheral_aresetn" in reset
 
     # address map
@@ -207,7 +208,8 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
 def test_the_latency_counter_sits_on_both_streams_and_on_gp0(tmp_path, arch):
     meta = metadata(arch)
     g = dry_run(tmp_path, meta, latency_counter=True)
-    ip_in, ip_out = f"{IP}/{PORTS['ip_in_port']}", f"{IP}/{PORTS['ip_out_port']}"
+    ports = bd_params.ip_ports(meta)
+    ip_in, ip_out = f"{IP}/{ports['ip_in_port']}", f"{IP}/{ports['ip_out_port']}"
     assert g.cells[TIMER] == "xilinx.com:module_ref:stream_timer:1.0"
     assert set(g.intf_nets) >= {
         (f"{DMA}/M_AXIS_MM2S", f"{TIMER}/s_axis_in"),
@@ -254,9 +256,9 @@ def test_with_board_files_the_board_preset_is_used(tmp_path):
 
 
 def test_an_ip_whose_stream_width_differs_from_the_metadata_is_refused(tmp_path):
-    meta = metadata("cnn")  # 128 bits in, 64 out
-    swapped = {PORTS["ip_in_port"]: 8, PORTS["ip_out_port"]: 16}
-    with pytest.raises(RuntimeError, match=r"in_stream carries 64 bits .* in_width_bits = 128"):
+    meta = metadata("mlp")  # 64 bits in, 128 out
+    swapped = {"in_stream": 16, "out_stream": 8}
+    with pytest.raises(RuntimeError, match=r"in_stream carries 128 bits .* in_width_bits = 64"):
         dry_run(tmp_path, meta, stream_bytes=swapped)
 
 

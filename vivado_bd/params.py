@@ -14,13 +14,27 @@ from pathlib import Path
 
 from pynq_mnist.bundle import BundleError, BundleMetadata
 
-# The HLS IP's ports (contract with the HLS wrapper): the one place they are named.
+# The HLS IP's ports. A bundle names them in ``ip.ports`` (keys input, output,
+# clock, reset: written by convert); these defaults serve a bundle that does not.
 IP_PORTS = {
     "ip_in_port": "in_stream",
     "ip_out_port": "out_stream",
     "ip_clk_port": "ap_clk",
     "ip_rst_port": "ap_rst_n",
 }
+_PORT_KEYS = {
+    "ip_in_port": "input",
+    "ip_out_port": "output",
+    "ip_clk_port": "clock",
+    "ip_rst_port": "reset",
+}
+
+
+def ip_ports(meta: BundleMetadata) -> dict[str, str]:
+    """The IP's port names, keyed as the Tcl reads them (``ip_in_port`` ...)."""
+    named = meta.ip.get("ports", {})
+    return {key: named.get(_PORT_KEYS[key], default) for key, default in IP_PORTS.items()}
+
 
 # The board: the block design and its PS configuration are written for this part.
 BOARD_PART_PATTERN = "tul.com.tw:pynq-z2:part0:*"
@@ -112,7 +126,7 @@ def design_params(
         "bd_name": BD_NAME,
         "ip_vlnv": meta.ip["vlnv"],
         "ip_repo": str(Path(ip_repo).resolve()),
-        **IP_PORTS,
+        **ip_ports(meta),
         **CELLS,
         "in_width_bits": in_width,
         "out_width_bits": out_width,

@@ -11,10 +11,23 @@ from pathlib import Path
 from pynq_mnist import encoding
 from pynq_mnist.bundle import BundleMetadata, sha256_tree, write_metadata
 
-# Input and output widths differ, in opposite ways, so a swap cannot go unseen.
+# Input and output widths differ, in opposite ways, so a swap cannot go unseen;
+# the cnn bundle names its own stream ports (ip.ports), the mlp one takes the defaults.
 ARCHS = {
     "mlp": {"in_bits": 64, "out_bits": 128, "clock_mhz": 100.0, "logit_lsb": 8, "logit_bits": 8},
-    "cnn": {"in_bits": 128, "out_bits": 64, "clock_mhz": 125.0, "logit_lsb": 4, "logit_bits": 6},
+    "cnn": {
+        "in_bits": 128,
+        "out_bits": 64,
+        "clock_mhz": 125.0,
+        "logit_lsb": 4,
+        "logit_bits": 6,
+        "ports": {
+            "input": "frames_in",
+            "output": "logits_out",
+            "clock": "ap_clk",
+            "reset": "ap_rst_n",
+        },
+    },
 }
 
 
@@ -51,6 +64,7 @@ def metadata(arch: str, name: str | None = None) -> BundleMetadata:
             "part": "xc7z020clg400-1",
             "clock_mhz": a["clock_mhz"],
             "target_ii_cycles": 98,
+            **({"ports": a["ports"]} if "ports" in a else {}),
         },
         "dma": {"length_width_bits": 26},
         "model": {"arch": arch, "run_dir": "runs/x"},

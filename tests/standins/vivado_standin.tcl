@@ -9,8 +9,9 @@
 # Vivado command the tests do not model.
 #
 # Knobs (set the variables, or the STANDIN_* environment via configure_from_env):
-#   version, board_parts, ip_stream_bytes {port bytes ...}, wns, whs,
-#   utilization {lut N ff N dsp N bram36 N}, run_fails (0/1)
+#   version, board_parts, ip_stream_bytes {port bytes ...}, hls_intf {in out}
+#   (the HLS IP's stream ports), wns, whs, utilization {lut N ff N dsp N bram36 N},
+#   run_fails (0/1)
 
 namespace eval ::standin {
     variable version 2022.1
@@ -60,6 +61,7 @@ proc ::standin::configure_from_env {} {
         STANDIN_VERSION version STANDIN_BOARD_PARTS board_parts
         STANDIN_IP_STREAM_BYTES ip_stream_bytes STANDIN_WNS wns STANDIN_WHS whs
         STANDIN_UTILIZATION utilization STANDIN_RUN_FAILS run_fails
+        STANDIN_HLS_INTF hls_intf
     } {
         if {[info exists ::env($env)]} {
             set ::standin::$var $::env($env)
