@@ -23,7 +23,12 @@ module stream_timer #(
     parameter IN_BYTES  = 8,
     parameter OUT_BYTES = 8
 ) (
+    // Vivado: one clock and one active-low reset for every interface of the module
+    (* X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 aclk CLK" *)
+    (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axis_in:m_axis_in:s_axis_out:m_axis_out:s_axi, ASSOCIATED_RESET aresetn" *)
     input  wire                   aclk,
+    (* X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 aresetn RST" *)
+    (* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *)
     input  wire                   aresetn,
     // input path: DMA -> s_axis_in -> m_axis_in -> IP
     input  wire [8*IN_BYTES-1:0]  s_axis_in_tdata,
