@@ -260,6 +260,7 @@ def test_an_interrupted_run_resumes_after_hls(tmp_path, tools, monkeypatch):
     build_overlay(path, jobs=1)
     assert tool_calls(calls, "vitis_hls") == 1  # HLS ran once, Vivado twice
     assert tool_calls(calls, "vivado") == 2
+    assert "place_design ERROR" in (path / "build" / "logs" / "vivado.prev.log").read_text()
     Bundle(path).verify_hashes()
 
 

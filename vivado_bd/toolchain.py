@@ -113,11 +113,15 @@ def run_logged(
 ) -> int:
     """Run ``cmd`` with its output in ``log``; return its exit status.
 
+    A log already at ``log`` is kept as ``*.prev.log``.
+
     Lines for which ``echo(line)`` is true are printed as they come; otherwise a
     heartbeat every ``heartbeat_s`` says the tool is still working. Past
     ``timeout_s`` (or on Ctrl-C) the whole process group is killed.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
+    if log.exists():  # the previous run's log (often the failure being retried) stays
+        os.replace(log, log.with_suffix(".prev.log"))
     with open(log, "w") as out:
         out.write(f"$ {' '.join(cmd)}\n# in {cwd}\n")
         out.flush()
