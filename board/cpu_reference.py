@@ -21,7 +21,8 @@ A cast follows ``ap_fixed`` semantics: first the quantization mode (``TRN`` is
 floor, ``RND_CONV`` rounds half to even, ...), then the overflow mode (``WRAP``
 keeps the low bits, ``SAT`` clips).
 
-Only numpy and the standard library are imported: this runs on the board.
+Only numpy, the standard library and ``pynq_mnist.encoding`` are imported: this runs
+on the board.
 """
 
 from __future__ import annotations
@@ -32,11 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pynq_mnist.encoding import PIXEL_BITS
+
 FORMAT = "pynq-mnist-network"
 FORMAT_VERSION = 1
-
-#: Input pixels are uint8 ``p`` meaning ``p / 256``: eight fractional bits (see ``pynq_mnist.encoding``).
-PIXEL_FRAC_BITS = 8
 
 _ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
 _SATURATION = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
@@ -194,7 +194,7 @@ class _Layer:
 
 class _Input(_Layer):
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return requantize(x, PIXEL_FRAC_BITS, self.out_t)
+        return requantize(x, PIXEL_BITS, self.out_t)  # pixel p means p / 2**PIXEL_BITS
 
 
 class _Cast(_Layer):
