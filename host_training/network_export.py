@@ -64,7 +64,7 @@ def export_network(hls_model, path: str | os.PathLike) -> None:
                 f"layer {layer.name!r} takes {layer.inputs}, not the previous layer's output: "
                 "only a plain chain of layers is supported"
             )
-        spec, weights = _describe(layer, io_type)
+        spec, weights = _describe(layer)
         spec.update(
             name=layer.name, result_t=_type_dict(layer.get_output_variable().type.precision)
         )
@@ -82,11 +82,14 @@ def export_network(hls_model, path: str | os.PathLike) -> None:
     }
     path = Path(path)
     tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, graph=np.array(json.dumps(graph)), **arrays)
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, graph=np.array(json.dumps(graph)), **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _describe(layer, io_type: str) -> tuple[dict, dict[str, np.ndarray]]:
+def _describe(layer) -> tuple[dict, dict[str, np.ndarray]]:
     """The spec dict and integer arrays of one layer."""
     from hls4ml.model import layers as L
 
@@ -109,9 +112,10 @@ def _describe(layer, io_type: str) -> tuple[dict, dict[str, np.ndarray]]:
             pads=_pads(layer),
         )
         return spec, arrays
-    if isinstance(layer, L.Activation) and type(layer).__name__.endswith("Activation"):
+    if isinstance(layer, L.Activation):
         activation = str(layer.get_attr("activation")).lower()
-        if activation in ("relu", "linear"):
+        parametrized = isinstance(layer, (L.ParametrizedActivation, L.HardActivation, L.PReLU))
+        if activation in ("relu", "linear") and not parametrized:
             return {"kind": activation}, {}
         raise NetworkFileError(
             f"{where}: activation {activation!r} is not implemented (relu and linear are)"
@@ -149,13 +153,12 @@ def _weighted(layer, where: str) -> tuple[dict, dict[str, np.ndarray]]:
         raise NetworkFileError(
             f"{where}: hls4ml uses the {product!r} product; only plain 'mult' is implemented"
         )
-    if not layer.get_attr("use_bias", True) and "bias" not in layer.weights:
+    if "bias" not in layer.weights:
         raise NetworkFileError(f"{where}: a layer without a bias variable is not supported")
     weight = layer.weights["weight"]
     data = weight.data
-    if layer.get_attr(
-        "_weights_transposed", False
-    ):  # hls4ml's Resource strategy transposed them in place
+    if layer.get_attr("_weights_transposed", False):
+        # hls4ml's Resource strategy transposed them in place; back to Keras layout.
         data = np.transpose(data) if data.ndim == 2 else np.transpose(data, (1, 2, 3, 0))
     n_out = layer.get_attr("n_out") if data.ndim == 2 else layer.get_attr("n_filt")
     spec = {
@@ -188,8 +191,7 @@ def _as_compiled(data: np.ndarray, variable, where: str) -> np.ndarray:
         [float(variable.precision_fmt.format(v)) for v in np.asarray(data, dtype=np.float64).flat]
     )
     scaled = printed * 2.0**t.frac  # exact: a power-of-two scale
-    whole = np.floor(scaled)
-    if np.any(np.abs(whole) >= 2**52):
+    if np.any(np.abs(scaled) >= 2**51):
         raise NetworkFileError(f"{where}: weights too large for {t}")
     # One extra fractional bit carries the decision for every rounding mode; a
     # remainder below it is folded in as a sticky bit.
