@@ -1,0 +1,363 @@
+"""A trained student -> hls4ml IP with our AXI-Stream wrapper -> a verified overlay bundle.
+
+The named stages of :func:`convert`:
+
+1. **configure**: the hls4ml config follows from the QKeras quantizers
+   (:mod:`.convert_config`);
+2. **convert + C-simulate**: hls4ml writes and compiles the network; its
+   ``predict`` on the test frames gives the exact fixed-point logits;
+3. **wrap**: the wrapper and build script go into ``BUNDLE/hls``
+   (:mod:`.convert_ip`), and g++ builds them into the emulation library;
+4. **verify**: every test frame streams through the library, whose output words
+   must equal the C simulation's logits in the same word layout, bit for bit;
+5. **bundle**: golden vectors, the bundle metadata, and a printed report.
+
+The bundle is built in a staging folder and moved into place only when all of
+that succeeded: a failed or interrupted conversion leaves no bundle behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pynq_mnist import encoding
+from pynq_mnist.board.emulator.iplib import LIBRARY_NAME, IPLibrary, compile_library
+from pynq_mnist.bundle import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Bundle,
+    BundleMetadata,
+    InputFormat,
+    sha256_file,
+    sha256_tree,
+    staged_dir,
+    write_metadata,
+)
+from pynq_mnist.host_training import convert_config, convert_ip
+from pynq_mnist.host_training.convert_config import ConversionError
+
+PROJECT_NAME = "mnist_net"
+GOLDEN_FRAMES = 64
+DMA_LENGTH_WIDTH_BITS = 26
+FILES = {
+    "golden": "golden.npz",
+    "hls": "hls",
+    "emulator": f"emulator/{LIBRARY_NAME}",
+    "network": "network.npz",
+}
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def convert_model(model, arch: str, output_dir: Path, mults_per_cycle: int):
+    """hls4ml's model of the student, written to ``output_dir`` and compiled."""
+    import hls4ml
+
+    config = convert_config.hls_config(model, arch, mults_per_cycle)
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        model,
+        hls_config=config,
+        output_dir=str(output_dir),
+        project_name=PROJECT_NAME,
+        backend="Vivado",
+        io_type=convert_config.IO_TYPES[arch],
+        part=convert_config.PART,
+        clock_period=1000.0 / convert_config.CLOCK_MHZ,
+    )
+    hls_model.compile()
+    return config, hls_model
+
+
+def _disagreements(keras_logits: np.ndarray, exact_logits: np.ndarray) -> dict:
+    """Frames where Keras's argmax differs from the IP's, and why.
+
+    Keras computes in float32 (and rounds its ReLU quantizers from float32
+    sums); the IP computes exactly. A frame can only flip where Keras's top-two
+    margin is below its logit error against the exact network.
+    """
+    keras_class = np.argmax(keras_logits, axis=1)
+    ip_class = np.argmax(exact_logits, axis=1)
+    frames = np.flatnonzero(keras_class != ip_class)
+    error = np.abs(keras_logits - exact_logits).max(axis=1)
+    top2 = np.sort(keras_logits, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    return {
+        "count": int(frames.size),
+        "frames": frames[:50].tolist(),
+        "margin_below_error": int(np.sum(margin[frames] <= error[frames])),
+        "max_logit_error": float(error.max()) if error.size else 0.0,
+        "frames_with_logit_error": int(np.sum(error > 0)),
+        "why": (
+            "Keras sums in float32 and re-rounds activations from those sums; the IP's "
+            "fixed-point arithmetic is exact. A frame flips only where Keras's top-2 margin "
+            "is within that logit error (margin_below_error counts them)."
+        ),
+    }
+
+
+def _keras_logits(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=1000, verbose=0), dtype=np.float64)
+
+
+def _student_inputs(model, images: np.ndarray) -> np.ndarray:
+    x = encoding.to_network_input(images)
+    return x.reshape((len(images), *model.input_shape[1:]))
+
+
+def convert(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    mults_per_cycle: int = convert_config.MULTS_PER_CYCLE,
+    frames: int | None = None,
+    progress: Callable[[str], None] = _print,
+) -> dict:
+    """Convert the student of ``run_dir`` into the bundle ``out``; return the report.
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished training run (``student.h5``, ``metrics.json``).
+    out : path
+        The bundle folder to write (replaced only on success).
+    data_dir : path, optional
+        MNIST location (see :func:`pynq_mnist.mnist.load_mnist`).
+    mults_per_cycle : int
+        Multipliers per clock per layer (sets the reuse factors).
+    frames : int, optional
+        Verify on the first ``frames`` test frames only (tests); default all.
+    """
+    from pynq_mnist.host_training.run_dir import STUDENT, load_metrics, load_student
+    from pynq_mnist.mnist import load_mnist
+
+    run_dir, out = Path(run_dir), Path(out)
+    metrics = load_metrics(run_dir)
+    arch = metrics.get("arch")
+    if arch not in convert_config.IO_TYPES:
+        raise ConversionError(f"{run_dir}/metrics.json: arch {arch!r} is not one of mlp, cnn")
+    model = load_student(run_dir)
+    data = load_mnist(data_dir)
+    images, labels = data.test_images[:frames], data.test_labels[:frames]
+    x = _student_inputs(model, images)
+
+    t0 = time.perf_counter()
+    progress(f"[1/5] Keras predictions on {len(images)} test frames")
+    keras_logits = _keras_logits(model, x)
+
+    with tempfile.TemporaryDirectory(prefix="pynq-mnist-hls4ml-") as work:
+        progress(
+            f"[2/5] hls4ml conversion ({arch}, {convert_config.IO_TYPES[arch]}) and C simulation"
+        )
+        config, hls_model = convert_model(model, arch, Path(work) / "hls4ml", mults_per_cycle)
+        exact_logits = np.asarray(hls_model.predict(x.astype(np.float64)), dtype=np.float64)
+        exact_logits = exact_logits.reshape(len(images), -1)
+        logit_type = convert_config.logit_type(model)
+        frac_bits = convert_ip.logit_frac_bits(exact_logits, logit_type.frac)
+        csim_words = convert_ip.words_from_logits(exact_logits, frac_bits)
+        io_type = convert_config.IO_TYPES[arch]
+
+        with staged_dir(out) as stage:
+            progress("[3/5] wrapper sources and g++ emulation library")
+            hls_dir = stage / FILES["hls"]
+            hls_dir.mkdir()
+            convert_ip.write_hls_sources(
+                Path(work) / "hls4ml",
+                PROJECT_NAME,
+                io_type,
+                pixels=int(np.prod(images.shape[1:])),
+                n_classes=len(data.class_names),
+                logit_frac_bits_=frac_bits,
+                dest=hls_dir,
+                part=convert_config.PART,
+                clock_mhz=convert_config.CLOCK_MHZ,
+            )
+            (hls_dir / "hls4ml_config.json").write_text(json.dumps(config, indent=2) + "\n")
+            compile_library(hls_dir, stage / FILES["emulator"])
+
+            progress(f"[4/5] streaming {len(images)} frames through the compiled IP")
+            input_format = InputFormat(
+                convert_ip.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
+            )
+            with IPLibrary(stage / FILES["emulator"], hls_dir / "firmware" / "weights") as ip:
+                t_emu = time.perf_counter()
+                words = ip.transfer(input_format.pack(images))
+                emulate_s = time.perf_counter() - t_emu
+            mismatched = np.flatnonzero((words != csim_words).any(axis=1))
+            if mismatched.size:
+                raise ConversionError(
+                    f"the compiled IP differs from hls4ml's C simulation on {mismatched.size} "
+                    f"frames (first {mismatched[:10].tolist()}): the wrapper is not bit-exact"
+                )
+
+            progress("[5/5] golden vectors, network export, metadata")
+            n_golden = min(GOLDEN_FRAMES, len(images))
+            np.savez(
+                stage / FILES["golden"],
+                frames=input_format.check_frames(images[:n_golden]),
+                words=words[:n_golden],
+            )
+            files = {key: FILES[key] for key in ("golden", "hls", "emulator")}
+            if _export_network(hls_model, stage / FILES["network"], progress):
+                files["network"] = FILES["network"]
+
+            ip_class = (words[:, 0] & np.uint64(0xF)).astype(np.int64)
+            keras_class = np.argmax(keras_logits, axis=1)
+            accuracy = {
+                "frames": int(len(images)),
+                "keras": float(np.mean(keras_class == labels)),
+                "emulated": float(np.mean(ip_class == labels)),
+                "agreement": float(np.mean(ip_class == keras_class)),
+                "csim_bit_exact": True,
+                "run_metrics_test_accuracy": metrics.get("student", {}).get("test_accuracy"),
+                "disagreements": _disagreements(keras_logits, exact_logits),
+            }
+            stages = convert_config.target_ii(model, arch, hls_model)
+            precisions = _precisions(hls_model)
+            meta = BundleMetadata.from_dict(
+                {
+                    "schema": SCHEMA,
+                    "schema_version": SCHEMA_VERSION,
+                    "name": f"mnist_{arch}",
+                    "classes": list(data.class_names),
+                    "input": {
+                        "stream_width_bits": input_format.stream_width_bits,
+                        "frame_shape": list(input_format.frame_shape),
+                        "pixel": input_format.pixel,
+                    },
+                    "output": _output_dict(
+                        convert_ip.output_format(len(data.class_names), frac_bits)
+                    ),
+                    "ip": {
+                        "top": convert_ip.TOP,
+                        "vlnv": convert_ip.vlnv(),
+                        "part": convert_config.PART,
+                        "clock_mhz": convert_config.CLOCK_MHZ,
+                        "target_ii_cycles": max(stages.values()),
+                        "target_ii_stages": stages,
+                        "target_ii_basis": "cycle model of the design (not a synthesis result)",
+                        "ports": convert_ip.PORTS,
+                        "hls4ml": {
+                            "version": _hls4ml_version(),
+                            "project_name": PROJECT_NAME,
+                            "io_type": io_type,
+                            "strategy": config["Model"]["Strategy"],
+                            "reuse_factors": convert_config.reuse_factors(model, hls_model),
+                            "mults_per_cycle": mults_per_cycle,
+                            "precisions": precisions,
+                        },
+                    },
+                    "dma": {"length_width_bits": DMA_LENGTH_WIDTH_BITS},
+                    "model": {
+                        "arch": arch,
+                        "run_dir": str(run_dir.resolve()),
+                        "student_sha256": sha256_file(run_dir / STUDENT),
+                        "hls4ml_config_sha256": sha256_file(hls_dir / "hls4ml_config.json"),
+                        "logit_type": str(logit_type),
+                    },
+                    "accuracy": accuracy,
+                    "files": files,
+                    "sha256": {rel: sha256_tree(stage / rel) for rel in files.values()},
+                },
+                source="conversion",
+            )
+            write_metadata(stage, meta)
+
+    report = _report(meta, emulate_s, time.perf_counter() - t0)
+    progress(format_report(report))
+    Bundle(out)  # read back: the bundle on disk validates
+    return report
+
+
+def _export_network(hls_model, path: Path, progress: Callable[[str], None]) -> bool:
+    """The numpy reference network for the board CPU baseline, when its exporter is there."""
+    try:
+        from pynq_mnist.host_training.network_export import export_network
+    except ImportError:
+        progress("      (network export not available: no network.npz in this bundle)")
+        return False
+    export_network(hls_model, path)
+    return True
+
+
+def _hls4ml_version() -> str:
+    import hls4ml
+
+    return hls4ml.__version__
+
+
+def _precisions(hls_model) -> dict[str, dict[str, str]]:
+    """Each hls4ml layer's C++ types, as generated (``{layer: {type name: ap type}}``)."""
+    out = {}
+    for layer in hls_model.get_layers():
+        out[layer.name] = {
+            name: t.precision.definition_cpp()
+            for name, t in layer.types.items()
+            if hasattr(t, "precision")
+        }
+    return out
+
+
+def _output_dict(fmt) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "stream_width_bits": fmt.stream_width_bits,
+        "beats_per_frame": fmt.beats_per_frame,
+        "fields": [asdict(f) for f in fmt.fields],
+    }
+
+
+def _report(meta: BundleMetadata, emulate_s: float, total_s: float) -> dict:
+    acc = meta.accuracy
+    return {
+        "name": meta.name,
+        "arch": meta.model["arch"],
+        "frames": acc["frames"],
+        "keras_accuracy": acc["keras"],
+        "emulated_accuracy": acc["emulated"],
+        "agreement": acc["agreement"],
+        "disagreements": acc["disagreements"]["count"],
+        "csim_bit_exact": acc["csim_bit_exact"],
+        "bytes_in_per_frame": meta.input.bytes_per_frame,
+        "beats_in_per_frame": meta.input.beats_per_frame,
+        "bytes_out_per_frame": meta.output.bytes_per_frame,
+        "beats_out_per_frame": meta.output.beats_per_frame,
+        "logit_frac_bits": meta.output.field("logits").frac_bits,
+        "logit_type": meta.model["logit_type"],
+        "reuse_factors": meta.ip["hls4ml"]["reuse_factors"],
+        "io_type": meta.ip["hls4ml"]["io_type"],
+        "target_ii_cycles": meta.ip["target_ii_cycles"],
+        "precisions": meta.ip["hls4ml"]["precisions"],
+        "emulate_s": round(emulate_s, 3),
+        "convert_s": round(total_s, 1),
+    }
+
+
+def format_report(r: dict) -> str:
+    """The report printed at the end of ``pynq-mnist convert``."""
+    lines = [
+        f"converted {r['name']} ({r['arch']}, {r['io_type']}) on {r['frames']} test frames",
+        f"  Keras (QKeras) accuracy   {100 * r['keras_accuracy']:.2f} %",
+        f"  emulated (IP) accuracy    {100 * r['emulated_accuracy']:.2f} %   "
+        f"(bit-exact with hls4ml C simulation: {r['csim_bit_exact']})",
+        f"  argmax agreement          {100 * r['agreement']:.2f} %   ({r['disagreements']} frames differ)",
+        f"  per frame in              {r['bytes_in_per_frame']} bytes in {r['beats_in_per_frame']} beats",
+        f"  per frame out             {r['bytes_out_per_frame']} bytes in {r['beats_out_per_frame']} beat",
+        f"  logits                    {r['logit_type']} on chip, 6-bit out with {r['logit_frac_bits']} fraction bits",
+        f"  reuse factors             {r['reuse_factors']}",
+        f"  target II (cycle model)   {r['target_ii_cycles']} cycles/frame at 100 MHz",
+        f"  emulation (host timing)   {r['emulate_s']:.2f} s for {r['frames']} frames",
+        "  precisions:",
+    ]
+    for layer, types in r["precisions"].items():
+        lines.append(f"    {layer:<16} " + ", ".join(f"{k}={v}" for k, v in types.items()))
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""``pynq-mnist convert RUN_DIR --out BUNDLE_DIR``: a trained student -> an overlay bundle."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pynq_mnist.host_training.convert_config import MULTS_PER_CYCLE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished `pynq-mnist train` run")
+    parser.add_argument("--out", required=True, metavar="BUNDLE_DIR", help="bundle folder to write")
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="MNIST folder (default: $PYNQ_MNIST_DATA or cache)",
+    )
+    parser.add_argument(
+        "--mults-per-cycle",
+        type=int,
+        default=MULTS_PER_CYCLE,
+        help=f"multipliers per clock per layer; sets the reuse factors (default {MULTS_PER_CYCLE})",
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="verify on the first N test frames only (default all)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pynq_mnist.board.emulator.iplib import IPLibraryError
+    from pynq_mnist.bundle import BundleError
+    from pynq_mnist.host_training.convert import convert
+    from pynq_mnist.host_training.convert_config import ConversionError
+
+    try:
+        convert(args.run_dir, args.out, args.data, args.mults_per_cycle, args.frames)
+    except (ConversionError, BundleError, IPLibraryError, FileNotFoundError) as e:
+        print(f"pynq-mnist convert: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,143 @@
+"""The IP around the hls4ml network: its output word, and its HLS sources in a bundle.
+
+The wrapper (``hls/pynq_mnist_top.cpp``) is fixed C++; what varies per model is
+rendered from two templates, ``pynq_mnist_config.h.in`` and ``build_hls.tcl.in``,
+whose ``@NAME@`` placeholders this module fills. :func:`words_from_logits` is the
+same word layout in numpy: it turns hls4ml's C-simulation logits into the words
+the IP must produce.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from pynq_mnist.bundle import Field, OutputFormat
+
+TEMPLATES = Path(__file__).parent / "hls"
+TOP = "pynq_mnist_top"
+IP_VENDOR, IP_LIBRARY, IP_VERSION = "pynq_mnist", "hls", "1.0"
+STREAM_WIDTH_BITS = 64
+CLASS_BITS = 4
+LOGIT_BITS = 6
+#: Ports of the IP (C argument names, which HLS keeps for AXI-Stream interfaces).
+PORTS = {"input": "in_stream", "output": "out_stream", "clock": "ap_clk", "reset": "ap_rst_n"}
+_PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
+
+
+def vlnv() -> str:
+    return f"{IP_VENDOR}:{IP_LIBRARY}:{TOP}:{IP_VERSION}"
+
+
+# --------------------------------------------------------------------------- word layout
+
+
+def output_format(n_classes: int, logit_frac_bits: int) -> OutputFormat:
+    """One 64-bit beat: the class index, then ``n_classes`` signed logits."""
+    return OutputFormat(
+        stream_width_bits=STREAM_WIDTH_BITS,
+        beats_per_frame=1,
+        fields=(
+            Field("class", lsb=0, width=CLASS_BITS),
+            Field(
+                "logits",
+                lsb=CLASS_BITS,
+                width=LOGIT_BITS,
+                count=n_classes,
+                signed=True,
+                frac_bits=logit_frac_bits,
+            ),
+        ),
+    )
+
+
+def _raw_logits(logits: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Logits as LOGIT_BITS-bit integers: truncated toward -inf, then saturated."""
+    lo, hi = -(1 << (LOGIT_BITS - 1)), (1 << (LOGIT_BITS - 1)) - 1
+    return np.clip(np.floor(logits * 2.0**frac_bits), lo, hi).astype(np.int64)
+
+
+def logit_frac_bits(logits: np.ndarray, max_frac_bits: int) -> int:
+    """The most fraction bits (at most ``max_frac_bits``) that saturate none of ``logits``.
+
+    ``max_frac_bits`` is the network's own: more would only add zeros. At least
+    one integer bit is kept, so the result is below ``LOGIT_BITS``.
+    """
+    for frac in range(min(max_frac_bits, LOGIT_BITS - 1), -32, -1):
+        scaled = np.floor(logits * 2.0**frac)
+        if scaled.min() >= -(1 << (LOGIT_BITS - 1)) and scaled.max() <= (1 << (LOGIT_BITS - 1)) - 1:
+            return frac
+    raise ValueError(f"logits up to {np.abs(logits).max():g} do not fit in {LOGIT_BITS} bits")
+
+
+def words_from_logits(logits: np.ndarray, frac_bits: int) -> np.ndarray:
+    """The IP's output words ``(N, 1)`` uint64 for exact network logits ``(N, classes)``.
+
+    The class is the first maximum of the full-precision logits, as in the IP.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    word = np.argmax(logits, axis=1).astype(np.uint64)
+    mask = np.int64((1 << LOGIT_BITS) - 1)
+    raw = _raw_logits(logits, frac_bits) & mask
+    for k in range(logits.shape[1]):
+        word |= raw[:, k].astype(np.uint64) << np.uint64(CLASS_BITS + LOGIT_BITS * k)
+    return word.reshape(-1, 1)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def render(template: Path, values: dict[str, object]) -> str:
+    """``template`` with every ``@NAME@`` replaced by ``values[name.lower()]``."""
+    text = template.read_text()
+    missing = sorted({m.lower() for m in _PLACEHOLDER.findall(text)} - set(values))
+    if missing:
+        raise KeyError(f"{template.name}: no value for {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1).lower()]), text)
+
+
+def write_hls_sources(
+    hls4ml_dir: Path,
+    project_name: str,
+    io_type: str,
+    pixels: int,
+    n_classes: int,
+    logit_frac_bits_: int,
+    dest: Path,
+    part: str,
+    clock_mhz: float,
+) -> None:
+    """Fill ``dest`` with the IP's sources: hls4ml's firmware, the wrapper, the build script.
+
+    ``dest`` gets ``firmware/`` (the network, with hls4ml's C-simulation
+    ``ap_types``), ``pynq_mnist_top.{h,cpp}``, the rendered
+    ``pynq_mnist_config.h`` and ``build_hls.tcl``, and ``emulator/`` (the C API
+    and the ``ap_axi_sdata.h`` shim, for g++ only).
+    """
+    shutil.copytree(hls4ml_dir / "firmware", dest / "firmware")
+    for name in ("pynq_mnist_top.h", "pynq_mnist_top.cpp"):
+        shutil.copy2(TEMPLATES / name, dest / name)
+    shutil.copytree(TEMPLATES / "emulator", dest / "emulator")
+    values = {
+        "net_header": f"{project_name}.h",
+        "net_function": project_name,
+        "io_stream": int(io_type == "io_stream"),
+        "pixels": pixels,
+        "beats_in": pixels * 8 // STREAM_WIDTH_BITS,
+        "n_classes": n_classes,
+        "class_bits": CLASS_BITS,
+        "logit_bits": LOGIT_BITS,
+        "logit_int_bits": LOGIT_BITS - logit_frac_bits_,
+        "top": TOP,
+        "part": part,
+        "clock_period_ns": f"{1000.0 / clock_mhz:g}",
+        "ip_vendor": IP_VENDOR,
+        "ip_library": IP_LIBRARY,
+        "ip_version": IP_VERSION,
+        "net_source": f"{project_name}.cpp",
+    }
+    (dest / "pynq_mnist_config.h").write_text(render(TEMPLATES / "pynq_mnist_config.h.in", values))
+    (dest / "build_hls.tcl").write_text(render(TEMPLATES / "build_hls.tcl.in", values))
