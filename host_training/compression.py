@@ -75,12 +75,18 @@ def quantized_weights(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray
     return np.asarray(kernel), np.asarray(bias)
 
 
-def cost(model: keras.Model) -> dict:
+def cost(model: keras.Model, count: str = "quantized") -> dict:
     """Nonzero weights, sparsity, per-layer bits and BOPs of a quantized student.
 
     Weights count kernels and biases together; ``sparsity`` is the share of
-    quantized kernel entries that are zero.
+    kernel entries that are zero. ``count="quantized"`` counts what the FPGA
+    gets (a weight that rounds to zero is free); ``count="unpruned"`` counts
+    every weight the pruning masks keep, a bound that longer training of the
+    same pruned student cannot exceed (the tuner uses it, so that a short trial
+    that looks within budget stays within budget when trained to the end).
     """
+    if count not in ("quantized", "unpruned"):
+        raise ValueError(f"count must be 'quantized' or 'unpruned', got {count!r}")
     in_bits = encoding.PIXEL_BITS
     total = nonzero = kernel_total = kernel_zero = bops = 0
     bits: dict[str, dict[str, int]] = {}
@@ -93,15 +99,21 @@ def cost(model: keras.Model) -> dict:
             continue
         if not isinstance(layer, QConv2D | QDense):
             continue
-        kernel, bias = quantized_weights(layer)
+        if count == "quantized":
+            kernel, bias = quantized_weights(layer)
+        else:
+            mask = outer.pruning_vars[0][1] if isinstance(outer, PruneLowMagnitude) else None
+            kernel = np.asarray(layer.kernel if mask is None else mask)
+            bias = np.ones(layer.bias.shape)
         w_bits = int(layer.kernel_quantizer_internal.bits)
         bits[layer.name] = {"weight": w_bits, "bias": int(layer.bias_quantizer_internal.bits)}
         positions = math.prod(layer.output_shape[1:-1]) if isinstance(layer, QConv2D) else 1
-        bops += int(np.count_nonzero(kernel)) * positions * w_bits * in_bits
+        kernel_nonzero = int(np.count_nonzero(kernel))
+        bops += kernel_nonzero * positions * w_bits * in_bits
         total += kernel.size + bias.size
-        nonzero += int(np.count_nonzero(kernel) + np.count_nonzero(bias))
+        nonzero += kernel_nonzero + int(np.count_nonzero(bias))
         kernel_total += kernel.size
-        kernel_zero += kernel.size - int(np.count_nonzero(kernel))
+        kernel_zero += kernel.size - kernel_nonzero
     return {
         "nonzero_weights": nonzero,
         "total_weights": total,

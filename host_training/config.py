@@ -87,7 +87,7 @@ _CNN = {
             "filters.0": {"choice": [8, 12, 16]},
             "filters.1": {"choice": [16, 24, 32]},
             "weight_bits": {"choice": [4, 5, 6]},
-            "pruning.sparsity": {"min": 0.3, "max": 0.7},
+            "pruning.sparsity": {"min": 0.2, "max": 0.7},
             "lr": {"min": 1e-3, "max": 1e-2, "log": True},
             "kd.temperature": {"min": 2.0, "max": 8.0},
             "kd.alpha": {"min": 0.3, "max": 0.9},

@@ -221,7 +221,7 @@ def _tuner_stage(config, teacher, splits, out, stages, verbose):
             student, config["arch"], teacher, trial_data, epochs=tc["epochs"],
             validation=None, checkpoint=None, stage="tuner", verbose=0,
         )  # fmt: skip
-        cost = compression.cost(model)
+        cost = compression.cost(model, count="unpruned")  # a bound the final student keeps
         return {
             "val_accuracy": _accuracy(model, splits.val),
             "nonzero_weights": cost["nonzero_weights"],
@@ -302,6 +302,10 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
         stop_point("student")
     student_acc = _accuracy(student, splits.test)
     cost = compression.cost(student)
+    limits = config["tuner"]["limits"]
+    within_limits = compression.limit_excess(cost, limits) == 0
+    if not within_limits:
+        log(f"WARNING: the student exceeds the cost limits {limits}")
     log(
         f"student: test accuracy {student_acc:.4f}, {cost['nonzero_weights']} nonzero weights, "
         f"{cost['max_weight_bits']}-bit weights, {cost['bops']} BOPs"
@@ -330,6 +334,7 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
             "layer_bits": cost["layer_bits"],
             "max_weight_bits": cost["max_weight_bits"],
             "bops": cost["bops"],
+            "within_limits": within_limits,
             "config": student_config,
             "history": student_history,
         },

@@ -7,6 +7,9 @@ accuracy and cost. The objective ``score`` is the validation accuracy when the
 trained student respects every limit in ``config["tuner"]["limits"]``, and
 ``-excess`` (the summed relative excess, always below any feasible score) when
 it does not: over-budget trials lose, and the most nearly feasible lose least.
+A trial's nonzero weights and BOPs count every weight its pruning masks keep
+(``compression.cost(count="unpruned")``): a bound that the chosen student,
+trained longer, cannot exceed, so a trial within budget stays within budget.
 
 The project lives in ``RUN_DIR/state/tuner``; keras-tuner reloads it, so a
 killed search continues with the trials it has not run yet.

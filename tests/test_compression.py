@@ -104,6 +104,17 @@ def test_cost_counts_quantized_nonzeros_and_bops():
     assert cost["layer_bits"]["dense1"] == {"weight": 4, "bias": 8, "activation": 5}
 
 
+def test_unpruned_count_bounds_the_quantized_count():
+    student = _student("mlp", units=[2], weight_bits=[4, 3], activation_bits=5)
+    model = build_student(student, "mlp")
+    k1 = np.zeros((784, 2), np.float32)
+    k1[:3, 0] = [0.5, -0.25, 0.01]  # 0.01 is kept by pruning but quantizes to 0
+    model.layers[0].set_weights([k1, np.zeros(2, np.float32)])
+    model.layers[2].set_weights([np.zeros((2, 10), np.float32), np.zeros(10, np.float32)])
+    assert compression.cost(model)["nonzero_weights"] == 2
+    assert compression.cost(model, count="unpruned")["nonzero_weights"] == 3 + 2 + 10
+
+
 def test_limit_excess():
     assert (
         compression.limit_excess(

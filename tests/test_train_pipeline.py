@@ -29,6 +29,7 @@ def test_tiny_run_writes_every_output(tiny_run_dir):
     s = m["student"]
     assert 0 < s["nonzero_weights"] <= s["total_weights"]
     assert s["bops"] > 0 and 0.0 <= s["sparsity"] < 1.0
+    assert s["within_limits"] is True
     assert set(s["layer_bits"]) == {"conv1", "conv2", "logits"}
     assert len(m["tuner"]["trials"]) == 2
     assert {"teacher", "tuner", "student"} <= set(m["stage_seconds"])
