@@ -94,9 +94,10 @@ def _mlp_config(layers: dict) -> None:
     """hls4ml defaults: fixed<16,6> input and accumulators, so products lose bits and sums wrap.
 
     fc1's weights are narrower than its quantizer, so they pass through hls4ml's
-    decimal printing and the compiler's truncation.
+    decimal printing and the compiler's truncation; logits uses the Resource strategy.
     """
     layers["fc1"]["Precision"]["weight"] = "fixed<5,1>"
+    layers["logits"].update(Strategy="Resource", ReuseFactor=2)  # hls4ml transposes its weights
 
 
 def _cnn_config(layers: dict) -> None:
@@ -164,6 +165,7 @@ def _assert_bit_exact(hls_model, path, frames: np.ndarray, shape: tuple[int, ...
 
 @pytest.mark.slow
 def test_mlp_io_parallel_matches_hls4ml_csim(mlp_hls, mlp_file, frames):
+    assert mlp_hls.graph["logits"].get_attr("_weights_transposed")  # the Resource layout is covered
     _assert_bit_exact(mlp_hls, mlp_file, frames, (len(frames), 784))
 
 
