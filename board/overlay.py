@@ -29,6 +29,7 @@ from pynq_mnist.overlays import locate
 
 from .design_check import check_design
 from .dma_link import DmaLink
+from .latency_counter import LatencyCounter
 from .timing import StageTimer
 
 TARGETS = ("auto", "board", "emulator")
@@ -120,6 +121,8 @@ class MnistOverlay(pynq.Overlay):
     ----------
     timer : StageTimer
         Seconds per stage (pack, copy_in, dma, copy_out, unpack).
+    latency_counter : LatencyCounter or None
+        The in-fabric cycle counter, on the board when the overlay was built with one.
     target, board_name, fclk_mhz, load_s, self_test_s, frames_per_transfer
     """
 
@@ -153,6 +156,10 @@ class MnistOverlay(pynq.Overlay):
         self.fclk_mhz = float(pynq.Clocks.fclk0_mhz)
         self._frame_budget_s = 10 * float(meta.ip["target_ii_cycles"]) / (self.fclk_mhz * 1e6)
         self._fields = {f.name: f for f in meta.output.fields}
+        counter = (meta.build or {}).get("latency_counter")
+        self.latency_counter = (
+            LatencyCounter(self, counter) if counter and self.target == "board" else None
+        )
 
         self._in_bytes = meta.input.bytes_per_frame
         self._out_words = meta.output.bytes_per_frame // 8

@@ -92,13 +92,17 @@ class EmulatedDevice(Device):
                     int(p["c_s_axis_s2mm_tdata_width"]) // 8,
                 )
                 self.dmas[name] = model
-                self._windows.append((ip["phys_addr"], ip["addr_range"], model))
+                self.map(ip["phys_addr"], ip["addr_range"], model)
         self.post_download(bitstream, parser, self.name)
+
+    def map(self, base: int, size: int, model) -> None:
+        """Put a register model (``read(offset)``, ``write(offset, value)``) at ``base``."""
+        self._windows.append((base, size, model))
 
     def gen_cache(self, bitstream, parser=None) -> None:
         """Nothing to cache: the emulated board parses the ``.hwh`` each load."""
 
-    def _window(self, address: int) -> tuple[AxiDmaModel, int]:
+    def _window(self, address: int):
         for base, size, model in self._windows:
             if base <= address < base + size:
                 return model, address - base
