@@ -79,7 +79,9 @@ setup(
     },
     include_package_data=True,
     # The board side: the PYNQ image already has pynq, numpy and matplotlib.
-    install_requires=["numpy", "matplotlib", "pynq>=3.0.1"],
+    # pynq 3.0.1's pynq.lib (imported by every Overlay) needs pycparser.plyparser,
+    # which pycparser 3 removed; the PYNQ image's pycparser is older.
+    install_requires=["numpy", "matplotlib", "pynq>=3.0.1", "pycparser<3"],
     extras_require={"host": HOST, "test": TEST},
     entry_points={
         "console_scripts": ["pynq-mnist = pynq_mnist.cli:main"],
