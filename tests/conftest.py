@@ -38,3 +38,13 @@ def tiny_run_dir(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tiny_run") / "run"
     train({"arch": "cnn", "preset": "smoke"}, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run_dir, tmp_path_factory):
+    """The tiny run converted into an overlay bundle, verified on 1,000 test frames."""
+    from pynq_mnist.host_training.convert import convert
+
+    out = tmp_path_factory.mktemp("tiny_bundle") / "mnist_cnn"
+    convert(tiny_run_dir, out, frames=1000, progress=lambda message: None)
+    return out

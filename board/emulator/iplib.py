@@ -251,12 +251,14 @@ class IPLibrary:
         candidates.append(cached)
         errors = []
         for path in candidates:
-            if path.is_file():
-                try:
-                    _check_library(path)
-                    return cls._matching(path, weights_dir, meta.input.beats_per_frame)
-                except IPLibraryError as e:
-                    errors.append(str(e))
+            if not path.is_file():
+                continue
+            try:
+                _check_library(path)
+            except IPLibraryError as e:
+                errors.append(str(e))
+                continue
+            return cls._matching(path, weights_dir, meta.input.beats_per_frame)
         why = "; ".join(errors) or "the bundle has no library"
         print(f"building the emulated IP from {hls_dir} with g++ ({why}) ...", flush=True)
         compile_library(hls_dir, cached)

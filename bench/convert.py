@@ -1,0 +1,105 @@
+"""Conversion benchmark: each default student -> bundle, verified on all 10k test frames.
+
+For each arch (``cnn`` and ``mlp`` by default) it converts the training
+benchmark's run (``bench/runs/<arch>``, made by ``bench/train.py``) into
+``bench/runs/bundles/mnist_<arch>`` and records the convert report: Keras and
+emulated accuracy, agreement, bytes and beats per frame, precisions, reuse
+factors, the target II (a cycle model), and the host timing of streaming all
+frames through the compiled IP, once inside the conversion and once more from a
+fresh :class:`IPLibrary` (best of ``--repeats``). It checks issue 3's targets.
+Results, with the command that made them, go to ``bench/results/convert.json``.
+
+Usage::
+
+    python bench/convert.py [--archs cnn mlp] [--runs bench/runs] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: Issue 3's targets.
+TARGETS = {
+    "max_accuracy_gap_points": 0.1,
+    "max_bytes_in_per_frame": 784,
+    "max_bytes_out_per_frame": 8,
+    "mlp_max_emulate_s": 30.0,
+}
+
+
+def targets_met(report: dict) -> dict:
+    gap = abs(report["emulated_accuracy"] - report["keras_accuracy"]) * 100
+    met = {
+        "accuracy_gap": gap <= TARGETS["max_accuracy_gap_points"],
+        "bytes_in": report["bytes_in_per_frame"] <= TARGETS["max_bytes_in_per_frame"],
+        "bytes_out": report["bytes_out_per_frame"] <= TARGETS["max_bytes_out_per_frame"],
+        "bit_exact": report["csim_bit_exact"],
+    }
+    if report["arch"] == "mlp":
+        met["emulate_time"] = report["emulate_rerun_s"] <= TARGETS["mlp_max_emulate_s"]
+    return met
+
+
+def emulate_again(bundle_dir: Path, data_dir: str | None, repeats: int) -> float:
+    """Best host time to stream all test frames through a freshly loaded library."""
+    from pynq_mnist.board.emulator.iplib import IPLibrary
+    from pynq_mnist.bundle import Bundle
+    from pynq_mnist.mnist import load_mnist
+
+    bundle = Bundle(bundle_dir)
+    stream = bundle.metadata.input.pack(load_mnist(data_dir).test_images)
+    best = float("inf")
+    with IPLibrary.for_bundle(bundle) as ip:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            words = ip.transfer(stream)
+            best = min(best, time.perf_counter() - t0)
+    if words.shape[0] != stream.size // bundle.metadata.input.bytes_per_frame:
+        raise RuntimeError(f"{bundle_dir}: the IP returned {words.shape[0]} frames")
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", nargs="+", default=["cnn", "mlp"], choices=["cnn", "mlp"])
+    parser.add_argument("--runs", type=Path, default=HERE / "runs", help="training run folders")
+    parser.add_argument("--data", default=None, help="MNIST folder (default $PYNQ_MNIST_DATA)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "convert.json")
+    args = parser.parse_args(argv)
+
+    from pynq_mnist.host_training.convert import convert
+    from pynq_mnist.host_training.run_dir import write_json
+
+    results: dict = {
+        "command": shlex.join(["python", "bench/convert.py", *argv]),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        "timings_are": "host timings of the g++-compiled IP, not board timings",
+        "targets": TARGETS,
+    }
+    for arch in args.archs:
+        bundle_dir = args.runs / "bundles" / f"mnist_{arch}"
+        print(f"[bench] converting {args.runs / arch} -> {bundle_dir}", flush=True)
+        report = convert(args.runs / arch, bundle_dir, args.data)
+        report["bundle"] = str(bundle_dir)
+        report["emulate_rerun_s"] = round(emulate_again(bundle_dir, args.data, args.repeats), 3)
+        report["targets_met"] = targets_met(report)
+        results[arch] = report
+        write_json(args.out, results)  # partial results survive an interruption
+    print(f"[bench] wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

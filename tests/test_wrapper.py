@@ -1,0 +1,150 @@
+"""The compiled IP, driven beat by beat: golden vectors, transfers, TLAST, bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pynq_mnist.board.emulator.iplib import IPLibrary, IPLibraryError, beats_from_bytes
+from pynq_mnist.bundle import Bundle, BundleError
+
+pytestmark = pytest.mark.slow  # the session's tiny bundle needs a training run
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_bundle):
+    return Bundle(tiny_bundle)
+
+
+@pytest.fixture
+def ip(bundle):
+    with IPLibrary.for_bundle(bundle) as lib:
+        yield lib
+
+
+def _tiled(bundle, n):
+    """``n`` frames cycling through the golden ones, with their expected words."""
+    frames, words = bundle.golden()
+    index = np.arange(n) % len(frames)
+    return frames[index], words[index]
+
+
+def test_golden_vectors_reproduce_exactly(bundle, ip):
+    frames, words = bundle.golden()
+    assert frames.shape == (64, 784) and frames.dtype == np.uint8
+    assert words.dtype == np.uint64 and words.shape == (64, 1)
+    np.testing.assert_array_equal(ip.transfer(bundle.metadata.input.pack(frames)), words)
+
+
+@pytest.mark.parametrize("n", [1, 2, 1000])
+def test_transfers_give_every_frame_with_tlast_on_the_last_beat(bundle, ip, n):
+    frames, words = _tiled(bundle, n)
+    beats = beats_from_bytes(bundle.metadata.input.pack(frames), 784)
+    last = np.zeros(beats.size, dtype=bool)
+    last[-1] = True
+    ip.push(beats, last)
+    assert ip.run() == n
+    assert ip.pending_output() == n
+    data, flags = ip.pop()
+    np.testing.assert_array_equal(data, words[:, 0])
+    assert np.flatnonzero(flags).tolist() == [n - 1]
+    assert ip.pending_output() == 0 and ip.pending_input() == 0
+
+
+def test_back_to_back_transfers_each_end_with_tlast(bundle, ip):
+    frames, words = _tiled(bundle, 5)
+    beats = beats_from_bytes(bundle.metadata.input.pack(frames), 784)
+    last = np.zeros(beats.size, dtype=bool)
+    last[[2 * 98 - 1, 5 * 98 - 1]] = True  # a 2-frame then a 3-frame transfer
+    ip.push(beats, last)
+    assert ip.run() == 5
+    data, flags = ip.pop(max_beats=3)
+    assert np.flatnonzero(flags).tolist() == [1]
+    data2, flags2 = ip.pop()
+    np.testing.assert_array_equal(np.concatenate([data, data2]), words[:, 0])
+    assert np.flatnonzero(flags2).tolist() == [1]
+
+
+def test_a_partial_frame_waits_and_a_mid_frame_tlast_flushes(bundle, ip):
+    frames, _ = _tiled(bundle, 1)
+    beats = beats_from_bytes(frames.reshape(-1), 784)
+    ip.push(beats[:50], np.zeros(50, dtype=bool))
+    assert ip.run() == 0 and ip.pending_input() == 50 and ip.pending_output() == 0
+    ip.reset()
+    assert ip.pending_input() == 0
+    short = np.zeros(50, dtype=bool)
+    short[-1] = True
+    ip.push(beats[:50], short)
+    assert ip.run() == 1
+    data, flags = ip.pop()
+    assert flags.tolist() == [True]
+    padded = frames.copy()
+    padded[:, 50 * 8 :] = 0  # the IP takes the missing pixels as 0
+    assert data[0] == ip.transfer(padded.reshape(-1))[0, 0]
+
+
+def test_bytes_that_are_not_whole_frames_are_rejected(bundle, ip):
+    frames, _ = _tiled(bundle, 2)
+    stream = bundle.metadata.input.pack(frames)
+    with pytest.raises(BundleError, match="not a whole number of 784-byte frames"):
+        ip.transfer(stream[:-8])
+    with pytest.raises(BundleError, match="uint8"):
+        ip.transfer(stream.view(np.uint16))
+    with pytest.raises(BundleError, match="one-dimensional"):
+        ip.transfer(stream.reshape(2, 784))
+
+
+def test_push_checks_dtype_and_shape(ip):
+    with pytest.raises(BundleError, match="uint64"):
+        ip.push(np.zeros(98, dtype=np.int64), np.zeros(98, dtype=bool))
+    with pytest.raises(BundleError, match="bool array of shape"):
+        ip.push(np.zeros(98, dtype=np.uint64), np.zeros(97, dtype=bool))
+    with pytest.raises(BundleError, match="bool array"):
+        ip.push(np.zeros(98, dtype=np.uint64), np.zeros(98, dtype=np.uint8))
+    assert ip.pending_input() == 0
+
+
+def test_malformed_or_mismatched_metadata_is_refused(tiny_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    meta = json.loads((copy / "bundle.json").read_text())
+    (copy / "bundle.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        IPLibrary.for_bundle(copy)
+    meta["input"]["beats_per_frame"] = 97
+    (copy / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="input beats_per_frame is 97"):
+        IPLibrary.for_bundle(copy)
+
+
+def test_a_library_for_another_frame_size_is_refused(tiny_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    meta = json.loads((copy / "bundle.json").read_text())
+    meta["input"]["frame_shape"] = [28, 14]
+    meta["input"].pop("beats_per_frame")
+    meta["input"].pop("bytes_per_frame")
+    (copy / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(IPLibraryError, match="takes 98 beats per frame but the bundle says 49"):
+        IPLibrary.for_bundle(copy, cache=tmp_path / "cache")
+
+
+def test_a_library_that_will_not_load_is_rebuilt_from_the_sources(tiny_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    bundle = Bundle(copy)
+    bundle.file("emulator").write_bytes(b"not a shared library")
+    with IPLibrary.for_bundle(bundle, cache=tmp_path / "cache") as lib:
+        assert lib.path.is_relative_to(tmp_path / "cache")
+        frames, words = bundle.golden()
+        np.testing.assert_array_equal(lib.transfer(frames[:4].reshape(-1)), words[:4])
+
+
+def test_missing_weights_are_an_error_not_a_crash(tiny_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    for txt in (copy / "hls" / "firmware" / "weights").glob("*.txt"):
+        txt.unlink()
+    with pytest.raises(IPLibraryError, match="lacks the network's weight files"):
+        IPLibrary.for_bundle(copy)
