@@ -7,12 +7,16 @@ The loss (Hinton et al. 2015) is::
 with ``s`` and ``t`` the student's and teacher's *logits*. The ``T**2`` keeps the
 soft term's gradients on the scale of the hard term's as ``T`` grows. Only the
 student's variables receive gradients; the teacher runs in inference mode.
-Without a teacher (or with ``alpha = 0``) the same loop trains on the labels
-alone, which makes the KD ablation a like-for-like comparison.
+Batches are ``(x, y)``, the teacher's logits then computed in the step, or
+``(x, y, teacher_logits)`` computed once beforehand (:func:`batches`;
+the same numbers, since the teacher is fixed and runs in inference mode, for a
+fraction of the time). Without teacher logits (or with ``alpha = 0``) the same
+loop trains on the labels alone, which makes the KD ablation like-for-like.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 keras = tf.keras
@@ -41,11 +45,20 @@ def distillation_loss(
     return (1.0 - alpha) * hard + alpha * soft, hard, soft
 
 
-class Distiller(keras.Model):
-    """Trains ``student`` from labels and, when given, ``teacher`` logits.
+def batches(
+    x: np.ndarray, y: np.ndarray, teacher_logits: np.ndarray | None, batch_size: int, seed: int
+) -> tf.data.Dataset:
+    """Seeded, reshuffled batches of ``(x, y)``, or ``(x, y, teacher_logits)`` when given."""
+    items = (x, y) if teacher_logits is None else (x, y, teacher_logits)
+    ds = tf.data.Dataset.from_tensor_slices(items)
+    return ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
 
-    ``fit`` takes ``(images, labels)``; ``evaluate`` and ``predict`` use the
-    student alone. Metrics: ``loss``, ``hard_loss``, ``soft_loss``, ``accuracy``.
+
+class Distiller(keras.Model):
+    """Trains ``student`` from labels and teacher logits (see the module docstring).
+
+    ``evaluate`` and ``predict`` use the student alone. Metrics: ``loss``,
+    ``hard_loss``, ``soft_loss``, ``accuracy``.
     """
 
     def __init__(
@@ -59,7 +72,7 @@ class Distiller(keras.Model):
         self.student = student
         self.teacher = teacher
         self.temperature = float(temperature)
-        self.alpha = float(alpha) if teacher is not None else 0.0
+        self.alpha = float(alpha)
         if teacher is not None:
             teacher.trainable = False
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -76,8 +89,15 @@ class Distiller(keras.Model):
 
     def compute_gradients(self, data: tuple) -> tuple[list, dict]:
         """Gradients of the distillation loss w.r.t. the student's variables only."""
-        x, y = data
-        teacher_logits = None if self.alpha == 0 else self.teacher(x, training=False)
+        x, y = data[:2]
+        if self.alpha == 0:
+            teacher_logits = None
+        elif len(data) == 3:
+            teacher_logits = data[2]
+        elif self.teacher is not None:
+            teacher_logits = self.teacher(x, training=False)
+        else:
+            teacher_logits = None
         with tf.GradientTape() as tape:
             student_logits = self.student(x, training=True)
             total, hard, soft = distillation_loss(

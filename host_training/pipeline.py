@@ -93,26 +93,31 @@ def _prepare_run_dir(out: Path, config: dict) -> None:
 def train_student(
     student_config: dict,
     arch: str,
-    teacher,
     data: tuple,
     *,
+    teacher_logits=None,
     epochs: int,
     validation: tuple | None,
     checkpoint: Path | None,
     stage: str,
+    seed: int,
     verbose: int,
 ) -> tuple:
     """Quantization-aware, pruned (if enabled), distilled (if enabled) student training.
 
-    Returns ``(student without pruning wrappers, history)``.
+    ``data`` is ``(x, y)``; ``teacher_logits`` (the teacher's logits for ``x``)
+    are used when ``student_config["kd"]["enabled"]``. Returns ``(student
+    without pruning wrappers, history)``.
     """
     import tensorflow as tf
 
     from pynq_mnist.host_training import compression
-    from pynq_mnist.host_training.distill import Distiller
+    from pynq_mnist.host_training.distill import Distiller, batches
     from pynq_mnist.host_training.models import build_student
 
-    s = student_config
+    s, kd = student_config, student_config["kd"]
+    if kd["enabled"] and teacher_logits is None:
+        raise ValueError("distillation is enabled but no teacher logits were given")
     model = build_student(s, arch)
     callbacks = []
     if s["pruning"]["enabled"]:
@@ -120,20 +125,30 @@ def train_student(
         schedule = compression.pruning_schedule(s["pruning"], steps, epochs)
         model = compression.prune(model, schedule)
         callbacks.append(compression.sparsity.UpdatePruningStep())
-    kd = s["kd"]
-    distiller = Distiller(
-        model,
-        teacher if kd["enabled"] else None,
-        temperature=kd["temperature"],
-        alpha=kd["alpha"],
-    )
+    logits = teacher_logits if kd["enabled"] else None
+    train_batches = batches(*data, logits, s["batch_size"], seed)
+    distiller = Distiller(model, temperature=kd["temperature"], alpha=kd["alpha"])
     distiller.compile(optimizer=tf.keras.optimizers.Adam(s["lr"]))
     history = _fit(
-        distiller, model, data, s, epochs, validation, checkpoint, stage, callbacks, verbose
+        distiller,
+        model,
+        train_batches,
+        s,
+        epochs,
+        validation,
+        checkpoint,
+        stage,
+        callbacks,
+        verbose,
     )
     if s["pruning"]["enabled"]:
         model = compression.strip(model)
     return model, history
+
+
+def _teacher_logits(teacher, x):
+    """The teacher's logits for ``x``, computed once for all epochs of a student."""
+    return teacher.predict(x, batch_size=1000, verbose=0)
 
 
 def _fit(model, target, data, hp, epochs, validation, checkpoint, stage, callbacks, verbose):
@@ -212,14 +227,18 @@ def _tuner_stage(config, teacher, splits, out, stages, verbose):
     log(f"tuner: {tc['trials']} trials x {tc['epochs']} epoch(s), limits {tc['limits']}")
     t0 = time.perf_counter()
     trial_data = splits.head(tc["train_subset"])
+    trial_logits = (
+        _teacher_logits(teacher, trial_data[0]) if config["student"]["kd"]["enabled"] else None
+    )
 
     def evaluate(values: dict) -> dict:
         log(f"tuner: trial {values}")
         tf.keras.utils.set_random_seed(config["seed"])
         student = apply_hyperparameters(config["student"], values)
         model, _ = train_student(
-            student, config["arch"], teacher, trial_data, epochs=tc["epochs"],
-            validation=None, checkpoint=None, stage="tuner", verbose=0,
+            student, config["arch"], trial_data, teacher_logits=trial_logits,
+            epochs=tc["epochs"], validation=None, checkpoint=None, stage="tuner",
+            seed=config["seed"], verbose=0,
         )  # fmt: skip
         cost = compression.cost(model, count="unpruned")  # a bound the final student keeps
         return {
@@ -293,9 +312,13 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
         t0 = time.perf_counter()
         tf.keras.utils.set_random_seed(config["seed"])
         student, student_history = train_student(
-            student_config, config["arch"], teacher, splits.train,
+            student_config, config["arch"], splits.train,
+            teacher_logits=(
+                _teacher_logits(teacher, splits.train[0]) if student_config["kd"]["enabled"] else None
+            ),
             epochs=student_config["epochs"], validation=splits.val,
-            checkpoint=out / rd.STATE / "student", stage="student", verbose=verbose,
+            checkpoint=out / rd.STATE / "student", stage="student",
+            seed=config["seed"], verbose=verbose,
         )  # fmt: skip
         rd.save_model(student, path)
         stages.record("student", time.perf_counter() - t0)

@@ -66,7 +66,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 def fit_resumable(
     model: keras.Model,
     target: keras.Model,
-    data: tuple,
+    data,
     *,
     epochs: int,
     batch_size: int,
@@ -79,7 +79,8 @@ def fit_resumable(
 ) -> dict:
     """``model.fit`` for ``epochs``, resuming from ``checkpoint`` when one exists.
 
-    ``target`` is the model whose weights are checkpointed (the student inside a
+    ``data`` is ``(x, y)`` arrays or a batched ``tf.data.Dataset``. ``target``
+    is the model whose weights are checkpointed (the student inside a
     distiller). Returns the history of all epochs, including those of earlier
     interrupted attempts.
     """
@@ -96,14 +97,16 @@ def fit_resumable(
             print(f"[{stage}] resuming after epoch {start}/{epochs}", flush=True)
         callbacks.append(EpochCheckpoint(target, checkpoint, stage, history))
     if start < epochs:
+        # arrays are batched and shuffled here; a tf.data.Dataset comes batched
+        arrays = isinstance(data, tuple)
         result = model.fit(
-            *data,
+            *(data if arrays else (data,)),
             epochs=epochs,
             initial_epoch=start,
-            batch_size=batch_size,
+            batch_size=batch_size if arrays else None,
             validation_data=validation,
             callbacks=callbacks,
-            shuffle=True,
+            shuffle=arrays,
             verbose=verbose,
         )
         if checkpoint is None:

@@ -12,6 +12,7 @@ from pynq_mnist.host_training.pipeline import train_student  # noqa: E402
 
 
 def _student(arch, **over):
+    over = {"kd": {"enabled": False}, **over}
     config = resolve({"arch": arch, "student": over, "tuner": {"enabled": False}})
     return config["student"]
 
@@ -31,8 +32,8 @@ def test_pruning_reaches_target_sparsity_in_a_short_run(target):
         "mlp", units=[32], batch_size=32, epochs=1, pruning={"sparsity": target, "frequency": 100}
     )
     model, _ = train_student(
-        student, "mlp", None, _random_data("mlp"), epochs=1, validation=None,
-        checkpoint=None, stage="test", verbose=0,
+        student, "mlp", _random_data("mlp"), epochs=1, validation=None,
+        checkpoint=None, stage="test", seed=0, verbose=0,
     )  # fmt: skip
     assert not any("prune" in lay.name for lay in model.layers)  # wrappers stripped
     for layer in model.layers:
@@ -57,8 +58,8 @@ def test_quantized_weights_lie_on_their_grid(arch):
     tf.keras.utils.set_random_seed(1)
     student = _student(arch, weight_bits=[3, 4, 5], bias_bits=6, epochs=1, batch_size=64)
     model, _ = train_student(
-        student, arch, None, _random_data(arch), epochs=1, validation=None,
-        checkpoint=None, stage="test", verbose=0,
+        student, arch, _random_data(arch), epochs=1, validation=None,
+        checkpoint=None, stage="test", seed=0, verbose=0,
     )  # fmt: skip
     bits = compression.cost(model)["layer_bits"]
     assert [b["weight"] for b in bits.values()] == [3, 4, 5]

@@ -82,3 +82,18 @@ def test_without_teacher_the_loss_is_the_hard_loss():
     logs = distiller.fit(x, np.arange(8) % 3, batch_size=8, epochs=1, verbose=0).history
     assert logs["soft_loss"][0] == 0
     assert logs["loss"][0] == pytest.approx(logs["hard_loss"][0])
+
+
+def test_precomputed_teacher_logits_give_the_same_step():
+    student, teacher = _mlp("student", 0), _mlp("teacher", 1)
+    x = np.random.default_rng(2).normal(size=(8, 4)).astype(np.float32)
+    y = np.arange(8) % 3
+    in_step = Distiller(student, teacher, temperature=2.0, alpha=0.6)
+    given = Distiller(student, None, temperature=2.0, alpha=0.6)
+    logits = teacher.predict(x, verbose=0)
+    g1, out1 = in_step.compute_gradients((x, y))
+    g2, out2 = given.compute_gradients((x, y, logits))
+    assert float(out1["soft"]) > 0
+    assert float(out1["loss"]) == pytest.approx(float(out2["loss"]), rel=1e-6)
+    for (a, _), (b, _) in zip(g1, g2, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
