@@ -96,7 +96,11 @@ def pipeline_row(
 
 
 def ablation(run_dir: Path, seeds: list[int], out: Path, data: str | None) -> dict:
-    """The run's chosen student, trained with and without KD from its teacher, per seed."""
+    """The run's chosen student, trained with and without KD from its teacher, per seed.
+
+    Both arms of a seed share its initialisation, data order and validation
+    split; the teacher is the run's own, copied in (its stage is then skipped).
+    """
     from pynq_mnist.host_training import run_dir as rd
     from pynq_mnist.host_training.pipeline import train
 
@@ -129,12 +133,6 @@ def ablation(run_dir: Path, seeds: list[int], out: Path, data: str | None) -> di
     }
 
 
-def _versions() -> dict:
-    from pynq_mnist.host_training.pipeline import _versions
-
-    return _versions()
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from pynq_mnist.host_training.pipeline import versions
     from pynq_mnist.host_training.run_dir import write_json
 
     jobs = {p: (p, None) for p in args.presets}
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": shlex.join(["python", "bench/train.py", *argv]),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
-        "versions": _versions(),
+        "versions": versions(),
         "quick": args.quick,
         "targets": TARGETS,
         "wall_limit_seconds": WALL_LIMIT_S,

@@ -27,7 +27,8 @@ def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """Python and the host stack's package versions, as recorded in metrics."""
     out = {"python": platform.python_version()}
     for dist in VERSIONS:
         try:
@@ -365,7 +366,7 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
         "stage_seconds": stages.times,
         "wall_seconds": sum(stages.times.values()),
         "config": config,
-        "versions": _versions(),
+        "versions": versions(),
     }
     rd.write_json(out / rd.METRICS, metrics)
     log(f"wrote {out / rd.METRICS}")
