@@ -105,7 +105,7 @@ def compile_library(hls_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
-    cmd = ["g++", "-O2", "-std=c++14", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
+    cmd = ["g++", "-O3", "-std=c++14", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
     cmd += ["-include", str(hls_dir / "emulator" / "include" / "pm_weights_dir.h")]
     cmd += ["-DWEIGHTS_DIR=pm_weights_dir()"]
     cmd += [f"-I{p}" for p in includes] + [str(s) for s in library_sources(hls_dir)]
