@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from pynq_mnist.bundle import (
     Bundle,
     BundleMetadata,
     InputFormat,
+    OutputFormat,
     sha256_file,
     sha256_tree,
     staged_dir,
@@ -175,7 +177,7 @@ def convert(
                 io_type,
                 pixels=int(np.prod(images.shape[1:])),
                 n_classes=len(data.class_names),
-                logit_frac_bits_=frac_bits,
+                frac_bits=frac_bits,
                 dest=hls_dir,
                 part=convert_config.PART,
                 clock_mhz=convert_config.CLOCK_MHZ,
@@ -306,9 +308,7 @@ def _precisions(hls_model) -> dict[str, dict[str, str]]:
     return out
 
 
-def _output_dict(fmt) -> dict:
-    from dataclasses import asdict
-
+def _output_dict(fmt: OutputFormat) -> dict:
     return {
         "stream_width_bits": fmt.stream_width_bits,
         "beats_per_frame": fmt.beats_per_frame,
