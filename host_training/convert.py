@@ -29,7 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from pynq_mnist import encoding
-from pynq_mnist.board.emulator.iplib import LIBRARY_NAME, IPLibrary, compile_library
+from pynq_mnist.board.emulator.iplib import (
+    LIBRARY_NAME,
+    SOURCE_PATHS,
+    IPLibrary,
+    compile_library,
+)
 from pynq_mnist.bundle import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -46,6 +51,8 @@ from pynq_mnist.host_training import convert_config, convert_ip
 from pynq_mnist.host_training.convert_config import ConversionError
 
 PROJECT_NAME = "mnist_net"
+#: HLS files hashed beside the library's sources.
+HLS_EXTRA_SOURCES = ("build_hls.tcl", "hls4ml_config.json")
 GOLDEN_FRAMES = 64
 DMA_LENGTH_WIDTH_BITS = 26
 FILES = {
@@ -267,7 +274,7 @@ def convert(
                     },
                     "accuracy": accuracy,
                     "files": files,
-                    "sha256": {rel: sha256_tree(stage / rel) for rel in files.values()},
+                    "sha256": _hashes(stage, files),
                 },
                 source="conversion",
             )
@@ -277,6 +284,13 @@ def convert(
     progress(format_report(report))
     Bundle(out)  # read back: the bundle on disk validates
     return report
+
+
+def _hashes(stage: Path, files: dict[str, str]) -> dict[str, str]:
+    """sha256 of every bundle file; of ``hls/`` only the sources (its build adds outputs)."""
+    paths = [rel for key, rel in files.items() if key != "hls"]
+    paths += [f"{files['hls']}/{rel}" for rel in (*SOURCE_PATHS, *HLS_EXTRA_SOURCES)]
+    return {rel: sha256_tree(stage / rel) for rel in paths}
 
 
 def _export_network(hls_model, path: Path, progress: Callable[[str], None]) -> bool:

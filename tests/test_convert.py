@@ -149,3 +149,20 @@ def test_tiny_run_converts_to_a_verified_bundle(tiny_bundle):
     frames, words = bundle.golden()
     classes = meta.output.unpack(words)["class"]
     assert np.all(classes < 10)
+
+
+@pytest.mark.slow
+def test_hashes_cover_the_sources_not_the_hls_build_outputs(tiny_bundle, tmp_path):
+    import shutil
+
+    from pynq_mnist.bundle import BundleError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "hls" / "reports").mkdir()
+    (copy / "hls" / "reports" / "csynth.xml").write_text("<report/>")
+    Bundle(copy).verify_hashes()  # an HLS build's outputs are not sources
+    top = copy / "hls" / "pynq_mnist_top.cpp"
+    top.write_text(top.read_text() + "\n// edited\n")
+    with pytest.raises(BundleError, match="pynq_mnist_top.cpp does not match"):
+        Bundle(copy).verify_hashes()

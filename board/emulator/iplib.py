@@ -41,6 +41,15 @@ ABI_VERSION = 1
 LIBRARY_NAME = "libpynq_mnist_ip.so"
 CACHE_ENV_VAR = "PYNQ_MNIST_EMULATOR_CACHE"
 COMPILE_TIMEOUT_S = 600
+#: What the library is built from, under ``BUNDLE/hls`` (the HLS build adds
+#: ``work/``, ``ip_repo/`` and ``reports/`` beside them, which change nothing here).
+SOURCE_PATHS = (
+    "firmware",
+    "emulator",
+    "pynq_mnist_top.h",
+    "pynq_mnist_top.cpp",
+    "pynq_mnist_config.h",
+)
 BEAT_BYTES = 8
 
 _size_t, _u64p, _u8p = (
@@ -123,6 +132,14 @@ def compile_library(hls_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def sources_digest(hls_dir: str | os.PathLike) -> str:
+    """One hash of the library's sources (:data:`SOURCE_PATHS`)."""
+    h = hashlib.sha256()
+    for rel in SOURCE_PATHS:
+        h.update(rel.encode() + b"\0" + sha256_tree(Path(hls_dir) / rel).encode())
+    return h.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -246,7 +263,7 @@ class IPLibrary:
             candidates.append(bundle.file("emulator"))
         hls_dir = bundle.file("hls")
         weights_dir = hls_dir / "firmware" / "weights"
-        tag = hashlib.sha256(sha256_tree(hls_dir).encode()).hexdigest()[:16]
+        tag = sources_digest(hls_dir)[:16]
         cached = Path(cache or cache_dir()) / tag / LIBRARY_NAME
         candidates.append(cached)
         errors = []
