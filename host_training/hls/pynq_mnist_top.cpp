@@ -145,10 +145,11 @@ void pynq_mnist_top(hls::stream<axis_beat_t> &in_stream, hls::stream<axis_beat_t
     hls::stream<result_t> logits("logits");
 #pragma HLS STREAM variable = logits depth = 2
 #else
+    // The same directives hls4ml puts on the network's own arguments, so they agree.
     input_t pixels[PYNQ_MNIST_PIXELS];
-#pragma HLS ARRAY_PARTITION variable = pixels complete
+#pragma HLS ARRAY_RESHAPE variable = pixels complete dim = 0
     result_t logits[PYNQ_MNIST_N_CLASSES];
-#pragma HLS ARRAY_PARTITION variable = logits complete
+#pragma HLS ARRAY_PARTITION variable = logits complete dim = 0
 #endif
     read_frame(in_stream, pixels, ended);
     PYNQ_MNIST_NET(pixels, logits);
