@@ -76,6 +76,8 @@ setup(
             "*.link",
             "*.png",
         ],
+        # The IP's HLS C++ and Tcl templates (a folder of files, not a package).
+        "pynq_mnist.host_training": ["hls/*", "hls/emulator/*", "hls/emulator/include/*"],
     },
     include_package_data=True,
     # The board side: the PYNQ image already has pynq, numpy and matplotlib.
