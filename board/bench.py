@@ -49,10 +49,13 @@ def timing_label(target: str) -> str:
 # --------------------------------------------------------------------------- measurements
 
 
-def measure_accuracy(overlay, images: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy of ``overlay.classify`` on ``images`` in one call (split automatically)."""
+def measure_accuracy(overlay, images: np.ndarray, labels: np.ndarray, chunk: int = 1000) -> dict:
+    """Accuracy of ``overlay.classify`` on ``images``, in calls of ``chunk`` frames (for progress)."""
+    starts = range(0, len(images), chunk)
     t0 = time.perf_counter()
-    predicted = overlay.classify(images)
+    predicted = np.concatenate(
+        [overlay.classify(images[i : i + chunk]) for i in progress(starts, len(starts), "accuracy")]
+    )
     elapsed = time.perf_counter() - t0
     hits = predicted == labels
     return {
