@@ -148,3 +148,30 @@ def test_missing_weights_are_an_error_not_a_crash(tiny_bundle, tmp_path):
         txt.unlink()
     with pytest.raises(IPLibraryError, match="lacks the network's weight files"):
         IPLibrary.for_bundle(copy)
+
+
+def test_cpp_truncates_toward_minus_infinity_and_saturates_like_the_layout(tiny_bundle, tmp_path):
+    """Rebuild the IP with 2 integer bits per logit, so many saturate, and compare with numpy."""
+    from pynq_mnist.board.cpu_reference import CpuReference
+    from pynq_mnist.board.emulator.iplib import compile_library
+    from pynq_mnist.host_training.convert_ip import words_from_logits
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    bundle = Bundle(copy)
+    frames, words = bundle.golden()
+    logits = CpuReference.from_file(bundle.file("network")).logits(frames)
+    frac = bundle.metadata.output.field("logits").frac_bits
+    np.testing.assert_array_equal(words_from_logits(logits, frac), words)
+
+    config = copy / "hls" / "pynq_mnist_config.h"
+    text = config.read_text()
+    assert f"LOGIT_INT_BITS {6 - frac}\n" in text
+    config.write_text(text.replace(f"LOGIT_INT_BITS {6 - frac}\n", "LOGIT_INT_BITS 2\n"))
+    lib_path = compile_library(copy / "hls", tmp_path / "lib" / "lib.so")
+    with IPLibrary(lib_path, copy / "hls" / "firmware" / "weights") as lib:
+        got = lib.transfer(frames.reshape(-1))
+    expected = words_from_logits(logits, 4)
+    raw = bundle.metadata.output.field("logits").extract(expected)
+    assert (raw == 31).any() and (raw == -32).any()  # the test does reach saturation
+    np.testing.assert_array_equal(got, expected)
