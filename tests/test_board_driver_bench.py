@@ -30,10 +30,13 @@ def test_both_drivers_classify_the_same_frames_alike(driver_bench, tmp_path, mon
     monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
     bundle = Bundle(write_synthetic_bundle(tmp_path / "synthetic"))
     images = np.random.default_rng(2).integers(0, 256, (64, 28, 28), dtype=np.uint8)
-    results = driver_bench.run_comparison(bundle, images, ip_factory=synthetic_ip)
+    results = driver_bench.run_comparison(bundle, images, ip_factory=synthetic_ip, repeats=2)
     for mode in ("batch", "single_frame"):
         r = results[mode]
         assert r["same_classes"]
+        assert (
+            len(r["ours"]["repeats_us_per_frame"]) == len(r["hls4ml"]["repeats_us_per_frame"]) == 2
+        )
         for side in (r["ours"], r["hls4ml"], r["hls4ml"]["predict_only"]):
             assert 0 < side["device_s"] < side["wall_s"]
     assert results["single_frame"]["calls"] == 64 and results["batch"]["calls"] == 1
