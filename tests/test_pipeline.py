@@ -1,0 +1,39 @@
+"""The main job end to end on the emulated board, resuming from the session's tiny run and bundle."""
+
+import json
+import shutil
+
+import pytest
+
+from pynq_mnist.cli import main
+from pynq_mnist.pipeline import format_summary
+
+
+@pytest.mark.slow
+def test_pipeline_resumes_finished_stages_and_summarises(
+    tiny_run_dir, tiny_bundle, tmp_path, capsys
+):
+    out = tmp_path / "pipeline"
+    shutil.copytree(tiny_run_dir, out / "cnn" / "run")
+    shutil.copytree(tiny_bundle, out / "cnn" / "bundle")
+    student = out / "cnn" / "run" / "student.h5"
+    bundle_json = out / "cnn" / "bundle" / "bundle.json"
+    before = (student.stat().st_mtime_ns, bundle_json.stat().st_mtime_ns)
+
+    code = main(
+        ["pipeline", "--out", str(out), "--arch", "cnn", "--preset", "smoke",
+         "--target", "emulator", "--latency-calls", "20", "--batches", "1,8", "--frames-per-point", "16"]
+    )  # fmt: skip
+
+    assert code == 0
+    assert (student.stat().st_mtime_ns, bundle_json.stat().st_mtime_ns) == before
+    (row,) = json.loads((out / "summary.json").read_text())
+    assert row["device"] == "emulator" and row["device_equals_bit_exact"] is True
+    assert row["bit_exact_accuracy"] == json.loads(bundle_json.read_text())["accuracy"]["emulated"]
+    assert row["bytes_in_per_frame"] == 784 and row["bytes_out_per_frame"] == 8
+    assert "host" in row["timings"]
+    for name in ("bench.json", "latency.png", "throughput.csv"):
+        assert (out / "cnn" / "bench" / name).is_file()
+    printed = capsys.readouterr().out
+    assert "pipeline summary" in printed and "already converted" in printed
+    assert format_summary([row]) in printed
