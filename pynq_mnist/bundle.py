@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from pynq_mnist.digest import file_digest
+
 SCHEMA = "pynq-mnist-bundle"
 SCHEMA_VERSION = 1
 METADATA_FILE = "bundle.json"
@@ -323,11 +325,7 @@ class BundleMetadata:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def sha256_tree(path: str | os.PathLike) -> str:

@@ -19,7 +19,6 @@ line, and may leave out ``MD5SUMS``.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shutil
 import tempfile
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pynq_mnist.digest import file_digest
 
 #: The original MNIST files and their published md5 sums (the one copy of them).
 MNIST_MD5 = {
@@ -103,11 +104,7 @@ class Dataset:
 
 
 def md5_file(path: str | os.PathLike) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "md5")
 
 
 def read_md5sums(path: Path) -> dict[str, str]:
