@@ -84,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from pynq_mnist.host_training.convert import convert
-    from pynq_mnist.host_training.run_dir import write_json
+    from pynq_mnist.host_training.run_dir import read_json, write_json
 
+    command = shlex.join(["python", "bench/convert.py", *argv])
+    # Archs not converted by this call keep their earlier entries (each names its command).
+    earlier = read_json(args.out) if args.out.exists() else {}
     results: dict = {
-        "command": shlex.join(["python", "bench/convert.py", *argv]),
+        **{a: earlier[a] for a in ("cnn", "mlp") if a in earlier and a not in args.archs},
+        "command": command,
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
         "timings_are": "host timings of the g++-compiled IP, not board timings",
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] converting {args.runs / arch} -> {bundle_dir}", flush=True)
         report = convert(args.runs / arch, bundle_dir, args.data)
         report["bundle"] = str(bundle_dir)
+        report["command"] = command
         wall, cpu = emulate_again(bundle_dir, args.data, args.repeats)
         report["emulate_rerun_s"], report["emulate_rerun_cpu_s"] = round(wall, 3), round(cpu, 3)
         report["targets_met"] = targets_met(report)
