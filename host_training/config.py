@@ -99,7 +99,9 @@ _MLP = {
     "arch": "mlp",
     "teacher": {"units": [512, 512], "dropout": 0.3, "epochs": 20, "batch_size": 128, "lr": 1e-3},
     "student": {
-        "units": [128, 64],
+        # Wide and very sparse beats narrow and dense at the same nonzero budget:
+        # 256-64 at 90% sparsity measured 98.16% (22k nonzero 4-bit weights).
+        "units": [256, 64],
         "weight_bits": 4,
         "bias_bits": 8,
         "activation_bits": 6,
@@ -110,7 +112,7 @@ _MLP = {
         "lr": 3e-3,
         "pruning": {
             "enabled": True,
-            "sparsity": 0.8,
+            "sparsity": 0.9,
             "begin_fraction": 0.1,
             "end_fraction": 0.6,
             "frequency": 25,
@@ -118,7 +120,9 @@ _MLP = {
         "kd": {"enabled": True, "temperature": 4.0, "alpha": 0.7},
     },
     "tuner": {
-        "enabled": True,
+        # Off by default: its 2-epoch trials on 20k images chose 64-32 units (the
+        # cheapest net looks best that early), which reached only 97.4% at full length.
+        "enabled": False,
         "trials": 8,
         "epochs": 2,
         "train_subset": 20000,
