@@ -76,3 +76,16 @@ assert not heavy, heavy
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_pynq_get_notebooks_delivers_the_package_notebooks(tmp_path):
+    """``pynq get-notebooks pynq-mnist`` finds them through the ``pynq.notebooks`` entry point."""
+    pynq_cli = Path(sys.executable).with_name("pynq")
+    run = subprocess.run(
+        [str(pynq_cli), "get-notebooks", "pynq-mnist", "-p", str(tmp_path), "--ignore-overlays",
+         "--force"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    delivered = sorted(p.name for p in (tmp_path / "pynq-mnist").glob("*.ipynb"))
+    assert delivered == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
