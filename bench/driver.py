@@ -40,6 +40,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -276,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     bundle = locate(args.bundle)
     images = load_mnist(args.data).test_images[: args.frames]
     results = run_comparison(bundle, images, single_frames=args.single_frames, repeats=args.repeats)
+    argv = sys.argv[1:] if argv is None else argv
     report = {
+        "command": shlex.join(["python", "bench/driver.py", *argv]),
         "what": "host-side driver overhead per frame (wall time minus emulated device time)",
         "timings": f"host timings on the emulated board ({platform.machine()}), not board timings",
         "bundle": bundle.metadata.name,

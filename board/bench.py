@@ -371,6 +371,7 @@ def run(args: argparse.Namespace) -> int:
         cpu_baseline=not args.no_cpu,
         cpu_frames=args.cpu_frames,
     )
+    result["command"] = args.command_line
     result["startup"] = {
         "import_pynq_s": import_s,
         "overlay_load_s": load_s,

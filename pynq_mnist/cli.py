@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 COMMANDS = {
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
+    args.command_line = shlex.join(["pynq-mnist", *argv])  # recorded by commands that write results
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

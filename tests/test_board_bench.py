@@ -87,6 +87,7 @@ def test_the_cli_runs_the_same_benchmark(bundle_with_accuracy, tmp_path, monkeyp
     assert cli.main(argv) == 0
     saved = json.loads((out / "bench.json").read_text())
     assert saved["accuracy"]["equals_bundle"] and saved["target"] == "emulator"
+    assert saved["command"] == "pynq-mnist " + " ".join(argv)
     startup = saved["startup"]
     assert startup["overlay_load_s"] > 0 and startup["import_pynq_s"] >= 0
     assert "host timings" in capsys.readouterr().out
