@@ -149,10 +149,13 @@ PRESETS: dict[str, tuple[str | None, dict]] = {
                 "filters": [8, 12],
                 "weight_bits": 5,
                 "activation_bits": 5,
-                "epochs": 15,
+                "epochs": 30,
                 "pruning": {"sparsity": 0.55},
             },
             "tuner": {
+                # Off by default, as for the MLP: its short trials chose 8/8 filters at
+                # 4 bits (98.29% at full length); this student measured 98.54%.
+                "enabled": False,
                 "limits": {"nonzero_weights": 2000},
                 "space": {
                     "filters.0": {"choice": [6, 8, 10]},
