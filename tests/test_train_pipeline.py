@@ -63,7 +63,12 @@ TINY = {
     "preset": "smoke",
     "data": {"train_subset": 400, "test_subset": 200},
     "student": {"units": [16, 16], "epochs": 2},
-    "tuner": {"trials": 2, "train_subset": 200, "space": {"units.0": {"choice": [8, 16]}}},
+    "tuner": {
+        "enabled": True,
+        "trials": 2,
+        "train_subset": 200,
+        "space": {"units.0": {"choice": [8, 16]}},
+    },
 }
 
 
