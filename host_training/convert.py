@@ -34,6 +34,7 @@ from pynq_mnist.board.emulator.iplib import (
     SOURCE_PATHS,
     IPLibrary,
     compile_library,
+    default_workers,
 )
 from pynq_mnist.bundle import (
     SCHEMA,
@@ -129,6 +130,7 @@ def convert(
     mults_per_cycle: int = convert_config.MULTS_PER_CYCLE,
     frames: int | None = None,
     progress: Callable[[str], None] = _print,
+    workers: int | None = None,
 ) -> dict:
     """Convert the student of ``run_dir`` into the bundle ``out``; return the report.
 
@@ -144,6 +146,11 @@ def convert(
         Multipliers per clock per layer (sets the reuse factors).
     frames : int, optional
         Verify on the first ``frames`` test frames only (tests); default all.
+    progress : callable
+        Receives one line per stage, and the final report.
+    workers : int, optional
+        Processes that stream the frames through the compiled IP (default one
+        per CPU; see :meth:`IPLibrary.transfer`).
     """
     from pynq_mnist.host_training.run_dir import STUDENT, load_metrics, load_student
     from pynq_mnist.mnist import load_mnist
@@ -192,13 +199,17 @@ def convert(
             (hls_dir / "hls4ml_config.json").write_text(json.dumps(config, indent=2) + "\n")
             compile_library(hls_dir, stage / FILES["emulator"])
 
-            progress(f"[4/5] streaming {len(images)} frames through the compiled IP")
+            workers = default_workers(len(images)) if workers is None else workers
+            progress(
+                f"[4/5] streaming {len(images)} frames through the compiled IP "
+                f"({workers} process{'es' if workers > 1 else ''})"
+            )
             input_format = InputFormat(
                 convert_ip.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
             )
             with IPLibrary(stage / FILES["emulator"], hls_dir / "firmware" / "weights") as ip:
                 t_emu = time.perf_counter()
-                words = ip.transfer(input_format.pack(images))
+                words = ip.transfer(input_format.pack(images), workers=workers)
                 emulate_s = time.perf_counter() - t_emu
             mismatched = np.flatnonzero((words != csim_words).any(axis=1))
             if mismatched.size:
@@ -280,7 +291,7 @@ def convert(
             )
             write_metadata(stage, meta)
 
-    report = _report(meta, emulate_s, time.perf_counter() - t0)
+    report = _report(meta, emulate_s, workers, time.perf_counter() - t0)
     progress(format_report(report))
     Bundle(out)  # read back: the bundle on disk validates
     return report
@@ -330,7 +341,7 @@ def _output_dict(fmt: OutputFormat) -> dict:
     }
 
 
-def _report(meta: BundleMetadata, emulate_s: float, total_s: float) -> dict:
+def _report(meta: BundleMetadata, emulate_s: float, workers: int, total_s: float) -> dict:
     acc = meta.accuracy
     return {
         "name": meta.name,
@@ -352,6 +363,7 @@ def _report(meta: BundleMetadata, emulate_s: float, total_s: float) -> dict:
         "target_ii_cycles": meta.ip["target_ii_cycles"],
         "precisions": meta.ip["hls4ml"]["precisions"],
         "emulate_s": round(emulate_s, 3),
+        "emulate_workers": workers,
         "convert_s": round(total_s, 1),
     }
 
@@ -369,7 +381,8 @@ def format_report(r: dict) -> str:
         f"  logits                    {r['logit_type']} on chip, 6-bit out with {r['logit_frac_bits']} fraction bits",
         f"  reuse factors             {r['reuse_factors']}",
         f"  target II (cycle model)   {r['target_ii_cycles']} cycles/frame at 100 MHz",
-        f"  emulation (host timing)   {r['emulate_s']:.2f} s for {r['frames']} frames",
+        f"  emulation (host timing)   {r['emulate_s']:.2f} s for {r['frames']} frames "
+        f"on {r['emulate_workers']} process{'es' if r['emulate_workers'] > 1 else ''}",
         "  precisions:",
     ]
     for layer, types in r["precisions"].items():

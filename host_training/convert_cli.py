@@ -19,16 +19,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mults-per-cycle",
-        type=int,
+        type=_positive_int,
         default=MULTS_PER_CYCLE,
         help=f"multipliers per clock per layer; sets the reuse factors (default {MULTS_PER_CYCLE})",
     )
     parser.add_argument(
         "--frames",
-        type=int,
+        type=_positive_int,
         default=None,
         help="verify on the first N test frames only (default all)",
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="processes that stream the frames through the compiled IP (default: one per CPU)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +54,14 @@ def run(args: argparse.Namespace) -> int:
     from pynq_mnist.host_training.convert_config import ConversionError
 
     try:
-        convert(args.run_dir, args.out, args.data, args.mults_per_cycle, args.frames)
+        convert(
+            args.run_dir,
+            args.out,
+            args.data,
+            args.mults_per_cycle,
+            args.frames,
+            workers=args.workers,
+        )
     except (ConversionError, BundleError, IPLibraryError, FileNotFoundError) as e:
         print(f"pynq-mnist convert: {e}", file=sys.stderr)
         return 1

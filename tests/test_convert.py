@@ -166,3 +166,20 @@ def test_hashes_cover_the_sources_not_the_hls_build_outputs(tiny_bundle, tmp_pat
     top.write_text(top.read_text() + "\n// edited\n")
     with pytest.raises(BundleError, match="pynq_mnist_top.cpp does not match"):
         Bundle(copy).verify_hashes()
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--workers", "0", "must be 1 or more, got 0"),
+        ("--frames", "-5", "must be 1 or more, got -5"),
+        ("--mults-per-cycle", "many", "expected a whole number, got 'many'"),
+    ],
+)
+def test_convert_refuses_bad_numbers_before_loading_anything(capsys, flag, value, message):
+    from pynq_mnist.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["convert", "no-such-run", "--out", "bundle", flag, value])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: {message}" in capsys.readouterr().err

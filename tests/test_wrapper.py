@@ -1,12 +1,19 @@
 """The compiled IP, driven beat by beat: golden vectors, transfers, TLAST, bad input."""
 
 import json
+import os
 import shutil
 
 import numpy as np
 import pytest
 
-from pynq_mnist.board.emulator.iplib import IPLibrary, IPLibraryError, beats_from_bytes
+from pynq_mnist.board.emulator.iplib import (
+    MIN_FRAMES_PER_WORKER,
+    IPLibrary,
+    IPLibraryError,
+    beats_from_bytes,
+    default_workers,
+)
 from pynq_mnist.bundle import Bundle, BundleError
 
 pytestmark = pytest.mark.slow  # the session's tiny bundle needs a training run
@@ -64,6 +71,35 @@ def test_back_to_back_transfers_each_end_with_tlast(bundle, ip):
     data2, flags2 = ip.pop()
     np.testing.assert_array_equal(np.concatenate([data, data2]), words[:, 0])
     assert np.flatnonzero(flags2).tolist() == [1]
+
+
+def test_a_transfer_split_over_processes_gives_the_words_of_one(bundle, ip):
+    frames, words = _tiled(bundle, 301)  # 3 workers: blocks of 101, 100 and 100 frames
+    stream = bundle.metadata.input.pack(frames)
+    np.testing.assert_array_equal(ip.transfer(stream, workers=3), words)
+    np.testing.assert_array_equal(ip.transfer(stream[: 2 * 784], workers=4), words[:2])
+    assert ip.pending_input() == 0 and ip.pending_output() == 0
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        ip.transfer(stream, workers=0)
+
+
+def test_default_workers_gives_each_process_enough_frames():
+    assert default_workers(1) == 1
+    assert default_workers(2 * MIN_FRAMES_PER_WORKER - 1) == 1
+    assert 1 <= default_workers(10_000) <= len(os.sched_getaffinity(0))
+
+
+def test_a_failing_worker_process_raises_its_error_here(tiny_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    bundle = Bundle(copy)
+    frames, _ = _tiled(bundle, 4)
+    with IPLibrary.for_bundle(bundle) as lib:
+        lib.transfer(frames[:1].reshape(-1))  # this process has its weights now
+        for txt in (copy / "hls" / "firmware" / "weights").glob("*.txt"):
+            txt.unlink()
+        with pytest.raises(IPLibraryError, match="lacks the network's weight files"):
+            lib.transfer(frames.reshape(-1), workers=2)
 
 
 def test_a_partial_frame_waits_and_a_mid_frame_tlast_flushes(bundle, ip):

@@ -20,17 +20,22 @@ library wraps the top function ``pynq_mnist_top`` in a small C API
 
 :meth:`IPLibrary.run` never blocks: a frame runs once all its beats are queued,
 or earlier when a TLAST ends it (the IP pads it with zeros and sends its result
-with TLAST). This module imports numpy, ctypes and the standard library only.
+with TLAST). :meth:`IPLibrary.transfer` can split a long transfer over several
+processes, one library each (the IP keeps no state between frames, so the words
+are the same). This module imports numpy, ctypes and the standard library only.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +56,9 @@ SOURCE_PATHS = (
     "pynq_mnist_config.h",
 )
 BEAT_BYTES = 8
+#: A worker process costs about half a second to start (spawn, import numpy),
+#: so :func:`default_workers` gives each at least this many frames.
+MIN_FRAMES_PER_WORKER = 256
 
 _size_t, _u64p, _u8p = (
     ctypes.c_size_t,
@@ -178,6 +186,16 @@ def beats_from_bytes(stream_bytes: np.ndarray, bytes_per_frame: int) -> np.ndarr
     return np.ascontiguousarray(stream_bytes).view("<u8").astype(np.uint64, copy=False)
 
 
+def default_workers(frames: int) -> int:
+    """Processes worth using for ``frames`` frames: one per CPU this process may run on,
+    each with at least :data:`MIN_FRAMES_PER_WORKER` frames."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, frames // MIN_FRAMES_PER_WORKER))
+
+
 # --------------------------------------------------------------------------- library
 
 
@@ -242,6 +260,7 @@ class IPLibrary:
                 f"{ABI_VERSION} (rebuild it: IPLibrary.for_bundle does)"
             )
         lib.pm_set_weights_dir(os.fsencode(weights_dir))
+        self.weights_dir = weights_dir
         self._lib = lib
         self._handle = lib.pm_create()
         self.beats_in_per_frame = int(lib.pm_beats_in_per_frame())
@@ -347,13 +366,50 @@ class IPLibrary:
 
     # ------------------------------------------------------------------ conveniences
 
-    def transfer(self, stream_bytes: np.ndarray) -> np.ndarray:
+    def transfer(self, stream_bytes: np.ndarray, workers: int | None = 1) -> np.ndarray:
         """One DMA-like transfer of whole frames: output words ``(frames, beats_out)``.
 
         TLAST goes on the last input beat; the IP must answer every frame and put
         TLAST on its last output beat only, else :class:`IPLibraryError`.
+
+        Parameters
+        ----------
+        stream_bytes : np.ndarray
+            uint8, one dimension, whole frames back to back.
+        workers : int or None
+            Processes to split the frames over (``None``: :func:`default_workers`).
+            With more than one, this instance runs the first block of frames and
+            fresh processes, each with its own library, run the others as
+            transfers of their own.
         """
         beats = beats_from_bytes(stream_bytes, self.beats_in_per_frame * BEAT_BYTES)
+        frames = beats.size // self.beats_in_per_frame
+        workers = default_workers(frames) if workers is None else int(workers)
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1 (or None for one per CPU), got {workers}")
+        blocks = np.array_split(beats.reshape(frames, -1), min(workers, frames))
+        if len(blocks) == 1:
+            return self._transfer_beats(beats)
+        spawn = multiprocessing.get_context("spawn")  # this process may hold threads (TF)
+        with ProcessPoolExecutor(len(blocks) - 1, mp_context=spawn) as pool:
+            futures = [
+                pool.submit(_transfer_in_worker, self.path, self.weights_dir, block.ravel())
+                for block in blocks[1:]
+            ]
+            try:
+                words = [self._transfer_beats(blocks[0].ravel())]
+                words += [f.result() for f in futures]
+            except BrokenProcessPool as e:
+                raise IPLibraryError(
+                    f"a worker process running {self.path} died ({e}); "
+                    "run with workers=1 to see the IP fail in this process"
+                ) from None
+            finally:
+                for f in futures:
+                    f.cancel()
+        return np.concatenate(words)
+
+    def _transfer_beats(self, beats: np.ndarray) -> np.ndarray:
         frames = beats.size // self.beats_in_per_frame
         last = np.zeros(beats.size, dtype=bool)
         last[-1] = True
@@ -385,3 +441,9 @@ class IPLibrary:
 
     def __repr__(self) -> str:
         return f"IPLibrary({str(self.path)!r})"
+
+
+def _transfer_in_worker(path: Path, weights_dir: Path, beats: np.ndarray) -> np.ndarray:
+    """One block of :meth:`IPLibrary.transfer`, in a worker process with its own library."""
+    with IPLibrary(path, weights_dir) as lib:
+        return lib._transfer_beats(beats)
