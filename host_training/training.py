@@ -1,9 +1,10 @@
 """Fitting that survives a kill: per-epoch checkpoints, an epoch-keyed schedule.
 
 The learning rate is a function of the epoch (cosine decay), not of the
-optimizer's step counter, so a run resumed from a weights checkpoint follows the
-same schedule as one that never stopped. Optimizer moments are not
-checkpointed: a resumed epoch starts Adam afresh.
+optimizer's step counter, so a run resumed from a checkpoint follows the same
+schedule as one that never stopped. Each epoch checkpoints the weights, the
+optimizer's variables (Adam's step count and moments) and, last, the epoch
+count that makes the pair current.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from pynq_mnist.host_training.run_dir import read_json, write_json
@@ -44,14 +46,47 @@ def cosine_lr(base: float, epochs: int, floor: float = 0.02) -> keras.callbacks.
     return keras.callbacks.LearningRateScheduler(rate)
 
 
+def _paths(stem: Path) -> tuple[Path, Path, Path]:
+    """The checkpoint's weights, optimizer state and epoch/history files."""
+    return tuple(
+        stem.with_name(stem.name + ext) for ext in (".weights.h5", ".optimizer.npz", ".json")
+    )
+
+
+def save_optimizer(optimizer: keras.optimizers.Optimizer, path: Path, epoch: int) -> None:
+    """The optimizer's variables, in its own order, tagged with the epoch they follow."""
+    values = {f"v{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
+    tmp = path.with_name(".partial." + path.name)
+    with open(tmp, "wb") as f:
+        np.savez(f, epoch=epoch, **values)
+    os.replace(tmp, path)
+
+
+def restore_optimizer(
+    optimizer: keras.optimizers.Optimizer, variables: list, path: Path, epoch: int
+) -> str | None:
+    """Build ``optimizer`` on ``variables`` and load its state; the reason if it could not."""
+    if not path.is_file():
+        return "no optimizer state was saved"
+    with np.load(path) as saved:
+        if int(saved["epoch"]) != epoch:
+            return f"the optimizer state is from epoch {int(saved['epoch'])}"
+        values = [saved[f"v{i}"] for i in range(len(saved.files) - 1)]
+    optimizer.build(variables)
+    shapes = [tuple(v.shape) for v in optimizer.variables]
+    if shapes != [v.shape for v in values]:
+        return "the optimizer state does not fit this model"
+    optimizer.set_weights(values)
+    return None
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After each epoch: save ``target``'s weights, then the epoch count and history."""
+    """After each epoch: save ``target``'s weights, the optimizer, then the epoch count and history."""
 
     def __init__(self, target: keras.Model, stem: Path, stage: str, history: dict):
         super().__init__()
         self.target, self.stage, self.history = target, stage, history
-        self.weights = stem.with_name(stem.name + ".weights.h5")
-        self.state = stem.with_name(stem.name + ".json")
+        self.weights, self.optimizer_state, self.state = _paths(stem)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for key, value in (logs or {}).items():
@@ -59,6 +94,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         tmp = self.weights.with_name(".partial." + self.weights.name)
         self.target.save_weights(tmp)
         os.replace(tmp, self.weights)
+        save_optimizer(self.model.optimizer, self.optimizer_state, epoch + 1)
         write_json(self.state, {"epoch": epoch + 1, "history": self.history})
         stop_point(self.stage, epoch + 1)
 
@@ -80,8 +116,8 @@ def fit_resumable(
     """``model.fit`` for ``epochs``, resuming from ``checkpoint`` when one exists.
 
     ``data`` is ``(x, y)`` arrays or a batched ``tf.data.Dataset``. ``target``
-    is the model whose weights are checkpointed (the student inside a
-    distiller). Returns the history of all epochs, including those of earlier
+    is the model whose weights are checkpointed and trained (the student inside
+    a distiller). Returns the history of all epochs, including those of earlier
     interrupted attempts.
     """
     history: dict = {}
@@ -89,12 +125,16 @@ def fit_resumable(
     callbacks = [cosine_lr(lr, epochs), *(callbacks or [])]
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        saved = checkpoint.with_name(checkpoint.name + ".json")
+        weights, optimizer_state, saved = _paths(checkpoint)
         if saved.is_file():
             state = read_json(saved)
             start, history = state["epoch"], state["history"]
-            target.load_weights(checkpoint.with_name(checkpoint.name + ".weights.h5"))
-            print(f"[{stage}] resuming after epoch {start}/{epochs}", flush=True)
+            target.load_weights(weights)
+            why = restore_optimizer(
+                model.optimizer, target.trainable_variables, optimizer_state, start
+            )
+            how = "optimizer state restored" if why is None else f"{why}: Adam restarts"
+            print(f"[{stage}] resuming after epoch {start}/{epochs} ({how})", flush=True)
         callbacks.append(EpochCheckpoint(target, checkpoint, stage, history))
     if start < epochs:
         # arrays are batched and shuffled here; a tf.data.Dataset comes batched

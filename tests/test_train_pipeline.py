@@ -97,7 +97,7 @@ def test_killed_run_resumes_instead_of_restarting(tmp_path, monkeypatch, capsys)
     metrics = train(TINY, out)
     log = capsys.readouterr().out
     assert "teacher: found" in log and "tuner: found finished search" in log
-    assert "[student] resuming after epoch 1/2" in log
+    assert "[student] resuming after epoch 1/2 (optimizer state restored)" in log
     assert (out / rd.TEACHER).stat().st_mtime_ns == teacher_mtime
     assert (out / rd.TUNER_RESULT).stat().st_mtime_ns == tuner_mtime
     assert len(metrics["student"]["history"]["accuracy"]) == 2  # both epochs, across the kill
