@@ -1,10 +1,12 @@
-"""Fitting that survives a kill: per-epoch checkpoints, an epoch-keyed schedule.
+"""Fitting that survives a kill: per-epoch checkpoints, an epoch-keyed schedule and order.
 
-The learning rate is a function of the epoch (cosine decay), not of the
-optimizer's step counter, so a run resumed from a checkpoint follows the same
-schedule as one that never stopped. Each epoch checkpoints the weights, the
-optimizer's variables (Adam's step count and moments) and, last, the epoch
-count that makes the pair current.
+The learning rate (cosine decay) and the order of the training examples are
+functions of the epoch, not of state that lives only in the process, so a fit
+resumed from a checkpoint sees what one that never stopped would have seen.
+Each epoch checkpoints the weights, the optimizer's variables (Adam's step count
+and moments) and, last, the epoch count that makes them current. A model without
+random layers (the students) therefore resumes to the very same weights; a
+teacher's dropout masks still differ after a resume.
 """
 
 from __future__ import annotations
@@ -44,6 +46,29 @@ def cosine_lr(base: float, epochs: int, floor: float = 0.02) -> keras.callbacks.
         return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
 
     return keras.callbacks.LearningRateScheduler(rate)
+
+
+def epoch_batches(
+    items: tuple[np.ndarray, ...], batch_size: int, seed: int, first_epoch: int, epochs: int
+) -> tuple[tf.data.Dataset, int]:
+    """Batches of ``items`` for epochs ``first_epoch`` to ``epochs - 1``, and the steps per epoch.
+
+    Each epoch's order is a permutation drawn from ``(seed, epoch)`` alone, so a fit
+    resumed at epoch k gets the batches an unbroken fit would have got from epoch k on.
+    """
+    n = len(items[0])
+    steps = -(-n // batch_size)
+
+    def generate():
+        for epoch in range(first_epoch, epochs):
+            order = np.random.default_rng([seed, epoch]).permutation(n)
+            for step in range(steps):
+                picked = order[step * batch_size : (step + 1) * batch_size]
+                yield tuple(a[picked] for a in items)
+
+    signature = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in items)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return dataset.prefetch(2), steps
 
 
 def _paths(stem: Path) -> tuple[Path, Path, Path]:
@@ -102,11 +127,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
 def fit_resumable(
     model: keras.Model,
     target: keras.Model,
-    data,
+    items: tuple[np.ndarray, ...],
     *,
     epochs: int,
     batch_size: int,
     lr: float,
+    seed: int,
     checkpoint: Path | None,
     stage: str,
     validation: tuple | None = None,
@@ -115,9 +141,10 @@ def fit_resumable(
 ) -> dict:
     """``model.fit`` for ``epochs``, resuming from ``checkpoint`` when one exists.
 
-    ``data`` is ``(x, y)`` arrays or a batched ``tf.data.Dataset``. ``target``
-    is the model whose weights are checkpointed and trained (the student inside
-    a distiller). Returns the history of all epochs, including those of earlier
+    ``items`` are the training arrays, ``(x, y)`` or ``(x, y, teacher_logits)``,
+    batched here in an order keyed by ``seed`` and the epoch. ``target`` is the
+    model whose weights are checkpointed and trained (the student inside a
+    distiller). Returns the history of all epochs, including those of earlier
     interrupted attempts.
     """
     history: dict = {}
@@ -137,16 +164,14 @@ def fit_resumable(
             print(f"[{stage}] resuming after epoch {start}/{epochs} ({how})", flush=True)
         callbacks.append(EpochCheckpoint(target, checkpoint, stage, history))
     if start < epochs:
-        # arrays are batched and shuffled here; a tf.data.Dataset comes batched
-        arrays = isinstance(data, tuple)
+        batches, steps = epoch_batches(items, batch_size, seed, start, epochs)
         result = model.fit(
-            *(data if arrays else (data,)),
+            batches,
             epochs=epochs,
             initial_epoch=start,
-            batch_size=batch_size if arrays else None,
+            steps_per_epoch=steps,
             validation_data=validation,
             callbacks=callbacks,
-            shuffle=arrays,
             verbose=verbose,
         )
         if checkpoint is None:

@@ -103,5 +103,12 @@ def test_killed_run_resumes_instead_of_restarting(tmp_path, monkeypatch, capsys)
     assert len(metrics["student"]["history"]["accuracy"]) == 2  # both epochs, across the kill
     assert set(metrics["stage_seconds"]) == {"teacher", "tuner", "student"}
 
+    unbroken = tmp_path / "unbroken"  # the same run, never killed: the very same student
+    assert train(TINY, unbroken)["student"]["test_accuracy"] == metrics["student"]["test_accuracy"]
+    for got, want in zip(
+        rd.load_student(out).get_weights(), rd.load_student(unbroken).get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+
     with pytest.raises(ConfigError, match="holds a run with a different configuration"):
         train({**TINY, "seed": 1}, out)

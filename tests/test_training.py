@@ -1,10 +1,15 @@
-"""fit_resumable: a killed fit resumes with its weights, its epoch and Adam's state."""
+"""fit_resumable: a killed fit resumes with its weights, its epoch, Adam's state and its data order."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pynq_mnist.host_training.training import STOP_ENV, SimulatedKill, fit_resumable
+from pynq_mnist.host_training.training import (
+    STOP_ENV,
+    SimulatedKill,
+    epoch_batches,
+    fit_resumable,
+)
 
 EPOCHS, BATCH, SAMPLES = 3, 16, 64
 STEPS_PER_EPOCH = SAMPLES // BATCH
@@ -35,7 +40,7 @@ class _AtStart(tf.keras.callbacks.Callback):
 
 def _fit(model, checkpoint, callbacks=()):
     return fit_resumable(
-        model, model, _data(), epochs=EPOCHS, batch_size=BATCH, lr=0.01,
+        model, model, _data(), epochs=EPOCHS, batch_size=BATCH, lr=0.01, seed=0,
         checkpoint=checkpoint, stage="unit", callbacks=list(callbacks), verbose=0,
     )  # fmt: skip
 
@@ -73,3 +78,32 @@ def test_a_stale_optimizer_state_is_not_used(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "(the optimizer state is from epoch 0: Adam restarts)" in out
     assert start.iterations == 0
+
+
+def test_a_resumed_fit_ends_with_the_weights_of_an_unbroken_one(tmp_path, monkeypatch):
+    unbroken = _model()
+    _fit(unbroken, None)
+    _killed_after_first_epoch(tmp_path, monkeypatch)
+    resumed = _model()
+    _fit(resumed, tmp_path / "ckpt")
+    for got, want in zip(resumed.get_weights(), unbroken.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def _orders(first_epoch: int, epochs: int = 3, n: int = 10, batch: int = 4) -> list:
+    """The example indices ``epoch_batches`` yields, in order, one list per epoch."""
+    dataset, steps = epoch_batches((np.arange(n),), batch, 7, first_epoch, epochs)
+    flat = [int(i) for (b,) in dataset.as_numpy_iterator() for i in b]
+    assert steps == -(-n // batch)
+    return [flat[k : k + n] for k in range(0, len(flat), n)]
+
+
+def test_epoch_batches_are_keyed_by_seed_and_epoch():
+    orders = _orders(0)
+    assert len(orders) == 3
+    assert all(
+        sorted(order) == list(range(10)) for order in orders
+    )  # each epoch: every example once
+    assert orders[0] != orders[1]  # reshuffled every epoch
+    assert _orders(1) == orders[1:]  # a fit resumed at epoch 1 sees the same batches
+    assert _orders(0) == orders  # and a rerun the same order
