@@ -8,13 +8,15 @@ with ``s`` and ``t`` the student's and teacher's *logits*. The ``T**2`` keeps th
 soft term's gradients on the scale of the hard term's as ``T`` grows. Only the
 student's variables receive gradients; the teacher runs in inference mode.
 Batches are ``(x, y)``, the teacher's logits then computed in the step, or
-``(x, y, teacher_logits)`` computed once beforehand (the same numbers, since
-the teacher is fixed and runs in inference mode, for a fraction of the time). Without teacher logits (or with ``alpha = 0``) the same
+``(x, y, teacher_logits)`` computed once beforehand (:func:`batches`;
+the same numbers, since the teacher is fixed and runs in inference mode, for a
+fraction of the time). Without teacher logits (or with ``alpha = 0``) the same
 loop trains on the labels alone, which makes the KD ablation like-for-like.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 keras = tf.keras
@@ -41,6 +43,15 @@ def distillation_loss(
     )
     soft = tf.reduce_mean(kl) * t**2
     return (1.0 - alpha) * hard + alpha * soft, hard, soft
+
+
+def batches(
+    x: np.ndarray, y: np.ndarray, teacher_logits: np.ndarray | None, batch_size: int, seed: int
+) -> tf.data.Dataset:
+    """Seeded, reshuffled batches of ``(x, y)``, or ``(x, y, teacher_logits)`` when given."""
+    items = (x, y) if teacher_logits is None else (x, y, teacher_logits)
+    ds = tf.data.Dataset.from_tensor_slices(items)
+    return ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
 
 
 class Distiller(keras.Model):

@@ -115,9 +115,8 @@ def train_student(
     import tensorflow as tf
 
     from pynq_mnist.host_training import compression
-    from pynq_mnist.host_training.distill import Distiller
+    from pynq_mnist.host_training.distill import Distiller, batches
     from pynq_mnist.host_training.models import build_student
-    from pynq_mnist.host_training.training import fit_resumable
 
     s, kd = student_config, student_config["kd"]
     if kd["enabled"] and teacher_logits is None:
@@ -129,14 +128,22 @@ def train_student(
         schedule = compression.pruning_schedule(s["pruning"], steps, epochs)
         model = compression.prune(model, schedule)
         callbacks.append(compression.sparsity.UpdatePruningStep())
-    items = (*data, teacher_logits) if kd["enabled"] else data
+    logits = teacher_logits if kd["enabled"] else None
+    train_batches = batches(*data, logits, s["batch_size"], seed)
     distiller = Distiller(model, temperature=kd["temperature"], alpha=kd["alpha"])
     distiller.compile(optimizer=tf.keras.optimizers.Adam(s["lr"]))
-    history = fit_resumable(
-        distiller, model, items, epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
-        seed=seed, checkpoint=checkpoint, stage=stage, validation=validation,
-        callbacks=callbacks, verbose=verbose,
-    )  # fmt: skip
+    history = _fit(
+        distiller,
+        model,
+        train_batches,
+        s,
+        epochs,
+        validation,
+        checkpoint,
+        stage,
+        callbacks,
+        verbose,
+    )
     if s["pruning"]["enabled"]:
         model = compression.strip(model)
     return model, history
@@ -145,6 +152,24 @@ def train_student(
 def _teacher_logits(teacher, x):
     """The teacher's logits for ``x``, computed once for all epochs of a student."""
     return teacher.predict(x, batch_size=1000, verbose=0)
+
+
+def _fit(model, target, data, hp, epochs, validation, checkpoint, stage, callbacks, verbose):
+    from pynq_mnist.host_training.training import fit_resumable
+
+    return fit_resumable(
+        model,
+        target,
+        data,
+        epochs=epochs,
+        batch_size=hp["batch_size"],
+        lr=hp["lr"],
+        checkpoint=checkpoint,
+        stage=stage,
+        validation=validation,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
 
 
 class Stages:
@@ -163,7 +188,7 @@ def _teacher_stage(config, splits, out, stages, verbose):
     import tensorflow as tf
 
     from pynq_mnist.host_training.models import build_teacher
-    from pynq_mnist.host_training.training import fit_resumable, stop_point
+    from pynq_mnist.host_training.training import stop_point
 
     path = out / rd.TEACHER
     if path.is_file():
@@ -180,10 +205,9 @@ def _teacher_stage(config, splits, out, stages, verbose):
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = fit_resumable(
-        teacher, teacher, splits.train, epochs=t["epochs"], batch_size=t["batch_size"],
-        lr=t["lr"], seed=config["seed"], checkpoint=out / rd.STATE / "teacher",
-        stage="teacher", validation=splits.val, verbose=verbose,
+    history = _fit(
+        teacher, teacher, splits.train, t, t["epochs"], splits.val,
+        out / rd.STATE / "teacher", "teacher", [], verbose,
     )  # fmt: skip
     rd.save_model(teacher, path)
     stages.record("teacher", time.perf_counter() - t0)

@@ -1,12 +1,12 @@
 """Fitting that survives a kill: per-epoch checkpoints, an epoch-keyed schedule and order.
 
-The learning rate (cosine decay) and the order of the training examples are
-functions of the epoch, not of state that lives only in the process, so a fit
-resumed from a checkpoint sees what one that never stopped would have seen.
-Each epoch checkpoints the weights, the optimizer's variables (Adam's step count
-and moments) and, last, the epoch count that makes them current. A model without
-random layers (the students) therefore resumes to the very same weights; a
-teacher's dropout masks still differ after a resume.
+The learning rate (cosine decay) is a function of the epoch, and a resumed fit
+draws and drops the shuffle orders of the epochs it already ran, so it sees what
+one that never stopped would have seen. Each epoch checkpoints the weights, the
+optimizer's variables (Adam's step count and moments) and, last, the epoch count
+that makes them current. A student (no random layers, data from a seeded
+``tf.data`` shuffle) therefore resumes to the very same weights; a teacher's
+dropout masks and Keras's own shuffling of arrays still differ after a resume.
 """
 
 from __future__ import annotations
@@ -46,29 +46,6 @@ def cosine_lr(base: float, epochs: int, floor: float = 0.02) -> keras.callbacks.
         return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
 
     return keras.callbacks.LearningRateScheduler(rate)
-
-
-def epoch_batches(
-    items: tuple[np.ndarray, ...], batch_size: int, seed: int, first_epoch: int, epochs: int
-) -> tuple[tf.data.Dataset, int]:
-    """Batches of ``items`` for epochs ``first_epoch`` to ``epochs - 1``, and the steps per epoch.
-
-    Each epoch's order is a permutation drawn from ``(seed, epoch)`` alone, so a fit
-    resumed at epoch k gets the batches an unbroken fit would have got from epoch k on.
-    """
-    n = len(items[0])
-    steps = -(-n // batch_size)
-
-    def generate():
-        for epoch in range(first_epoch, epochs):
-            order = np.random.default_rng([seed, epoch]).permutation(n)
-            for step in range(steps):
-                picked = order[step * batch_size : (step + 1) * batch_size]
-                yield tuple(a[picked] for a in items)
-
-    signature = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in items)
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    return dataset.prefetch(2), steps
 
 
 def _paths(stem: Path) -> tuple[Path, Path, Path]:
@@ -127,12 +104,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
 def fit_resumable(
     model: keras.Model,
     target: keras.Model,
-    items: tuple[np.ndarray, ...],
+    data,
     *,
     epochs: int,
     batch_size: int,
     lr: float,
-    seed: int,
     checkpoint: Path | None,
     stage: str,
     validation: tuple | None = None,
@@ -141,10 +117,10 @@ def fit_resumable(
 ) -> dict:
     """``model.fit`` for ``epochs``, resuming from ``checkpoint`` when one exists.
 
-    ``items`` are the training arrays, ``(x, y)`` or ``(x, y, teacher_logits)``,
-    batched here in an order keyed by ``seed`` and the epoch. ``target`` is the
-    model whose weights are checkpointed and trained (the student inside a
-    distiller). Returns the history of all epochs, including those of earlier
+    ``data`` is ``(x, y)`` arrays or a batched ``tf.data.Dataset`` that reshuffles
+    each iteration from a fixed seed (:func:`distill.batches`). ``target``
+    is the model whose weights are checkpointed and trained (the student inside
+    a distiller). Returns the history of all epochs, including those of earlier
     interrupted attempts.
     """
     history: dict = {}
@@ -164,14 +140,21 @@ def fit_resumable(
             print(f"[{stage}] resuming after epoch {start}/{epochs} ({how})", flush=True)
         callbacks.append(EpochCheckpoint(target, checkpoint, stage, history))
     if start < epochs:
-        batches, steps = epoch_batches(items, batch_size, seed, start, epochs)
+        # arrays are batched and shuffled here; a tf.data.Dataset comes batched
+        arrays = isinstance(data, tuple)
+        if not arrays:
+            # A seeded dataset that reshuffles draws its next order for each new
+            # iterator: draw those of the epochs already run.
+            for _ in range(start):
+                iter(data)
         result = model.fit(
-            batches,
+            *(data if arrays else (data,)),
             epochs=epochs,
             initial_epoch=start,
-            steps_per_epoch=steps,
+            batch_size=batch_size if arrays else None,
             validation_data=validation,
             callbacks=callbacks,
+            shuffle=arrays,
             verbose=verbose,
         )
         if checkpoint is None:

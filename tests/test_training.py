@@ -4,12 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pynq_mnist.host_training.training import (
-    STOP_ENV,
-    SimulatedKill,
-    epoch_batches,
-    fit_resumable,
-)
+from pynq_mnist.host_training.distill import batches
+from pynq_mnist.host_training.training import STOP_ENV, SimulatedKill, fit_resumable
 
 EPOCHS, BATCH, SAMPLES = 3, 16, 64
 STEPS_PER_EPOCH = SAMPLES // BATCH
@@ -38,19 +34,24 @@ class _AtStart(tf.keras.callbacks.Callback):
         self.values = [v.numpy().copy() for v in self.model.optimizer.variables]
 
 
-def _fit(model, checkpoint, callbacks=()):
+def _fit(model, checkpoint, callbacks=(), data=None):
     return fit_resumable(
-        model, model, _data(), epochs=EPOCHS, batch_size=BATCH, lr=0.01, seed=0,
+        model, model, data or _data(), epochs=EPOCHS, batch_size=BATCH, lr=0.01,
         checkpoint=checkpoint, stage="unit", callbacks=list(callbacks), verbose=0,
     )  # fmt: skip
 
 
-def _killed_after_first_epoch(tmp_path, monkeypatch):
+def _seeded_batches():
+    """The student's kind of data: a seeded ``tf.data`` shuffle, new orders each epoch."""
+    return batches(*_data(), None, BATCH, seed=0)
+
+
+def _killed_after_first_epoch(tmp_path, monkeypatch, data=None):
     """A fit killed after epoch 1; the optimizer variables it had then."""
     model = _model()
     monkeypatch.setenv(STOP_ENV, "unit@1")
     with pytest.raises(SimulatedKill):
-        _fit(model, tmp_path / "ckpt")
+        _fit(model, tmp_path / "ckpt", data=data)
     monkeypatch.delenv(STOP_ENV)
     return [v.numpy().copy() for v in model.optimizer.variables]
 
@@ -82,28 +83,9 @@ def test_a_stale_optimizer_state_is_not_used(tmp_path, monkeypatch, capsys):
 
 def test_a_resumed_fit_ends_with_the_weights_of_an_unbroken_one(tmp_path, monkeypatch):
     unbroken = _model()
-    _fit(unbroken, None)
-    _killed_after_first_epoch(tmp_path, monkeypatch)
+    _fit(unbroken, None, data=_seeded_batches())
+    _killed_after_first_epoch(tmp_path, monkeypatch, data=_seeded_batches())
     resumed = _model()
-    _fit(resumed, tmp_path / "ckpt")
+    _fit(resumed, tmp_path / "ckpt", data=_seeded_batches())
     for got, want in zip(resumed.get_weights(), unbroken.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
-
-
-def _orders(first_epoch: int, epochs: int = 3, n: int = 10, batch: int = 4) -> list:
-    """The example indices ``epoch_batches`` yields, in order, one list per epoch."""
-    dataset, steps = epoch_batches((np.arange(n),), batch, 7, first_epoch, epochs)
-    flat = [int(i) for (b,) in dataset.as_numpy_iterator() for i in b]
-    assert steps == -(-n // batch)
-    return [flat[k : k + n] for k in range(0, len(flat), n)]
-
-
-def test_epoch_batches_are_keyed_by_seed_and_epoch():
-    orders = _orders(0)
-    assert len(orders) == 3
-    assert all(
-        sorted(order) == list(range(10)) for order in orders
-    )  # each epoch: every example once
-    assert orders[0] != orders[1]  # reshuffled every epoch
-    assert _orders(1) == orders[1:]  # a fit resumed at epoch 1 sees the same batches
-    assert _orders(0) == orders  # and a rerun the same order
