@@ -36,7 +36,7 @@ class _AtStart(tf.keras.callbacks.Callback):
 
 def _fit(model, checkpoint, callbacks=(), data=None):
     return fit_resumable(
-        model, model, data or _data(), epochs=EPOCHS, batch_size=BATCH, lr=0.01,
+        model, model, _data() if data is None else data, epochs=EPOCHS, batch_size=BATCH, lr=0.01,
         checkpoint=checkpoint, stage="unit", callbacks=list(callbacks), verbose=0,
     )  # fmt: skip
 
