@@ -77,7 +77,11 @@ setup(
             "*.png",
         ],
         # The IP's HLS C++ and Tcl templates (a folder of files, not a package).
-        "pynq_mnist.host_training": ["hls/*", "hls/emulator/*", "hls/emulator/include/*"],
+        "pynq_mnist.host_training.conversion": [
+            "hls/*",
+            "hls/emulator/*",
+            "hls/emulator/include/*",
+        ],
     },
     include_package_data=True,
     # The board side: the PYNQ image already has pynq, numpy and matplotlib.

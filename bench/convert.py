@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "convert.json")
     args = parser.parse_args(argv)
 
-    from pynq_mnist.host_training.convert import convert
-    from pynq_mnist.host_training.run_dir import read_json, write_json
+    from pynq_mnist.host_training.conversion.convert import convert
+    from pynq_mnist.host_training.training.run_dir import read_json, write_json
 
     command = shlex.join(["python", "bench/convert.py", *argv])
     # Archs not converted by this call keep their earlier entries (each names its command).

@@ -1,7 +1,7 @@
 """Training benchmark: the default pipeline per preset on full MNIST, and a KD ablation.
 
 For each preset (``cnn``, ``mlp`` and ``cnn-tiny`` by default) it runs
-``pynq_mnist.host_training.pipeline.train`` on all 60k/10k images and records the
+``pynq_mnist.host_training.training.train.train`` on all 60k/10k images and records the
 teacher's and student's test accuracy, the student's nonzero weights and widest
 weights, and the wall time. The ablation then retrains the student the tuner
 chose, with the same teacher, with and without distillation for each seed, and
@@ -50,7 +50,7 @@ WALL_LIMIT_S = 15 * 60
 
 
 def _arch(preset: str) -> str:
-    from pynq_mnist.host_training.config import PRESETS
+    from pynq_mnist.host_training.training.config import PRESETS
 
     return PRESETS[preset][0] or "cnn"
 
@@ -71,7 +71,7 @@ def pipeline_row(
     preset: str, run_dir: Path, data: str | None, seed: int, config: dict | None = None
 ) -> dict:
     """Run (or resume) the default pipeline of ``preset`` and summarise it."""
-    from pynq_mnist.host_training.pipeline import train
+    from pynq_mnist.host_training.training.train import train
 
     t0 = time.perf_counter()
     m = train(config or {"arch": _arch(preset), "preset": preset, "seed": seed}, run_dir, data)
@@ -101,8 +101,8 @@ def ablation(run_dir: Path, seeds: list[int], out: Path, data: str | None) -> di
     Both arms of a seed share its initialisation, data order and validation
     split; the teacher is the run's own, copied in (its stage is then skipped).
     """
-    from pynq_mnist.host_training import run_dir as rd
-    from pynq_mnist.host_training.pipeline import train
+    from pynq_mnist.host_training.training import run_dir as rd
+    from pynq_mnist.host_training.training.train import train
 
     config = rd.load_config(run_dir)
     student = rd.load_metrics(run_dir)["student"]["config"]
@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from pynq_mnist.host_training.pipeline import versions
-    from pynq_mnist.host_training.run_dir import write_json
+    from pynq_mnist.host_training.training.run_dir import write_json
+    from pynq_mnist.host_training.training.train import versions
 
     jobs = {p: (p, None) for p in args.presets}
     ablate = args.ablation_presets if args.ablation_presets is not None else ["cnn", "mlp"]

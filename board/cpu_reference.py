@@ -1,7 +1,7 @@
 """The student network on the CPU in numpy, bit-exact with the hls4ml IP.
 
 This is the ARM baseline of the benchmark and an oracle for the FPGA: it reads
-the ``.npz`` that :func:`pynq_mnist.host_training.network_export.export_network`
+the ``.npz`` that :func:`pynq_mnist.host_training.conversion.network_export.export_network`
 writes from the hls4ml ``ModelGraph`` and recomputes every layer in integers.
 
 Numbers travel as raw integers: a value of fixed-point type ``t`` is

@@ -14,8 +14,8 @@ import shlex
 import sys
 
 COMMANDS = {
-    "train": ("pynq_mnist.host_training.train_cli", "train a teacher and a compressed student"),
-    "convert": ("pynq_mnist.host_training.convert_cli", "student -> hls4ml IP + overlay bundle"),
+    "train": ("pynq_mnist.host_training.training.cli", "train a teacher and a compressed student"),
+    "convert": ("pynq_mnist.host_training.conversion.cli", "student -> hls4ml IP + overlay bundle"),
     "build-overlay": ("pynq_mnist.vivado_bd.build", "HLS + Vivado: bundle -> bitstream"),
     "bench": ("pynq_mnist.board.bench", "accuracy and latency on the board (or emulator)"),
     "pipeline": ("pynq_mnist.pipeline", "the main job: train -> convert -> emulated board"),

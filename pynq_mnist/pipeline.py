@@ -58,8 +58,8 @@ def run_arch(arch: str, args: argparse.Namespace) -> dict:
     """Every stage for one architecture; returns its summary row."""
     from pynq_mnist.board.bench import run_benchmark, write_results
     from pynq_mnist.board.overlay import load_overlay
-    from pynq_mnist.host_training.convert import convert
-    from pynq_mnist.host_training.pipeline import train
+    from pynq_mnist.host_training.conversion.convert import convert
+    from pynq_mnist.host_training.training.train import train
     from pynq_mnist.mnist import load_mnist
 
     out = Path(args.out) / arch

@@ -33,7 +33,7 @@ def tiny_run_dir(tmp_path_factory):
 
     Reads MNIST from ``$PYNQ_MNIST_DATA`` (or the download cache).
     """
-    from pynq_mnist.host_training.pipeline import train
+    from pynq_mnist.host_training.training.train import train
 
     run_dir = tmp_path_factory.mktemp("tiny_run") / "run"
     train({"arch": "cnn", "preset": "smoke"}, run_dir)
@@ -43,7 +43,7 @@ def tiny_run_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_run_dir, tmp_path_factory):
     """The tiny run converted into an overlay bundle, verified on 1,000 test frames."""
-    from pynq_mnist.host_training.convert import convert
+    from pynq_mnist.host_training.conversion.convert import convert
 
     out = tmp_path_factory.mktemp("tiny_bundle") / "mnist_cnn"
     convert(tiny_run_dir, out, frames=1000, progress=lambda message: None)

@@ -5,10 +5,10 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from pynq_mnist.host_training import compression  # noqa: E402
-from pynq_mnist.host_training.config import resolve  # noqa: E402
-from pynq_mnist.host_training.models import build_student  # noqa: E402
-from pynq_mnist.host_training.pipeline import train_student  # noqa: E402
+from pynq_mnist.host_training.training import compression  # noqa: E402
+from pynq_mnist.host_training.training.config import resolve  # noqa: E402
+from pynq_mnist.host_training.training.models import build_student  # noqa: E402
+from pynq_mnist.host_training.training.train import train_student  # noqa: E402
 
 
 def _student(arch, **over):

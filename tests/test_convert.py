@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pynq_mnist.bundle import Bundle
-from pynq_mnist.host_training import convert_ip
-from pynq_mnist.host_training.convert_config import (
+from pynq_mnist.host_training.conversion import wrapper
+from pynq_mnist.host_training.conversion.hls4ml_config import (
     ConversionError,
     check_student,
     hls_config,
@@ -44,30 +44,30 @@ def test_words_pack_class_and_truncated_saturated_logits():
     logits = np.zeros((1, 10))
     logits[0, :4] = [1.74, -0.26, 40.0, -40.0]  # frac_bits 2: 6.96, -1.04, 160, -160 (x4)
     logits[0, 7] = 40.0  # ties with class 2: the first maximum wins
-    word = int(convert_ip.words_from_logits(logits, frac_bits=2)[0, 0])
+    word = int(wrapper.words_from_logits(logits, frac_bits=2)[0, 0])
     assert word & 0xF == 2
     raw = [(word >> (4 + 6 * k)) & 0x3F for k in range(10)]
     signed = [r - 64 if r >= 32 else r for r in raw]
     assert signed[:4] == [6, -2, 31, -32]  # floor (toward -inf), then saturate
-    fmt = convert_ip.output_format(10, 2)
+    fmt = wrapper.output_format(10, 2)
     values = fmt.unpack(np.array([[word]], dtype=np.uint64))
     assert values["class"][0] == 2
     np.testing.assert_array_equal(values["logits"][0, :4], [1.5, -0.5, 7.75, -8.0])
 
 
 def test_logit_frac_bits_is_the_finest_that_saturates_nothing():
-    assert convert_ip.logit_frac_bits(np.array([[3.9, -4.0]]), max_frac_bits=10) == 3
-    assert convert_ip.logit_frac_bits(np.array([[4.0, -1.0]]), max_frac_bits=10) == 2
-    assert convert_ip.logit_frac_bits(np.array([[100.0]]), max_frac_bits=10) == -2
-    assert convert_ip.logit_frac_bits(np.array([[0.01]]), max_frac_bits=3) == 3
+    assert wrapper.logit_frac_bits(np.array([[3.9, -4.0]]), max_frac_bits=10) == 3
+    assert wrapper.logit_frac_bits(np.array([[4.0, -1.0]]), max_frac_bits=10) == 2
+    assert wrapper.logit_frac_bits(np.array([[100.0]]), max_frac_bits=10) == -2
+    assert wrapper.logit_frac_bits(np.array([[0.01]]), max_frac_bits=3) == 3
 
 
 def test_render_refuses_a_template_value_it_lacks(tmp_path):
     template = tmp_path / "t.in"
     template.write_text("set top @TOP@ ; set part @PART@")
-    assert convert_ip.render(template, {"top": "a", "part": "b"}) == "set top a ; set part b"
+    assert wrapper.render(template, {"top": "a", "part": "b"}) == "set top a ; set part b"
     with pytest.raises(KeyError, match="no value for part"):
-        convert_ip.render(template, {"top": "a"})
+        wrapper.render(template, {"top": "a"})
 
 
 # --------------------------------------------------------------------------- configuration

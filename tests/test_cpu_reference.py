@@ -142,7 +142,7 @@ def cnn_hls(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mlp_file(mlp_hls, tmp_path_factory):
-    from pynq_mnist.host_training.network_export import export_network
+    from pynq_mnist.host_training.conversion.network_export import export_network
 
     path = tmp_path_factory.mktemp("mlp") / "network.npz"
     export_network(mlp_hls, path)
@@ -171,7 +171,7 @@ def test_mlp_io_parallel_matches_hls4ml_csim(mlp_hls, mlp_file, frames):
 
 @pytest.mark.slow
 def test_cnn_io_stream_matches_hls4ml_csim(cnn_hls, frames, tmp_path):
-    from pynq_mnist.host_training.network_export import export_network
+    from pynq_mnist.host_training.conversion.network_export import export_network
 
     export_network(cnn_hls, tmp_path / "cnn.npz")
     kinds = [layer["kind"] for layer in _graph(tmp_path / "cnn.npz")["layers"]]
@@ -305,7 +305,7 @@ def test_export_refuses_layers_the_reference_cannot_run(tmp_path):
     from qkeras import QDense
     from tensorflow.keras import Input, Model, layers
 
-    from pynq_mnist.host_training.network_export import export_network
+    from pynq_mnist.host_training.conversion.network_export import export_network
 
     inp = Input((784,))
     model = Model(inp, layers.Softmax(name="soft")(QDense(10, kernel_quantizer=_qbits(6, 0))(inp)))

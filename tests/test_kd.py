@@ -7,7 +7,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from pynq_mnist.host_training.distill import Distiller, distillation_loss  # noqa: E402
+from pynq_mnist.host_training.training.distill import Distiller, distillation_loss  # noqa: E402
 
 
 def _log_softmax(z):

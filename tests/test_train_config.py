@@ -5,7 +5,12 @@ import json
 import pytest
 
 from pynq_mnist import cli
-from pynq_mnist.host_training.config import ConfigError, apply_hyperparameters, load_file, resolve
+from pynq_mnist.host_training.training.config import (
+    ConfigError,
+    apply_hyperparameters,
+    load_file,
+    resolve,
+)
 from pynq_mnist.mnist import DataError
 
 BAD = [
@@ -121,7 +126,7 @@ def test_cli_refuses_missing_data_before_training(tmp_path, capsys):
 
 
 def test_train_refuses_missing_data(tmp_path, monkeypatch):
-    from pynq_mnist.host_training.pipeline import train
+    from pynq_mnist.host_training.training.train import train
 
     monkeypatch.setenv("PYNQ_MNIST_DATA", str(tmp_path / "empty"))
     (tmp_path / "empty").mkdir()

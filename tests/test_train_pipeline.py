@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pynq_mnist import encoding
-from pynq_mnist.host_training import run_dir as rd
-from pynq_mnist.host_training.config import ConfigError
+from pynq_mnist.host_training.training import run_dir as rd
+from pynq_mnist.host_training.training.config import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_saved_student_is_the_converter_contract(tiny_run_dir):
     assert student.layers[-1].get_config()["activation"] == "linear"
     assert not any("prune" in layer.name for layer in student.layers)
     m = rd.load_metrics(tiny_run_dir)
-    from pynq_mnist.host_training.compression import cost
+    from pynq_mnist.host_training.training.compression import cost
 
     assert cost(student)["nonzero_weights"] == m["student"]["nonzero_weights"]
     # the saved student reproduces the recorded test accuracy on the recorded frames
@@ -73,8 +73,8 @@ TINY = {
 
 
 def test_killed_run_resumes_instead_of_restarting(tmp_path, monkeypatch, capsys):
-    from pynq_mnist.host_training.pipeline import train
-    from pynq_mnist.host_training.training import STOP_ENV, SimulatedKill
+    from pynq_mnist.host_training.training.fit import STOP_ENV, SimulatedKill
+    from pynq_mnist.host_training.training.train import train
 
     out = tmp_path / "run"
     monkeypatch.setenv(STOP_ENV, "tuner@1")  # killed after the 1st of 2 tuner trials

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pynq_mnist.host_training.distill import batches
-from pynq_mnist.host_training.training import STOP_ENV, SimulatedKill, fit_resumable
+from pynq_mnist.host_training.training.distill import batches
+from pynq_mnist.host_training.training.fit import STOP_ENV, SimulatedKill, fit_resumable
 
 EPOCHS, BATCH, SAMPLES = 3, 16, 64
 STEPS_PER_EPOCH = SAMPLES // BATCH

@@ -190,7 +190,7 @@ def test_cpp_truncates_toward_minus_infinity_and_saturates_like_the_layout(tiny_
     """Rebuild the IP with 2 integer bits per logit, so many saturate, and compare with numpy."""
     from pynq_mnist.board.cpu_reference import CpuReference
     from pynq_mnist.board.emulator.iplib import compile_library
-    from pynq_mnist.host_training.convert_ip import words_from_logits
+    from pynq_mnist.host_training.conversion.wrapper import words_from_logits
 
     copy = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, copy)

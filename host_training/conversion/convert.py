@@ -3,11 +3,11 @@
 The named stages of :func:`convert`:
 
 1. **configure**: the hls4ml config follows from the QKeras quantizers
-   (:mod:`.convert_config`);
+   (:mod:`.hls4ml_config`);
 2. **convert + C-simulate**: hls4ml writes and compiles the network; its
    ``predict`` on the test frames gives the exact fixed-point logits;
 3. **wrap**: the wrapper and build script go into ``BUNDLE/hls``
-   (:mod:`.convert_ip`), and g++ builds them into the emulation library;
+   (:mod:`.wrapper`), and g++ builds them into the emulation library;
 4. **verify**: every test frame streams through the library, whose output words
    must equal the C simulation's logits in the same word layout, bit for bit;
 5. **bundle**: golden vectors, the bundle metadata, and a printed report.
@@ -48,8 +48,8 @@ from pynq_mnist.bundle import (
     staged_dir,
     write_metadata,
 )
-from pynq_mnist.host_training import convert_config, convert_ip
-from pynq_mnist.host_training.convert_config import ConversionError
+from pynq_mnist.host_training.conversion import hls4ml_config, wrapper
+from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 
 PROJECT_NAME = "mnist_net"
 #: HLS files hashed beside the library's sources.
@@ -72,16 +72,16 @@ def convert_model(model, arch: str, output_dir: Path, mults_per_cycle: int):
     """hls4ml's model of the student, written to ``output_dir`` and compiled."""
     import hls4ml
 
-    config = convert_config.hls_config(model, arch, mults_per_cycle)
+    config = hls4ml_config.hls_config(model, arch, mults_per_cycle)
     hls_model = hls4ml.converters.convert_from_keras_model(
         model,
         hls_config=config,
         output_dir=str(output_dir),
         project_name=PROJECT_NAME,
         backend="Vivado",
-        io_type=convert_config.IO_TYPES[arch],
-        part=convert_config.PART,
-        clock_period=1000.0 / convert_config.CLOCK_MHZ,
+        io_type=hls4ml_config.IO_TYPES[arch],
+        part=hls4ml_config.PART,
+        clock_period=1000.0 / hls4ml_config.CLOCK_MHZ,
     )
     hls_model.compile()
     return config, hls_model
@@ -127,7 +127,7 @@ def convert(
     run_dir: str | os.PathLike,
     out: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
-    mults_per_cycle: int = convert_config.MULTS_PER_CYCLE,
+    mults_per_cycle: int = hls4ml_config.MULTS_PER_CYCLE,
     frames: int | None = None,
     progress: Callable[[str], None] = _print,
     workers: int | None = None,
@@ -152,13 +152,13 @@ def convert(
         Processes that stream the frames through the compiled IP (default one
         per CPU; see :meth:`IPLibrary.transfer`).
     """
-    from pynq_mnist.host_training.run_dir import STUDENT, load_metrics, load_student
+    from pynq_mnist.host_training.training.run_dir import STUDENT, load_metrics, load_student
     from pynq_mnist.mnist import load_mnist
 
     run_dir, out = Path(run_dir), Path(out)
     metrics = load_metrics(run_dir)
     arch = metrics.get("arch")
-    if arch not in convert_config.IO_TYPES:
+    if arch not in hls4ml_config.IO_TYPES:
         raise ConversionError(f"{run_dir}/metrics.json: arch {arch!r} is not one of mlp, cnn")
     model = load_student(run_dir)
     data = load_mnist(data_dir)
@@ -171,21 +171,21 @@ def convert(
 
     with tempfile.TemporaryDirectory(prefix="pynq-mnist-hls4ml-") as work:
         progress(
-            f"[2/5] hls4ml conversion ({arch}, {convert_config.IO_TYPES[arch]}) and C simulation"
+            f"[2/5] hls4ml conversion ({arch}, {hls4ml_config.IO_TYPES[arch]}) and C simulation"
         )
         config, hls_model = convert_model(model, arch, Path(work) / "hls4ml", mults_per_cycle)
         exact_logits = np.asarray(hls_model.predict(x.astype(np.float64)), dtype=np.float64)
         exact_logits = exact_logits.reshape(len(images), -1)
-        logit_type = convert_config.logit_type(model)
-        frac_bits = convert_ip.logit_frac_bits(exact_logits, logit_type.frac)
-        csim_words = convert_ip.words_from_logits(exact_logits, frac_bits)
-        io_type = convert_config.IO_TYPES[arch]
+        logit_type = hls4ml_config.logit_type(model)
+        frac_bits = wrapper.logit_frac_bits(exact_logits, logit_type.frac)
+        csim_words = wrapper.words_from_logits(exact_logits, frac_bits)
+        io_type = hls4ml_config.IO_TYPES[arch]
 
         with staged_dir(out) as stage:
             progress("[3/5] wrapper sources and g++ emulation library")
             hls_dir = stage / FILES["hls"]
             hls_dir.mkdir()
-            convert_ip.write_hls_sources(
+            wrapper.write_hls_sources(
                 Path(work) / "hls4ml",
                 PROJECT_NAME,
                 io_type,
@@ -193,8 +193,8 @@ def convert(
                 n_classes=len(data.class_names),
                 frac_bits=frac_bits,
                 dest=hls_dir,
-                part=convert_config.PART,
-                clock_mhz=convert_config.CLOCK_MHZ,
+                part=hls4ml_config.PART,
+                clock_mhz=hls4ml_config.CLOCK_MHZ,
             )
             (hls_dir / "hls4ml_config.json").write_text(json.dumps(config, indent=2) + "\n")
             compile_library(hls_dir, stage / FILES["emulator"])
@@ -205,7 +205,7 @@ def convert(
                 f"({workers} process{'es' if workers > 1 else ''})"
             )
             input_format = InputFormat(
-                convert_ip.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
+                wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
             )
             with IPLibrary(stage / FILES["emulator"], hls_dir / "firmware" / "weights") as ip:
                 t_emu = time.perf_counter()
@@ -240,7 +240,7 @@ def convert(
                 "run_metrics_test_accuracy": metrics.get("student", {}).get("test_accuracy"),
                 "disagreements": _disagreements(keras_logits, exact_logits),
             }
-            stages = convert_config.target_ii(model, arch, hls_model)
+            stages = hls4ml_config.target_ii(model, arch, hls_model)
             precisions = _precisions(hls_model)
             meta = BundleMetadata.from_dict(
                 {
@@ -254,23 +254,23 @@ def convert(
                         "pixel": input_format.pixel,
                     },
                     "output": _output_dict(
-                        convert_ip.output_format(len(data.class_names), frac_bits)
+                        wrapper.output_format(len(data.class_names), frac_bits)
                     ),
                     "ip": {
-                        "top": convert_ip.TOP,
-                        "vlnv": convert_ip.vlnv(),
-                        "part": convert_config.PART,
-                        "clock_mhz": convert_config.CLOCK_MHZ,
+                        "top": wrapper.TOP,
+                        "vlnv": wrapper.vlnv(),
+                        "part": hls4ml_config.PART,
+                        "clock_mhz": hls4ml_config.CLOCK_MHZ,
                         "target_ii_cycles": max(stages.values()),
                         "target_ii_stages": stages,
                         "target_ii_basis": "cycle model of the design (not a synthesis result)",
-                        "ports": convert_ip.PORTS,
+                        "ports": wrapper.PORTS,
                         "hls4ml": {
                             "version": _hls4ml_version(),
                             "project_name": PROJECT_NAME,
                             "io_type": io_type,
                             "strategy": config["Model"]["Strategy"],
-                            "reuse_factors": convert_config.reuse_factors(model, hls_model),
+                            "reuse_factors": hls4ml_config.reuse_factors(model, hls_model),
                             "mults_per_cycle": mults_per_cycle,
                             "precisions": precisions,
                         },
@@ -307,7 +307,7 @@ def _hashes(stage: Path, files: dict[str, str]) -> dict[str, str]:
 def _export_network(hls_model, path: Path, progress: Callable[[str], None]) -> bool:
     """The numpy reference network for the board CPU baseline, when its exporter is there."""
     try:
-        from pynq_mnist.host_training.network_export import export_network
+        from pynq_mnist.host_training.conversion.network_export import export_network
     except ImportError:
         progress("      (network export not available: no network.npz in this bundle)")
         return False

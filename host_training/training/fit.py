@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pynq_mnist.host_training.run_dir import read_json, write_json
+from pynq_mnist.host_training.training.run_dir import read_json, write_json
 
 keras = tf.keras
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from pynq_mnist.host_training.config import layer_bits
+from pynq_mnist.host_training.training.config import layer_bits
 from pynq_mnist.mnist import IMAGE_SHAPE, NUM_CLASSES
 
 keras = tf.keras

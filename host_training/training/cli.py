@@ -7,7 +7,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pynq_mnist.host_training.config import ARCHS, PRESETS
+    from pynq_mnist.host_training.training.config import ARCHS, PRESETS
 
     parser.add_argument("--arch", required=True, choices=ARCHS, help="network family")
     parser.add_argument(
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pynq_mnist.host_training.config import ConfigError, load_file, resolve
+    from pynq_mnist.host_training.training.config import ConfigError, load_file, resolve
     from pynq_mnist.mnist import DataError
 
     try:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         if args.seed is not None:
             config["seed"] = args.seed
         config = resolve(config, preset=args.preset)
-        from pynq_mnist.host_training.pipeline import train
+        from pynq_mnist.host_training.training.train import train
 
         metrics = train(config, args.out, args.data)
     except (ConfigError, DataError) as e:

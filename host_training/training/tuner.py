@@ -23,8 +23,8 @@ from typing import Any
 
 import keras_tuner as kt
 
-from pynq_mnist.host_training.compression import limit_excess
-from pynq_mnist.host_training.training import stop_point
+from pynq_mnist.host_training.training.compression import limit_excess
+from pynq_mnist.host_training.training.fit import stop_point
 
 OBJECTIVE = "score"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pynq_mnist.host_training.convert_config import MULTS_PER_CYCLE
+from pynq_mnist.host_training.conversion.hls4ml_config import MULTS_PER_CYCLE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +50,8 @@ def _positive_int(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from pynq_mnist.board.emulator.iplib import IPLibraryError
     from pynq_mnist.bundle import BundleError
-    from pynq_mnist.host_training.convert import convert
-    from pynq_mnist.host_training.convert_config import ConversionError
+    from pynq_mnist.host_training.conversion.convert import convert
+    from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 
     try:
         convert(

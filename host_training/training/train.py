@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from pynq_mnist import encoding
-from pynq_mnist.host_training import run_dir as rd
-from pynq_mnist.host_training.config import ConfigError, apply_hyperparameters, resolve
+from pynq_mnist.host_training.training import run_dir as rd
+from pynq_mnist.host_training.training.config import ConfigError, apply_hyperparameters, resolve
 from pynq_mnist.mnist import Dataset, load_mnist
 
 VERSIONS = ("tensorflow-cpu", "qkeras", "tensorflow-model-optimization", "keras-tuner", "numpy")
@@ -44,7 +44,7 @@ class Splits:
     """Network-ready arrays: train/val (from the training set) and test."""
 
     def __init__(self, data: Dataset, config: dict):
-        from pynq_mnist.host_training.models import input_shape
+        from pynq_mnist.host_training.training.models import input_shape
 
         shape = input_shape(config["arch"])
         d, seed = config["data"], config["seed"]
@@ -114,9 +114,9 @@ def train_student(
     """
     import tensorflow as tf
 
-    from pynq_mnist.host_training import compression
-    from pynq_mnist.host_training.distill import Distiller, batches
-    from pynq_mnist.host_training.models import build_student
+    from pynq_mnist.host_training.training import compression
+    from pynq_mnist.host_training.training.distill import Distiller, batches
+    from pynq_mnist.host_training.training.models import build_student
 
     s, kd = student_config, student_config["kd"]
     if kd["enabled"] and teacher_logits is None:
@@ -155,7 +155,7 @@ def _teacher_logits(teacher, x):
 
 
 def _fit(model, target, data, hp, epochs, validation, checkpoint, stage, callbacks, verbose):
-    from pynq_mnist.host_training.training import fit_resumable
+    from pynq_mnist.host_training.training.fit import fit_resumable
 
     return fit_resumable(
         model,
@@ -187,8 +187,8 @@ class Stages:
 def _teacher_stage(config, splits, out, stages, verbose):
     import tensorflow as tf
 
-    from pynq_mnist.host_training.models import build_teacher
-    from pynq_mnist.host_training.training import stop_point
+    from pynq_mnist.host_training.training.fit import stop_point
+    from pynq_mnist.host_training.training.models import build_teacher
 
     path = out / rd.TEACHER
     if path.is_file():
@@ -218,9 +218,9 @@ def _teacher_stage(config, splits, out, stages, verbose):
 def _tuner_stage(config, teacher, splits, out, stages, verbose):
     import tensorflow as tf
 
-    from pynq_mnist.host_training import compression
-    from pynq_mnist.host_training.training import stop_point
-    from pynq_mnist.host_training.tuner import search
+    from pynq_mnist.host_training.training import compression
+    from pynq_mnist.host_training.training.fit import stop_point
+    from pynq_mnist.host_training.training.tuner import search
 
     result_path = out / rd.TUNER_RESULT
     if result_path.is_file():
@@ -284,8 +284,8 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
     _prepare_run_dir(out, config)
     import tensorflow as tf
 
-    from pynq_mnist.host_training import compression, plots
-    from pynq_mnist.host_training.training import stop_point
+    from pynq_mnist.host_training.training import compression, plots
+    from pynq_mnist.host_training.training.fit import stop_point
 
     tf.config.experimental.enable_op_determinism()
     verbose = config["verbose"]

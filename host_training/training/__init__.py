@@ -1,0 +1,1 @@
+"""Training: float teachers, compressed students (QAT, pruning, distillation, search)."""
