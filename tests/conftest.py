@@ -2,6 +2,10 @@
 
 import os
 import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +52,26 @@ def tiny_bundle(tiny_run_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_bundle") / "mnist_cnn"
     convert(tiny_run_dir, out, frames=1000, progress=lambda message: None)
     return out
+
+
+# pynq's sdist ships the Vivado-made hardware handoff of the Pynq-Z2 base overlay: the one
+# real `.hwh` at hand to check our IP parameter names (axi_dma, processing_system7, axi_gpio)
+# against. pip fetches it from the package index once; its cache serves later runs.
+PYNQ_SDIST = "pynq==3.0.1"
+BASE_HWH = "boards/Pynq-Z2/base/base.hwh"
+
+
+@pytest.fixture(scope="session")
+def pynq_z2_base_hwh() -> Path:
+    """Path of pynq 3.0.1's ``boards/Pynq-Z2/base/base.hwh`` (a real Vivado-made handoff)."""
+    cache = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pynq-mnist" / "references"
+    )
+    target = cache / "pynq-3.0.1" / BASE_HWH
+    if not target.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+        subprocess.run([*cmd, PYNQ_SDIST, "-d", str(cache)], check=True, timeout=600)
+        with tarfile.open(cache / "pynq-3.0.1.tar.gz") as tar:
+            tar.extract(f"pynq-3.0.1/{BASE_HWH}", cache)
+    return target
