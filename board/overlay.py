@@ -264,19 +264,17 @@ class MnistOverlay(pynq.Overlay):
 
     def _self_test(self) -> None:
         t0 = time.perf_counter()
-        frames, expected = self.bundle.golden()
-        got = self.execute(frames)
+        golden = self.bundle.golden_vectors()
+        got = self.execute(golden.frames)
         self.timer.clear()
         self.self_test_s = time.perf_counter() - t0
-        bad = np.flatnonzero((got != expected.reshape(got.shape)).any(axis=1))
-        if bad.size:
-            i = int(bad[0])
+        problems = golden.mismatches(self.metadata.output, got)
+        if problems:
             self.close()
             raise GoldenMismatch(
-                f"golden self-test failed on {self.target}: {bad.size} of {len(frames)} frames "
-                f"differ; frame {i} gave {[hex(w) for w in got[i]]}, the bundle expects "
-                f"{[hex(w) for w in expected.reshape(got.shape)[i]]}. The bitstream and the "
-                "bundle do not belong together (rebuild the overlay from this bundle)"
+                f"golden self-test failed on {self.target}: " + "; ".join(problems) + ". The "
+                "bitstream and the bundle do not belong together (rebuild the overlay from "
+                "this bundle)"
             )
 
     def close(self) -> None:
