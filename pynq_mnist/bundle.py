@@ -54,6 +54,9 @@ STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
 #: The AXI DMA's LENGTH register width, in bits (PG021: 8 to 26).
 LENGTH_WIDTHS = range(8, 27)
 WORD_BITS = 64  # output words are read as little-endian uint64
+#: The C API version of the emulation library (``hls/emulator/pynq_mnist_emu.cpp``)
+#: that this pynq-mnist drives; a library of another version is rebuilt, never loaded.
+EMULATOR_ABI_VERSION = 2
 
 
 class BundleError(ValueError):
