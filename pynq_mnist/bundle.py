@@ -739,6 +739,13 @@ class BundleMetadata:
                     fail(f"{where} {key} is {stored[key]} but the format gives {getattr(fmt, key)}")
         if self.input.bytes_per_frame % (self.input.stream_width_bits // 8):
             fail("input: a frame is not a whole number of stream beats")
+        for where, fmt in (("input", self.input), ("output", self.output)):
+            if fmt.bytes_per_frame > self.max_transfer_bytes:
+                fail(
+                    f"{where}: a frame of {fmt.bytes_per_frame} bytes does not fit one DMA "
+                    f"transfer (dma.length_width_bits {self.dma.length_width_bits} allows "
+                    f"{self.max_transfer_bytes})"
+                )
         if self.output.stream_width_bits % WORD_BITS:
             fail(f"output stream_width_bits must be a multiple of {WORD_BITS}")
         frame_bits = self.output.beats_per_frame * self.output.stream_width_bits

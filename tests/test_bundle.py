@@ -256,6 +256,7 @@ def _set(*path_value):
         (_set("model", "student_sha256", "abc"), "model.student_sha256", "64 hex"),
         (_set("model", "logit_type", "int"), "model.logit_type", "ap_fixed"),
         (_set("classes", ["0"] * 10), "", "distinct"),
+        (_set("input", "frame_shape", [8192, 8200]), "input: a frame", "one DMA transfer"),
     ],
 )
 def test_every_bad_value_is_refused_naming_its_key(change, key, message):
@@ -317,3 +318,17 @@ def test_golden_vectors_check_decoded_classes_and_logits(tmp_path):
     )
     with pytest.raises(BundleError, match="words is uint64"):
         Golden.read(tmp_path / "bad.npz", meta)
+
+
+def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path):
+    from pynq_mnist.atomic import atomic_path, write_text_atomic
+
+    dest = write_text_atomic(tmp_path / "model.h5", "old")
+    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
+        assert tmp.name.endswith(".h5") and tmp.parent == tmp_path  # writers pick by suffix
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert dest.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.h5"]
+    write_text_atomic(dest, "new")
+    assert dest.read_text() == "new" and len(list(tmp_path.iterdir())) == 1

@@ -12,9 +12,9 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from pynq_mnist.atomic import atomic_path
 from pynq_mnist.bundle import EMULATOR_ABI_VERSION, sha256_tree
 
 
@@ -68,26 +68,25 @@ def compile_library(hls_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     includes = [hls_dir, hls_dir / "firmware", hls_dir / "firmware" / "ap_types"]
     includes.append(hls_dir / "emulator" / "include")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
+    with atomic_path(out) as tmp:
+        _compile(hls_dir, includes, tmp)
+    return out
+
+
+def _compile(hls_dir: Path, includes: list[Path], tmp: Path) -> None:
     cmd = ["g++", "-O3", "-std=c++14", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
     cmd += ["-include", str(hls_dir / "emulator" / "include" / "pm_weights_dir.h")]
     cmd += ["-DWEIGHTS_DIR=pm_weights_dir()", f'-DPM_SOURCES_DIGEST="{sources_digest(hls_dir)}"']
     cmd += [f"-I{p}" for p in includes] + [str(s) for s in library_sources(hls_dir)]
-    cmd += ["-o", tmp]
+    cmd += ["-o", str(tmp)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
-        if proc.returncode != 0:
-            raise IPLibraryError(f"g++ failed to build the emulator:\n{proc.stderr[-4000:]}")
-        os.replace(tmp, out)
     except FileNotFoundError:
         raise IPLibraryError("g++ is not installed: the emulator needs a C++ compiler") from None
     except subprocess.TimeoutExpired:
         raise IPLibraryError(f"g++ took over {COMPILE_TIMEOUT_S} s; gave up") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    if proc.returncode != 0:
+        raise IPLibraryError(f"g++ failed to build the emulator:\n{proc.stderr[-4000:]}")
 
 
 def sources_digest(hls_dir: str | os.PathLike) -> str:
