@@ -752,9 +752,10 @@ class BundleMetadata:
         klass, logits = self.output.field("class"), self.output.field("logits")
         if klass.count != 1 or klass.signed or klass.frac_bits:
             fail("output field 'class' must be one unsigned integer (count 1, frac_bits 0)")
-        if not logits.signed or not 0 <= logits.frac_bits < logits.width:
+        if not logits.signed or logits.frac_bits >= logits.width:
+            # at least one integer bit, as the wrapper's ap_fixed<LOGIT_BITS, LOGIT_INT_BITS>
             fail(
-                f"output field 'logits' must be signed with frac_bits in 0..{logits.width - 1}, "
+                f"output field 'logits' must be signed with frac_bits at most {logits.width - 1}, "
                 f"got signed={logits.signed}, frac_bits={logits.frac_bits}"
             )
         if logits.count != len(self.classes):
@@ -905,7 +906,12 @@ class Golden:
         """Golden vectors of ``frames`` and their ``words``, decoded with ``output``."""
         words = output.words(words)
         decoded = output.unpack(words)
-        return cls(input.check_frames(frames), words, decoded["class"], decoded["logits"])
+        return cls(
+            input.check_frames(frames),
+            words,
+            decoded["class"].astype(np.int64),
+            decoded["logits"].astype(np.float64),
+        )
 
     def write(self, path: str | os.PathLike) -> None:
         """Write ``golden.npz`` atomically."""
