@@ -25,6 +25,7 @@ import numpy as np
 import pynq
 
 from pynq_mnist.bundle import Bundle, BundleError
+from pynq_mnist.design import PYNQ_Z2
 from pynq_mnist.overlays import locate
 
 from .design_check import check_design
@@ -85,7 +86,7 @@ def overlay_files(bundle: Bundle, target: str) -> tuple[Path, Path, bool]:
 
 def _find_dma(overlay: pynq.Overlay):
     for name, ip in overlay.ip_dict.items():
-        if str(ip.get("type", "")).startswith("xilinx.com:ip:axi_dma:"):
+        if str(ip.get("type", "")).startswith(PYNQ_Z2.dma.vlnv.type_prefix):
             driver = overlay
             for part in name.split("/"):
                 driver = getattr(driver, part)
@@ -245,9 +246,7 @@ class MnistOverlay(pynq.Overlay):
     def _field(self, frames: np.ndarray, name: str) -> np.ndarray:
         words = self.execute(frames)
         t0 = time.perf_counter()
-        f = self._fields[name]
-        values = f.value(f.extract(words))
-        values = values[:, 0] if f.count == 1 else values
+        values = self._fields[name].decode(words)
         self.timer.record("unpack", time.perf_counter() - t0)
         return values
 
@@ -263,19 +262,17 @@ class MnistOverlay(pynq.Overlay):
 
     def _self_test(self) -> None:
         t0 = time.perf_counter()
-        frames, expected = self.bundle.golden()
-        got = self.execute(frames)
+        golden = self.bundle.golden_vectors()
+        got = self.execute(golden.frames)
         self.timer.clear()
         self.self_test_s = time.perf_counter() - t0
-        bad = np.flatnonzero((got != expected.reshape(got.shape)).any(axis=1))
-        if bad.size:
-            i = int(bad[0])
+        problems = golden.mismatches(self.metadata.output, got)
+        if problems:
             self.close()
             raise GoldenMismatch(
-                f"golden self-test failed on {self.target}: {bad.size} of {len(frames)} frames "
-                f"differ; frame {i} gave {[hex(w) for w in got[i]]}, the bundle expects "
-                f"{[hex(w) for w in expected.reshape(got.shape)[i]]}. The bitstream and the "
-                "bundle do not belong together (rebuild the overlay from this bundle)"
+                f"golden self-test failed on {self.target}: " + "; ".join(problems) + ". The "
+                "bitstream and the bundle do not belong together (rebuild the overlay from "
+                "this bundle)"
             )
 
     def close(self) -> None:

@@ -158,7 +158,7 @@ def test_a_golden_mismatch_is_refused_at_load(tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (16, 784), dtype=np.uint8)
     wrong = synthetic_words(x) ^ np.uint64(1)
     b = write_synthetic_bundle(tmp_path / "bad_golden", golden=wrong)
-    with pytest.raises(GoldenMismatch, match="16 of 16 frames differ"):
+    with pytest.raises(GoldenMismatch, match="output words differ on 16 of 16 frames"):
         load(b)
 
 
@@ -189,16 +189,3 @@ def test_ten_thousand_calls_leave_buffers_flat(bundle):
     assert (stats.live_buffers, stats.live_bytes, stats.allocations) == live
     ol.close()
     assert stats.live_buffers == live[0] - 2
-
-
-def test_the_board_side_imports_no_tensorflow_or_hls4ml():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "import pynq_mnist.board.overlay, pynq_mnist.board.bench, pynq_mnist.board.emulator.device\n"
-        "bad = sorted(m for m in ('tensorflow', 'qkeras', 'hls4ml', 'keras') if m in sys.modules)\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -18,12 +18,14 @@ from pathlib import Path
 import pynq
 from pynq.pl_server.device import Device
 
+from pynq_mnist.design import PYNQ_Z2
+
 from .axi_dma import AxiDmaModel, IPModel
 from .clocks import install_emulated_clocks
 from .memory import CMA_BYTES, EmulatedMemory
 
 BOARD_NAME = "Pynq-Z2 (emulated)"
-DMA_TYPE = "xilinx.com:ip:axi_dma:"
+DMA_TYPE = PYNQ_Z2.dma.vlnv.type_prefix
 
 
 class EmulatedDevice(Device):
@@ -87,7 +89,7 @@ class EmulatedDevice(Device):
                 model = AxiDmaModel(
                     self.memory,
                     self._ip_factory(),
-                    int(p.get("c_sg_length_width", 26)),
+                    int(p["c_sg_length_width"]),
                     int(p["c_m_axis_mm2s_tdata_width"]) // 8,
                     int(p["c_s_axis_s2mm_tdata_width"]) // 8,
                 )

@@ -6,7 +6,7 @@ Everything here follows from the model itself:
 * weights, biases and activations take the QKeras quantizers' types (hls4ml reads
   them); hidden accumulators and results are ``auto``, which hls4ml infers from
   the operand types and fan-in so that they can never overflow;
-* the last layer's result is set by hand (FIELD_NOTES §3: hls4ml's automatic
+* the last layer's result is set by hand (hls4ml's automatic
   type for it is a poor fit): wide enough for the largest sum its *actual*
   quantized weights can produce, with every fraction bit of the products, so
   the logits are exact;
@@ -22,11 +22,12 @@ design target from a simple cycle model, not a synthesis result.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from pynq_mnist import encoding
+from pynq_mnist.fixed_point import FixedType
+from pynq_mnist.host_training.conversion import wrapper
 
 #: Multipliers per clock one layer may use. 4-8 bit products map to LUTs, roughly
 #: 30-60 LUTs each with their adder tree: 256 keeps a layer near 10k of the
@@ -34,32 +35,13 @@ from pynq_mnist import encoding
 MULTS_PER_CYCLE = 256
 #: Per arch: how tensors move between layers.
 IO_TYPES = {"mlp": "io_parallel", "cnn": "io_stream"}
-PART = "xc7z020clg400-1"
-CLOCK_MHZ = 100.0
 #: Vivado HLS's default limit on the elements of a completely partitioned array.
 PARTITION_LIMIT = 4096
-PIXELS_PER_BEAT = 8
 SUPPORTED_LAYERS = {"InputLayer", "QDense", "QConv2D", "QActivation", "MaxPooling2D", "Flatten"}
 
 
 class ConversionError(ValueError):
     """The student cannot be converted as it is; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class FixedType:
-    """``ap_fixed<width, integer>`` (``ap_ufixed`` when not signed)."""
-
-    width: int
-    integer: int
-    signed: bool = True
-
-    @property
-    def frac(self) -> int:
-        return self.width - self.integer
-
-    def __str__(self) -> str:
-        return f"ap_{'' if self.signed else 'u'}fixed<{self.width},{self.integer}>"
 
 
 # --------------------------------------------------------------------------- checks
@@ -227,7 +209,7 @@ def target_ii(model, arch: str, hls_model) -> dict[str, int]:
     per clock. Stages overlap (DATAFLOW), so the frame interval is the largest.
     """
     pixels = int(np.prod(model.input_shape[1:]))
-    stages = {"read_frame": pixels // PIXELS_PER_BEAT if arch == "mlp" else pixels}
+    stages = {"read_frame": pixels // wrapper.PIXELS_PER_BEAT if arch == "mlp" else pixels}
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "MaxPooling2D":
