@@ -476,6 +476,70 @@ def test_a_bundle_for_another_part_is_refused_before_any_tool_runs(tmp_path, too
     assert not calls.exists()
 
 
+# --------------------------------------------------------------------------- --check
+
+
+@pytest.mark.slow
+def test_check_on_a_converted_bundle_runs_the_tool_free_checks_and_prints_the_plan(
+    tiny_bundle, tools, capsys
+):
+    calls = tools()  # no Xilinx tool at all
+    assert main(["build-overlay", "--check", str(tiny_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out
+    for check in (
+        "every bundle file matches its sha256",
+        "part xc7z020clg400-1",
+        "hls4ml's Vitis-backend sources (vitis/) are there",
+        "bit-exact with hls4ml's C simulation at conversion (Vivado, Vitis sources, 1000 frames)",
+        "block design parameters derive from bundle.json",
+        "Tcl scripts are complete (tclsh)",
+    ):
+        assert check in out
+    assert "modelled frame interval" in out and "outputs:" in out
+    assert "the build would stop here: build-overlay needs Vivado" in out
+    assert "known risks:" in out and "ready to build: no (no tools)" in out
+    assert not calls.exists()  # nothing was run
+    assert_not_built(tiny_bundle)
+    assert not (tiny_bundle / "build").exists()
+
+
+def test_check_names_the_tools_found_and_what_they_would_run(tmp_path, tools, capsys):
+    tools("vivado", "vitis_hls", "vitis-run", VERSION="2025.1")
+    path = make_bundle(tmp_path, "cnn")
+    assert main(["build-overlay", "--check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "vitis-run 2025.1 (" in out and "vitis_hls 2025.1 (" in out
+    assert "HLS: vitis-run --mode hls --tcl build_hls.tcl on hls4ml Vitis-backend sources" in out
+    assert "outside the Vitis HLS versions hls4ml tests (2022.2 to 2024.1)" in out
+    assert "the sources vitis-run 2025.1 synthesises (Vitis) were checked bit-exact" in out
+    assert "ready to build: yes" in out
+    assert tool_calls(tmp_path / "calls.txt", "vitis-run") == 0
+
+
+def test_check_fails_when_the_tools_sources_were_not_checked(tmp_path, tools, capsys):
+    """A bundle converted before the Vitis check: Vitis HLS would build unchecked C++."""
+    tools("vivado", "vitis_hls", VERSION="2023.2")
+    path = make_bundle(tmp_path, "mlp")
+    d = json.loads((path / "bundle.json").read_text())
+    del d["accuracy"]["bit_exact_backends"]
+    (path / "bundle.json").write_text(json.dumps(d))
+    assert main(["build-overlay", "--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "(Vivado sources, 100 frames)" in out
+    assert "FAIL  the sources vitis_hls 2023.2 synthesises (Vitis) were checked bit-exact" in out
+
+
+def test_check_fails_on_a_hand_edited_bundle(tmp_path, tools, capsys):
+    tools()
+    path = make_bundle(tmp_path, "mlp")
+    (path / "hls" / "build_hls.tcl").write_text("proc broken {} {\n")
+    assert main(["build-overlay", "--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  bundle hashes" in out and "build_hls.tcl" in out
+    assert "FAIL  " in out and "Tcl scripts are complete" in out
+
+
 # --------------------------------------------------------------------------- report parsers
 
 # Vivado 2020.1 layout: no "Prohibited" column; post-synthesis rows carry a '*'.

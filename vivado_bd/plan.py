@@ -71,6 +71,12 @@ def _tcl_complete(paths: list[Path]) -> list[str]:
     return out.stdout.split()
 
 
+def checked_backends(meta) -> list[str]:
+    """The hls4ml backends whose sources conversion checked bit-exact (older bundles: Vivado)."""
+    acc = meta.accuracy
+    return acc.get("bit_exact_backends", ["Vivado"] if acc.get("csim_bit_exact") else [])
+
+
 def _bundle_checks(p: Plan, bundle: Bundle) -> None:
     meta = bundle.metadata
     try:
@@ -93,11 +99,10 @@ def _bundle_checks(p: Plan, bundle: Bundle) -> None:
         "missing: convert again (only Vivado HLS 2020.1 could build this bundle)",
     )
     acc = meta.accuracy
-    backends = acc.get("bit_exact_backends", ["Vivado"] if acc.get("csim_bit_exact") else [])
     p.check(
         bool(acc.get("csim_bit_exact")),
         f"the IP's C++ was bit-exact with hls4ml's C simulation at conversion "
-        f"({', '.join(backends)} sources, {acc.get('frames')} frames)",
+        f"({', '.join(checked_backends(meta))} sources, {acc.get('frames')} frames)",
         "not recorded",
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,6 +167,13 @@ def check_plan(bundle_dir: str | Path) -> Plan:
         f"modelled frame interval {ip['target_ii_cycles']} cycles ({ip.get('target_ii_basis', 'model')})"
     )
     _tool_plan(p)
+    if p.toolchain is not None:
+        backend = p.toolchain[0].shape.backend
+        p.check(
+            backend in checked_backends(meta),
+            f"the sources {p.toolchain[0]} synthesises ({backend}) were checked bit-exact",
+            "they were not: convert the model again with this version of pynq-mnist",
+        )
     p.plan.append(
         f"outputs: {bundle.path}/{meta.name}.bit, {meta.name}.hwh, reports/ (hls_csynth.xml, "
         f"vivado_utilization.rpt, vivado_timing_summary.rpt); logs in {bundle.path}/build/logs/"

@@ -282,9 +282,7 @@ def convert(
                         "frame_shape": list(input_format.frame_shape),
                         "pixel": input_format.pixel,
                     },
-                    "output": _output_dict(
-                        wrapper.output_format(len(data.class_names), frac_bits)
-                    ),
+                    "output": _output_dict(wrapper.output_format(len(data.class_names), frac_bits)),
                     "ip": {
                         "top": wrapper.TOP,
                         "vlnv": wrapper.vlnv(),
@@ -294,8 +292,11 @@ def convert(
                         "target_ii_stages": stages,
                         "target_ii_basis": (
                             "cycle model of the design (not a synthesis result): "
-                            + ("sum of the sequential stages" if arch == "mlp" else
-                               "slowest DATAFLOW stage")
+                            + (
+                                "sum of the sequential stages"
+                                if arch == "mlp"
+                                else "slowest DATAFLOW stage"
+                            )
                         ),
                         "ports": wrapper.PORTS,
                         "hls4ml": {

@@ -69,7 +69,14 @@ def metadata(arch: str, name: str | None = None) -> BundleMetadata:
         },
         "dma": {"length_width_bits": 26},
         "model": {"arch": arch, "run_dir": "runs/x"},
-        "accuracy": {"frames": 100, "keras": 0.9, "emulated": 0.9, "agreement": 1.0},
+        "accuracy": {
+            "frames": 100,
+            "keras": 0.9,
+            "emulated": 0.9,
+            "agreement": 1.0,
+            "csim_bit_exact": True,
+            "bit_exact_backends": ["Vivado", "Vitis"],
+        },
         "files": {"golden": "golden.npz", "hls": "hls", "emulator": "emulator/lib.so"},
     }
     return BundleMetadata.from_dict(d)
