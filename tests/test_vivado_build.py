@@ -192,6 +192,19 @@ def test_2024_2_takes_vitis_run_and_2024_1_vitis_hls(tmp_path, tools, monkeypatc
     assert build_overlay(path, jobs=1).metadata.build["tools"]["hls"] == "vitis_hls 2024.1"
 
 
+def test_an_hls_program_of_unreadable_version_does_not_hide_a_supported_pair(
+    tmp_path, tools, monkeypatch
+):
+    tools("vivado", "vitis_hls", **ip_env("mlp"))
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "vitis-run").write_text("#!/bin/sh\necho 'some other tool'\n")
+    (odd / "vitis-run").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{odd}{os.pathsep}{os.environ['PATH']}")
+    meta = build_overlay(make_bundle(tmp_path, "mlp"), jobs=1).metadata
+    assert meta.build["tools"]["hls"] == "vitis_hls 2022.1"
+
+
 def test_unpatched_vivado_hls_2020_1_is_refused_before_any_work(tmp_path, tools, capsys):
     calls = tools("vivado", "vivado_hls", y2k22_patch=False, VERSION="2020.1", **ip_env("mlp"))
     path = make_bundle(tmp_path, "mlp")
@@ -511,7 +524,7 @@ def test_check_names_the_tools_found_and_what_they_would_run(tmp_path, tools, ca
     out = capsys.readouterr().out
     assert "vitis-run 2025.1 (" in out and "vitis_hls 2025.1 (" in out
     assert "HLS: vitis-run --mode hls --tcl build_hls.tcl on hls4ml Vitis-backend sources" in out
-    assert "outside the Vitis HLS versions hls4ml tests (2022.2 to 2024.1)" in out
+    assert "outside the Vitis HLS versions hls4ml is reported to test (2022.2 to 2024.1)" in out
     assert "the sources vitis-run 2025.1 synthesises (Vitis) were checked bit-exact" in out
     assert "ready to build: yes" in out
     assert tool_calls(tmp_path / "calls.txt", "vitis-run") == 0
@@ -654,16 +667,33 @@ def test_design_warnings_name_each_kind_once_with_its_count():
 Z2_RESOURCES = {"lut": 53200, "ff": 106400, "dsp": 220, "bram36": 140}
 
 
-@pytest.mark.vivado
-def test_real_build_of_a_converted_bundle(tiny_bundle, tmp_path):
-    """The whole flow with the real tools, on a copy of ``$PYNQ_MNIST_VIVADO_BUNDLE``.
+def _default_bundle(arch: str, request, tmp_path: Path) -> Path:
+    """``$PYNQ_MNIST_VIVADO_BUNDLES/mnist_ARCH`` (e.g. ``bench/runs/bundles`` after
+    ``make pipeline ARGS="--arch all"``), else a smoke-trained student converted here."""
+    where = os.environ.get("PYNQ_MNIST_VIVADO_BUNDLES")
+    if where:
+        return locate(Path(where) / f"mnist_{arch}").path
+    if arch == "cnn":
+        return request.getfixturevalue("tiny_bundle")
+    from pynq_mnist.host_training.conversion.convert import convert
+    from pynq_mnist.host_training.training.train import train
 
-    Without that variable it builds the session's tiny converted bundle.
-    """
-    source = os.environ.get("PYNQ_MNIST_VIVADO_BUNDLE")
-    src = locate(source).path if source else tiny_bundle
+    train({"arch": arch, "preset": "smoke"}, tmp_path / "run")
+    convert(tmp_path / "run", tmp_path / f"mnist_{arch}", frames=1000, progress=lambda m: None)
+    return tmp_path / f"mnist_{arch}"
+
+
+@pytest.mark.vivado
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_real_build_of_each_default_bundle(arch, request, tmp_path):
+    """The whole flow with the real tools on a copy of each default bundle, its results
+    checked against the bundle's metadata."""
+    from pynq_mnist.vivado_bd.toolchain import find_toolchain
+
+    src = _default_bundle(arch, request, tmp_path / "source")
     path = tmp_path / src.name
     shutil.copytree(src, path, ignore=shutil.ignore_patterns("build"))
+    hls_tool, vivado = find_toolchain()
 
     meta = build_overlay(path, jobs=os.cpu_count() or 2, force=True).metadata
 
@@ -671,6 +701,17 @@ def test_real_build_of_a_converted_bundle(tiny_bundle, tmp_path):
     bundle.verify_hashes()
     assert design_problems(meta, bundle.file("hwh")) == []
     assert bundle.file("bitstream").stat().st_size > 1_000_000
+    assert meta.build["tools"] == {"hls": str(hls_tool), "vivado": str(vivado)}
     assert meta.build["timing"]["wns_ns"] >= 0 and meta.build["timing"]["whs_ns"] >= 0
+    assert meta.build["fclk0_mhz_actual"] == pytest.approx(meta.ip["clock_mhz"], rel=0.05)
     for key, available in Z2_RESOURCES.items():
         assert 0 <= meta.build["utilization"][key] <= available
+    hls = meta.build["hls"]
+    assert hls["backend"] == hls_tool.shape.backend
+    assert hls["backend"] in meta.accuracy["bit_exact_backends"]
+    assert hls["target_clock_ns"] == pytest.approx(1000 / meta.ip["clock_mhz"], rel=1e-3)
+    # the cycle model leaves out pipeline depths: HLS's interval may only be longer
+    if hls["ii_cycles"]["min"] is not None:
+        assert hls["ii_cycles"]["min"] >= meta.ip["target_ii_cycles"]
+    ignored = [w for w in meta.build["warnings"] if "pragma was ignored" in w["meaning"]]
+    assert ignored == [], ignored

@@ -27,7 +27,7 @@ from pynq_mnist.vivado_bd.toolchain import (
 )
 
 BD_DIR = Path(__file__).parent
-#: hls4ml 1.3.0's documentation lists these Vitis HLS versions as the ones it tests.
+#: The Vitis HLS versions hls4ml is reported to test (this project's issue 11).
 HLS4ML_TESTED_VITIS = ("2022.2", "2024.1")
 
 
@@ -122,12 +122,13 @@ def _bundle_checks(p: Plan, bundle: Bundle) -> None:
 
 def _tool_plan(p: Plan) -> None:
     try:
-        vivado, found = find_hls_tools()
+        vivado, found, problems = find_hls_tools()
     except BuildError as e:
         p.plan.append(f"tools: {e}")
         return
     seen = ", ".join(f"{t} ({t.path})" for t in [vivado, *found] if t is not None)
     p.plan.append(f"tools on PATH: {seen or 'none'}")
+    p.plan += [f"(unreadable: {problem})" for problem in problems]
     try:
         p.toolchain = find_toolchain()
     except BuildError as e:
@@ -142,7 +143,8 @@ def _tool_plan(p: Plan) -> None:
     tested = tuple(map(int, lo.split("."))) <= version <= tuple(map(int, hi.split(".")))
     if hls.shape.backend == "Vitis" and not tested:
         p.risks.append(
-            f"{hls} is outside the Vitis HLS versions hls4ml tests ({lo} to {hi}): expect "
+            f"{hls} is outside the Vitis HLS versions hls4ml is reported to test ({lo} to {hi}): "
+            "expect "
             "other IIs than the model, or synthesis errors in hls4ml's headers"
         )
     if hls.shape.program == "vitis-run":

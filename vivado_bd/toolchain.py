@@ -155,15 +155,24 @@ def _refuse_unpatched(hls: Tool, looked: list[Path]) -> BuildError:
     )
 
 
-def find_hls_tools() -> tuple[Tool | None, list[Tool]]:
-    """``(vivado, hls_tools)``: what is on PATH, supported or not."""
+def find_hls_tools() -> tuple[Tool | None, list[Tool], list[str]]:
+    """``(vivado, hls_tools, problems)``: what is on PATH, supported or not.
+
+    An HLS program whose version cannot be read is a problem, not an error: another
+    release's program on PATH (``vitis-run`` of an unrelated Vitis install, say) must
+    not stop a supported pair from being found.
+    """
     vivado = probe("vivado")
-    found = []
+    found, problems = [], []
     for shape in HLS_SHAPES:
-        tool = probe(shape.program, shape.version_args)
+        try:
+            tool = probe(shape.program, shape.version_args)
+        except BuildError as e:
+            problems.append(str(e))
+            continue
         if tool is not None:
             found.append(Tool(tool.name, tool.path, tool.version, shape))
-    return vivado, found
+    return vivado, found, problems
 
 
 def find_toolchain() -> tuple[Tool, Tool]:
@@ -171,7 +180,7 @@ def find_toolchain() -> tuple[Tool, Tool]:
 
     An unpatched Vivado HLS 2020.1 is refused here, before any tool does work.
     """
-    vivado, found = find_hls_tools()
+    vivado, found, problems = find_hls_tools()
     if vivado is not None:
         for hls in found:
             if hls.shape.covers(hls.version) and hls.version == vivado.version:
@@ -181,9 +190,10 @@ def find_toolchain() -> tuple[Tool, Tool]:
                         raise _refuse_unpatched(hls, looked)
                 return hls, vivado
     seen = ", ".join(str(t) for t in [vivado, *found] if t is not None) or "none of them"
+    unreadable = "".join(f"\n  ({p})" for p in problems)
     raise BuildError(
         f"build-overlay needs Vivado and its HLS tool on PATH; supported:\n{tool_matrix()}\n"
-        f"Found: {seen}. Load the tools first, e.g. "
+        f"Found: {seen}.{unreadable} Load the tools first, e.g. "
         "`source /tools/Xilinx/Vivado/2024.1/settings64.sh`."
     )
 
