@@ -24,6 +24,7 @@ from pynq_mnist.vivado_bd.params import ip_ports, latency_counter_info
 from pynq_mnist.vivado_bd.reports import (
     ReportError,
     design_warnings,
+    figure_lines,
     parse_csynth,
     parse_timing_summary,
     parse_utilization,
@@ -164,10 +165,19 @@ def test_each_supported_tool_shape_builds_a_complete_bundle(tmp_path, tools, arc
     assert (path / "build" / "logs" / "vivado.log").is_file()
 
 
-def test_work_folders_go_after_a_build_unless_kept(tmp_path, tools):
-    tools("vivado", "vitis_hls", **ip_env("mlp"))
+def test_work_folders_go_after_a_build_unless_kept(tmp_path, tools, capsys):
+    tools("vivado", "vitis_hls", CSYNTH="120 125 300 310", **ip_env("mlp"))
     path = make_bundle(tmp_path, "mlp")
-    build_overlay(path, jobs=1)
+    assert figure_lines(Bundle(path).metadata) == []  # nothing synthesised yet
+    meta = build_overlay(path, jobs=1).metadata
+    # the model beside the synthesised figures, as build-overlay and bench print them
+    lines = figure_lines(meta)
+    assert any(ln.split()[:3] == ["frame", "interval,", "cycles"] and "98" in ln and "120-125" in ln
+               for ln in lines)  # fmt: skip
+    assert any("latency, cycles" in ln and "300-310" in ln for ln in lines)
+    assert any("LUT (HLS estimate / Vivado)" in ln and "7890 / 4321" in ln for ln in lines)
+    assert any("WNS, ns (Vivado)" in ln and "0.512" in ln for ln in lines)
+    assert "\n".join(lines) in capsys.readouterr().out
     assert not (path / "build" / "vivado").exists() and not (path / "build" / "hls").exists()
     assert (path / "build" / "logs" / "hls.log").is_file()
 

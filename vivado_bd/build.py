@@ -438,8 +438,9 @@ def _build(
         f"done in {(time.monotonic() - start) / 60:.1f} min: {bundle.path}/{bundle.metadata.files['bitstream']} "
         f"(LUT {u['lut']}, FF {u['ff']}, DSP {u['dsp']}, BRAM36 {u['bram36']}, WNS {t['wns_ns']} ns)"
     )
+    _say("the cycle model beside HLS's and Vivado's figures:")
     for line in figure_lines(bundle.metadata):
-        _say(line)
+        print(line, flush=True)
 
 
 # --------------------------------------------------------------------------- warnings

@@ -205,7 +205,7 @@ def convert(
             progress("[3/5] wrapper sources and g++ emulation library")
             hls_dir = stage / FILES["hls"]
             hls_dir.mkdir()
-            wrapper.write_hls_sources(
+            vitis_differences = wrapper.write_hls_sources(
                 Path(work) / "hls4ml",
                 PROJECT_NAME,
                 io_type,
@@ -261,11 +261,7 @@ def convert(
                 "agreement": float(np.mean(ip_class == keras_class)),
                 "csim_bit_exact": True,
                 "bit_exact_backends": list(BACKENDS),
-                "vitis_differences": sorted(
-                    str(p.relative_to(hls_dir / wrapper.VITIS_OVERLAY))
-                    for p in (hls_dir / wrapper.VITIS_OVERLAY).rglob("*")
-                    if p.is_file()
-                ),
+                "vitis_differences": vitis_differences,  # under hls/firmware and hls/vitis/firmware
                 "run_metrics_test_accuracy": metrics.get("student", {}).get("test_accuracy"),
                 "disagreements": _disagreements(keras_logits, exact_logits),
             }

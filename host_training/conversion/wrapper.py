@@ -164,7 +164,7 @@ def write_hls_sources(
     part: str,
     clock_mhz: float,
     vitis_dir: Path,
-) -> None:
+) -> list[str]:
     """Fill ``dest`` with the IP's sources: hls4ml's firmware, the wrapper, the build script.
 
     ``dest`` gets ``firmware/`` (the network, with hls4ml's C-simulation
@@ -172,10 +172,11 @@ def write_hls_sources(
     ``pynq_mnist_config.h`` and ``build_hls.tcl``, ``emulator/`` (the C API
     and the ``ap_axi_sdata.h`` shim, for g++ only), and ``vitis/firmware/``: the
     files that hls4ml's Vitis backend, written to ``vitis_dir``, makes differently
-    (see :func:`backend_differences`).
+    (see :func:`backend_differences`, whose list it returns).
     """
     shutil.copytree(hls4ml_dir / "firmware", dest / "firmware")
-    for rel in backend_differences(hls4ml_dir, vitis_dir):
+    differences = backend_differences(hls4ml_dir, vitis_dir)
+    for rel in differences:
         target = dest / VITIS_OVERLAY / "firmware" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(vitis_dir / "firmware" / rel, target)
@@ -202,3 +203,4 @@ def write_hls_sources(
     }
     (dest / "pynq_mnist_config.h").write_text(render(TEMPLATES / "pynq_mnist_config.h.in", values))
     (dest / "build_hls.tcl").write_text(render(TEMPLATES / "build_hls.tcl.in", values))
+    return differences
