@@ -9,7 +9,8 @@
 // io_parallel (MLP): the network's input and output are arrays, and UG1399
 // allows ap_ctrl_none over a DATAFLOW region only when its channels are FIFOs,
 // so the stages run one after the other in a plain function, as in hls4ml's own
-// VivadoAccelerator io_parallel AXI-Stream wrapper (myproject_axi.cpp).
+// VivadoAccelerator AXI-Stream wrapper (hls4ml 1.3.0 vivado_accelerator_writer.py
+// adds DATAFLOW to it for io_stream only).
 #include "pynq_mnist_top.h"
 
 #if PYNQ_MNIST_CLASS_BITS + PYNQ_MNIST_N_CLASSES * PYNQ_MNIST_LOGIT_BITS > 64
