@@ -527,6 +527,33 @@ def test_check_on_a_converted_bundle_runs_the_tool_free_checks_and_prints_the_pl
     assert not (tiny_bundle / "build").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["2020.1", "2024.2"])
+def test_a_converted_bundle_builds_against_the_stand_ins(tiny_bundle, tools, tmp_path, version):
+    """The real build_hls.tcl of a converted bundle, with its real sources, in each shape."""
+    meta = Bundle(tiny_bundle).metadata
+    ports = ip_ports(meta)
+    program = SHAPES[version][0]
+    tools(
+        "vivado",
+        program,
+        VERSION=version,
+        HLS_INTF=f"{ports['ip_in_port']} {ports['ip_out_port']}",
+        IP_STREAM_BYTES=f"{ports['ip_in_port']} {meta.input.stream_width_bits // 8} "
+        f"{ports['ip_out_port']} {meta.output.stream_width_bits // 8}",
+        UTILIZATION=" ".join(f"{k} {v}" for k, v in UTILIZATION.items()),
+        WNS="0.2",
+    )
+    path = tmp_path / tiny_bundle.name
+    shutil.copytree(tiny_bundle, path, ignore=shutil.ignore_patterns("build"))
+    built = build_overlay(path, jobs=1, keep_work=True).metadata
+    assert built.build["tools"]["hls"] == f"{program} {version}"
+    Bundle(path).verify_hashes()
+    header = "firmware/nnet_utils/nnet_conv2d_stream.h"
+    expected = path / "hls" / ("vitis/" + header if program != "vivado_hls" else header)
+    assert (path / "build" / "hls" / header).read_bytes() == expected.read_bytes()
+
+
 def test_check_names_the_tools_found_and_what_they_would_run(tmp_path, tools, capsys):
     tools("vivado", "vitis_hls", "vitis-run", VERSION="2025.1")
     path = make_bundle(tmp_path, "cnn")

@@ -131,8 +131,8 @@ def _tool_plan(p: Plan) -> None:
     p.plan += [f"(unreadable: {problem})" for problem in problems]
     try:
         p.toolchain = find_toolchain()
-    except BuildError as e:
-        p.plan.append(f"the build would stop here: {e}")
+    except BuildError as e:  # the matrix is printed below once
+        p.plan.append(f"the build would stop here: {str(e).split('; supported:')[0]}")
         return
     hls, vivado = p.toolchain
     p.plan.append(f"HLS: {' '.join(hls.shape.command(hls.name, 'build_hls.tcl'))} "
@@ -189,8 +189,8 @@ def check_plan(bundle_dir: str | Path) -> Plan:
     if io_type == "io_parallel":
         p.risks.append(
             "io_parallel (MLP): the fit on the xc7z020 is unmeasured; the input array is one "
-            "register (8 bits x pixels) and each Resource-strategy multiplier selects among "
-            "ReuseFactor inputs (see README, 'Does the MLP fit?')"
+            "register (8 bits x pixels) read through multiplexers, and the LUT-based "
+            "multipliers are the larger unknown (README: 'Does the MLP fit the xc7z020?')"
         )
     p.risks.append(
         "without the PYNQ-Z2 board files the PS comes from the shipped configuration "
