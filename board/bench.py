@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pynq_mnist.vivado_bd.reports import figure_lines
+
 from .progress import progress
 from .timing import STAGES
 
@@ -231,6 +233,7 @@ def run_benchmark(
         "latency": lat["summary"],
         "throughput": through,
         "cpu_baseline": cpu,
+        "modelled_vs_synthesised": figure_lines(meta),  # [] until build-overlay has run
         "_latency_samples_us": lat["samples_us"],
     }
 
@@ -412,4 +415,6 @@ def _print_summary(result: dict, paths: list[Path]) -> None:
     print(
         f"  startup   import pynq {s['import_pynq_s']:.2f} s, overlay load {s['overlay_load_s']:.2f} s"
     )
+    for line in result.get("modelled_vs_synthesised", []):
+        print(line)
     print(f"  wrote {', '.join(str(p) for p in paths)}")

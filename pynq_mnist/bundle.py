@@ -507,6 +507,15 @@ class ModelSection(_Section):
         )
 
 
+def _names(d: dict, key: str, where: str) -> tuple[str, ...] | None:
+    """``d[key]`` as a tuple of strings, or ``None`` when it is absent."""
+    if d.get(key) is None:
+        return None
+    if not isinstance(d[key], list):
+        raise BundleError(f"{where}.{key} must be a list of names, got {d[key]!r}")
+    return tuple(_str(v, f"{where}.{key}[{k}]") for k, v in enumerate(d[key]))
+
+
 @dataclass(frozen=True, eq=True)
 class AccuracySection(_Section):
     """What conversion measured on the test frames (fractions in 0..1)."""
@@ -518,6 +527,10 @@ class AccuracySection(_Section):
     csim_bit_exact: bool | None = None
     run_metrics_test_accuracy: float | None = None
     disagreements: dict | None = None
+    #: hls4ml backends whose sources were compiled and found bit-exact (see convert).
+    bit_exact_backends: tuple[str, ...] | None = None
+    #: Files in which the Vitis backend's sources differ from the Vivado backend's.
+    vitis_differences: tuple[str, ...] | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> AccuracySection:
@@ -538,6 +551,8 @@ class AccuracySection(_Section):
             disagreements=None
             if d.get("disagreements") is None
             else _dict(d["disagreements"], f"{w}.disagreements"),
+            bit_exact_backends=_names(d, "bit_exact_backends", w),
+            vitis_differences=_names(d, "vitis_differences", w),
             **frac,
         )
 

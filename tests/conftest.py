@@ -11,9 +11,9 @@ import pytest
 
 
 def _has_vivado() -> bool:
-    return shutil.which("vivado") is not None and (
-        shutil.which("vitis_hls") is not None or shutil.which("vivado_hls") is not None
-    )
+    from pynq_mnist.vivado_bd.toolchain import HLS_SHAPES
+
+    return shutil.which("vivado") is not None and any(shutil.which(s.program) for s in HLS_SHAPES)
 
 
 def _on_board() -> bool:
@@ -22,7 +22,7 @@ def _on_board() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     skips = {
-        "vivado": (_has_vivado(), "needs vivado and vitis_hls/vivado_hls on PATH"),
+        "vivado": (_has_vivado(), "needs vivado and vivado_hls/vitis_hls/vitis-run on PATH"),
         "board": (_on_board(), "needs a PYNQ-Z2 (BOARD=Pynq-Z2 and the FPGA manager)"),
     }
     for item in items:

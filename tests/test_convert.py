@@ -1,5 +1,8 @@
 """Conversion: the hls4ml configuration, the output word layout, and a tiny run end to end."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from pynq_mnist.host_training.conversion import wrapper
 from pynq_mnist.host_training.conversion.hls4ml_config import (
     ConversionError,
     check_student,
+    frame_interval,
     hls_config,
     logit_type,
     reuse_factor,
@@ -120,6 +124,41 @@ def test_unconvertible_students_are_refused_with_the_reason():
         hls_config(_student(), "rnn")
 
 
+def test_frame_interval_sums_sequential_stages_and_takes_the_slowest_dataflow_one():
+    stages = {"read_frame": 98, "dense1": 784, "dense2": 64, "write_result": 1}
+    assert frame_interval(stages, "mlp") == 947  # io_parallel: one stage after the other
+    assert frame_interval(stages, "cnn") == 784  # io_stream: DATAFLOW stages overlap
+
+
+def test_vitis_sources_are_the_vivado_ones_with_the_files_the_vitis_backend_changes(tmp_path):
+    vivado, vitis = tmp_path / "vivado", tmp_path / "vitis"
+    files = {"net.cpp": "net", "nnet_utils/a.h": "a", "nnet_utils/b.h": "b", "weights/w.txt": "1"}
+    for root in (vivado, vitis):
+        for rel, text in files.items():
+            (root / "firmware" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / "firmware" / rel).write_text(text)
+    (vitis / "firmware" / "nnet_utils" / "b.h").write_text("b for vitis")
+    (vitis / "firmware" / "nnet_utils" / "c.h").write_text("only in vitis")
+    assert wrapper.backend_differences(vivado, vitis) == ["nnet_utils/b.h", "nnet_utils/c.h"]
+
+    hls = tmp_path / "hls"
+    shutil.copytree(vivado / "firmware", hls / "firmware")
+    for rel in ("nnet_utils/b.h", "nnet_utils/c.h"):
+        (hls / "vitis" / "firmware" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(vitis / "firmware" / rel, hls / "vitis" / "firmware" / rel)
+    made = wrapper.sources_for_backend(hls, "Vitis", tmp_path / "for_vitis")
+    assert (made / "firmware/nnet_utils/b.h").read_text() == "b for vitis"
+    assert (made / "firmware/nnet_utils/c.h").read_text() == "only in vitis"
+    assert (made / "firmware/nnet_utils/a.h").read_text() == "a"
+    plain = wrapper.sources_for_backend(hls, "Vivado", tmp_path / "for_vivado")
+    assert (plain / "firmware/nnet_utils/b.h").read_text() == "b"
+    with pytest.raises(ValueError, match="unknown hls4ml backend"):
+        wrapper.sources_for_backend(hls, "Quartus", tmp_path / "q")
+    (vitis / "firmware" / "net.cpp").unlink()
+    with pytest.raises(ValueError, match="Vitis backend wrote no"):
+        wrapper.backend_differences(vivado, vitis)
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -137,6 +176,16 @@ def test_tiny_run_converts_to_a_verified_bundle(tiny_bundle):
     assert acc["agreement"] >= 0.99
     assert meta.ip["target_ii_cycles"] == max(meta.ip["target_ii_stages"].values())
     assert meta.ip["hls4ml"]["io_type"] == "io_stream"
+    # both backends' sources were checked bit-exact; the Vitis ones are hls4ml's own
+    assert acc["bit_exact_backends"] == ["Vivado", "Vitis"]
+    import hls4ml
+
+    vitis_templates = Path(hls4ml.__file__).parent / "templates" / "vitis" / "nnet_utils"
+    overlay = bundle.file("hls") / wrapper.VITIS_OVERLAY / "firmware"
+    assert "nnet_utils/nnet_conv2d_stream.h" in acc["vitis_differences"]
+    for rel in acc["vitis_differences"]:
+        assert (overlay / rel).read_bytes() == (vitis_templates / Path(rel).name).read_bytes()
+        assert (overlay / rel).read_bytes() != (bundle.file("hls") / "firmware" / rel).read_bytes()
     hls = bundle.file("hls")
     for name in (
         "build_hls.tcl",

@@ -1,5 +1,6 @@
-"""``pynq-mnist build-overlay`` against stand-in ``vivado`` / ``vitis_hls`` / ``vivado_hls``
-programs (tests/standins), and the report parsers it relies on."""
+"""``pynq-mnist build-overlay`` against stand-in ``vivado`` / ``vivado_hls`` / ``vitis_hls`` /
+``vitis-run`` programs (tests/standins), each installed in a folder laid out like a Xilinx
+install, and the report parsers it relies on."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from standins.bundles import make_bundle, metadata
+from standins.bundles import BACKEND_HEADER, make_bundle, metadata
 
 from pynq_mnist.board.design_check import design_problems
 from pynq_mnist.bundle import Bundle, BundleError, BundleMetadata, sha256_tree, write_metadata
@@ -19,26 +21,59 @@ from pynq_mnist.cli import main
 from pynq_mnist.overlays import locate
 from pynq_mnist.vivado_bd.build import build_overlay
 from pynq_mnist.vivado_bd.params import ip_ports, latency_counter_info
-from pynq_mnist.vivado_bd.reports import ReportError, parse_timing_summary, parse_utilization
-from pynq_mnist.vivado_bd.toolchain import BuildError
+from pynq_mnist.vivado_bd.reports import (
+    ReportError,
+    design_warnings,
+    figure_lines,
+    parse_csynth,
+    parse_timing_summary,
+    parse_utilization,
+)
+from pynq_mnist.vivado_bd.toolchain import Y2K22_PATCH_FILE, BuildError
 
 STANDINS = Path(__file__).parent / "standins"
 UTILIZATION = {"lut": 4321, "ff": 5678, "dsp": 9, "bram36": 2.5}
+# Where each program lives in a Xilinx install: INSTALL/bin/PROGRAM.
+PRODUCTS = {
+    "vivado": "Vivado",
+    "vivado_hls": "Vivado",
+    "vitis_hls": "Vitis_HLS",
+    "vitis-run": "Vitis",
+}
+# Each supported shape: (version, HLS program, the HLS command line build-overlay runs).
+SHAPES = {
+    "2020.1": ("vivado_hls", "vivado_hls -f build_hls.tcl"),
+    "2022.1": ("vitis_hls", "vitis_hls -f build_hls.tcl"),
+    "2024.1": ("vitis_hls", "vitis_hls -f build_hls.tcl"),
+    "2024.2": ("vitis-run", "vitis-run --mode hls --tcl build_hls.tcl"),
+    "2025.1": ("vitis-run", "vitis-run --mode hls --tcl build_hls.tcl"),
+}
 
 
 @pytest.fixture
 def tools(tmp_path, monkeypatch):
-    """``tools(*names, **env)``: only those stand-ins on PATH, with STANDIN_* settings."""
+    """``tools(*names, y2k22_patch=True, **env)``: only those stand-ins on PATH, each in
+    ``Xilinx/PRODUCT/standin/bin`` (with ``common/scripts``, and the AR 76960 patch file
+    unless ``y2k22_patch`` is false), with STANDIN_* settings."""
     calls = tmp_path / "calls.txt"
 
-    def use(*names: str, **env: str) -> Path:
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir(exist_ok=True)
+    def use(*names: str, y2k22_patch: bool = True, **env: str) -> Path:
+        bins = []
         for name in names:
-            (bin_dir / name).symlink_to(STANDINS / name)
+            install = tmp_path / "Xilinx" / PRODUCTS[name] / "standin"
+            (install / "bin").mkdir(parents=True, exist_ok=True)
+            (install / "bin" / name).symlink_to(STANDINS / name)
+            scripts = install / "common" / "scripts"
+            scripts.mkdir(parents=True, exist_ok=True)
+            (scripts / "automg.tcl").write_text("# stand-in\n")
+            if y2k22_patch:
+                (install / Y2K22_PATCH_FILE).write_text("# stand-in patch\n")
+            bins.append(str(install / "bin"))
         # the stand-ins need python3 and tclsh; nothing else from the host PATH
-        path = [str(bin_dir), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+        path = [*dict.fromkeys(bins), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
         monkeypatch.setenv("PATH", os.pathsep.join(path))
+        for var in ("XILINX_PATH", "XILINX_VIVADO", "XILINX_HLS"):
+            monkeypatch.delenv(var, raising=False)
         monkeypatch.setenv("STANDIN_CALLS", str(calls))
         for key, value in env.items():
             monkeypatch.setenv(f"STANDIN_{key}", value)
@@ -52,7 +87,6 @@ def ip_env(arch: str, **over: str) -> dict[str, str]:
     meta = metadata(arch)
     ports = ip_ports(meta)
     env = {
-        "IP_VLNV": meta.ip["vlnv"],
         "HLS_INTF": f"{ports['ip_in_port']} {ports['ip_out_port']}",
         "IP_STREAM_BYTES": f"{ports['ip_in_port']} {meta.input.stream_width_bits // 8} "
         f"{ports['ip_out_port']} {meta.output.stream_width_bits // 8}",
@@ -82,13 +116,15 @@ def assert_not_built(path: Path) -> None:
 # --------------------------------------------------------------------------- success
 
 
+@pytest.mark.parametrize("version", sorted(SHAPES))
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
-def test_success_yields_a_complete_bundle(tmp_path, tools, arch):
-    tools("vivado", "vitis_hls", **ip_env(arch))
+def test_each_supported_tool_shape_builds_a_complete_bundle(tmp_path, tools, arch, version):
+    program, command = SHAPES[version]
+    calls = tools("vivado", program, VERSION=version, CSYNTH="98 98 130 131", **ip_env(arch))
     path = make_bundle(tmp_path, arch)
     hls_hash = sha256_tree(path / "hls")
 
-    bundle = build_overlay(path, jobs=1)
+    bundle = build_overlay(path, jobs=1, keep_work=True)
 
     again = Bundle(path)
     again.verify_hashes()
@@ -104,23 +140,159 @@ def test_success_yields_a_complete_bundle(tmp_path, tools, arch):
     assert meta.build["utilization"] == UTILIZATION
     assert meta.build["timing"]["wns_ns"] == 0.512
     assert meta.build["clock_mhz"] == meta.build["fclk0_mhz_actual"] == meta.ip["clock_mhz"]
-    assert meta.build["tools"] == {"hls": "vitis_hls 2022.1", "vivado": "vivado 2022.1"}
+    assert meta.build["tools"] == {"hls": f"{program} {version}", "vivado": f"vivado {version}"}
+    # HLS's own numbers, from its csynth.xml
+    backend = "Vivado" if program == "vivado_hls" else "Vitis"
+    assert meta.build["hls"]["backend"] == backend
+    assert meta.build["hls"]["ii_cycles"] == {"min": 98, "max": 98}
+    assert meta.build["hls"]["latency_cycles"] == {"best": 130, "worst": 131}
+    assert meta.build["hls"]["resources"] == {"lut": 7890, "ff": 3456, "dsp": 12, "bram18": 4}
+    assert meta.build["hls"]["target_clock_ns"] == pytest.approx(1000 / meta.ip["clock_mhz"])
+    assert meta.build["warnings"] == []
     assert "latency_counter" not in meta.build
     assert bundle.metadata == meta
-    # the bundle's own HLS sources are untouched; work folders go, logs stay
+    # the tool ran in its own command-line shape, on its backend's sources
+    runs = [
+        ln
+        for ln in calls.read_text().splitlines()
+        if ln.startswith(program) and "version" not in ln
+    ]
+    assert runs == [command]
+    work_header = (path / "build" / "hls" / BACKEND_HEADER).read_text()
+    assert work_header == f"// hls4ml {backend} backend\n"
+    # the bundle's own HLS sources are untouched; logs stay
     assert sha256_tree(path / "hls") == hls_hash == meta.sha256["hls"]
-    assert not (path / "build" / "vivado").exists() and not (path / "build" / "hls").exists()
     assert (path / "build" / "logs" / "vivado.log").is_file()
 
 
-def test_vivado_2020_1_with_vivado_hls(tmp_path, tools):
-    """The older pair: Vivado HLS (2020.1 also ships an early vitis_hls, not supported),
-    and the .hwh under .srcs instead of .gen."""
+def test_work_folders_go_after_a_build_unless_kept(tmp_path, tools, capsys):
+    tools("vivado", "vitis_hls", CSYNTH="120 125 300 310", **ip_env("mlp"))
+    path = make_bundle(tmp_path, "mlp")
+    assert figure_lines(Bundle(path).metadata) == []  # nothing synthesised yet
+    meta = build_overlay(path, jobs=1).metadata
+    # the model beside the synthesised figures, as build-overlay and bench print them
+    lines = figure_lines(meta)
+    assert any(ln.split()[:3] == ["frame", "interval,", "cycles"] and "98" in ln and "120-125" in ln
+               for ln in lines)  # fmt: skip
+    assert any("latency, cycles" in ln and "300-310" in ln for ln in lines)
+    assert any("LUT (HLS estimate / Vivado)" in ln and "7890 / 4321" in ln for ln in lines)
+    assert any("WNS, ns (Vivado)" in ln and "0.512" in ln for ln in lines)
+    assert "\n".join(lines) in capsys.readouterr().out
+    assert not (path / "build" / "vivado").exists() and not (path / "build" / "hls").exists()
+    assert (path / "build" / "logs" / "hls.log").is_file()
+
+
+def test_vivado_2020_1_takes_vivado_hls_not_its_early_vitis_hls(tmp_path, tools):
+    """2020.1 also ships an early vitis_hls, which is not supported."""
     tools("vivado", "vitis_hls", "vivado_hls", VERSION="2020.1", **ip_env("mlp"))
     path = make_bundle(tmp_path, "mlp")
     meta = build_overlay(path, jobs=1).metadata
     assert meta.build["tools"] == {"hls": "vivado_hls 2020.1", "vivado": "vivado 2020.1"}
-    assert Bundle(path).has("hwh")
+    assert Bundle(path).has("hwh")  # found under .srcs, not .gen
+
+
+def test_2024_2_takes_vitis_run_and_2024_1_vitis_hls(tmp_path, tools, monkeypatch):
+    """Both programs are there from 2023.2 on; each version range has one shape."""
+    tools("vivado", "vitis_hls", "vitis-run", VERSION="2024.2", **ip_env("mlp"))
+    assert build_overlay(make_bundle(tmp_path, "mlp"), jobs=1).metadata.build["tools"]["hls"] == (
+        "vitis-run 2024.2"
+    )
+    monkeypatch.setenv("STANDIN_VERSION", "2024.1")
+    path = make_bundle(tmp_path / "b", "mlp")
+    assert build_overlay(path, jobs=1).metadata.build["tools"]["hls"] == "vitis_hls 2024.1"
+
+
+def test_an_hls_program_of_unreadable_version_does_not_hide_a_supported_pair(
+    tmp_path, tools, monkeypatch
+):
+    tools("vivado", "vitis_hls", **ip_env("mlp"))
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "vitis-run").write_text("#!/bin/sh\necho 'some other tool'\n")
+    (odd / "vitis-run").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{odd}{os.pathsep}{os.environ['PATH']}")
+    meta = build_overlay(make_bundle(tmp_path, "mlp"), jobs=1).metadata
+    assert meta.build["tools"]["hls"] == "vitis_hls 2022.1"
+
+
+def test_unpatched_vivado_hls_2020_1_is_refused_before_any_work(tmp_path, tools, capsys):
+    calls = tools("vivado", "vivado_hls", y2k22_patch=False, VERSION="2020.1", **ip_env("mlp"))
+    path = make_bundle(tmp_path, "mlp")
+    assert main(["build-overlay", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "vivado_hls 2020.1" in err and "Y2K22" in err and "AR 76960" in err
+    assert "support.xilinx.com/s/article/76960" in err
+    assert "automg_patch_20220104.tcl" in err
+    assert "Vitis HLS 2022.1 to 2024.1" in err and "vitis-run" in err  # the supported versions
+    assert (tool_calls(calls, "vivado_hls"), tool_calls(calls, "vivado")) == (0, 0)
+    assert not (path / "build" / "hls").exists()
+    assert_not_built(path)
+
+
+def test_the_unpatched_stand_in_fails_as_the_real_tool_does(tmp_path, tools):
+    """What the refusal spares the user: export_design dies after synthesis."""
+    tools("vivado_hls", y2k22_patch=False, VERSION="2020.1")
+    path = make_bundle(tmp_path, "mlp")
+    (path / "hls" / "hls_tool.tcl").write_text("set hls_backend Vivado\n")
+    out = subprocess.run(
+        ["vivado_hls", "-f", "build_hls.tcl"], cwd=path / "hls", capture_output=True, text=True
+    )
+    assert out.returncode == 1
+    assert "bad lexical cast" in out.stdout and "IMPL 213-28" in out.stdout
+    assert not (path / "hls" / "ip_repo").exists()
+
+
+def test_a_patch_in_xilinx_path_counts(tmp_path, tools, monkeypatch):
+    tools("vivado", "vivado_hls", y2k22_patch=False, VERSION="2020.1", **ip_env("mlp"))
+    patch_area = tmp_path / "patches"
+    (patch_area / Y2K22_PATCH_FILE).parent.mkdir(parents=True)
+    (patch_area / Y2K22_PATCH_FILE).write_text("# stand-in patch\n")
+    monkeypatch.setenv("XILINX_PATH", str(patch_area))
+    from pynq_mnist.vivado_bd.toolchain import find_toolchain
+
+    hls, vivado = find_toolchain()
+    assert (str(hls), str(vivado)) == ("vivado_hls 2020.1", "vivado 2020.1")
+
+
+def test_the_build_script_refuses_to_run_unprepared(tmp_path, tools):
+    """Run by hand on the bundle's hls/, it would synthesise one backend's sources
+    whatever the tool: it asks for build-overlay's preparation instead."""
+    tools("vitis_hls")
+    path = make_bundle(tmp_path, "mlp")
+    out = subprocess.run(
+        ["vitis_hls", "-f", "build_hls.tcl"], cwd=path / "hls", capture_output=True, text=True
+    )
+    assert out.returncode == 1 and "pynq-mnist build-overlay" in out.stderr
+
+
+def test_a_vitis_build_of_a_bundle_without_vitis_sources_is_refused(tmp_path, tools):
+    tools("vivado", "vitis_hls", **ip_env("mlp"))
+    path = make_bundle(tmp_path, "mlp")
+    shutil.rmtree(path / "hls" / "vitis")
+    d = json.loads((path / "bundle.json").read_text())
+    d["sha256"]["hls"] = sha256_tree(path / "hls")
+    (path / "bundle.json").write_text(json.dumps(d))
+    with pytest.raises(BuildError, match=r"has no vitis/ \(hls4ml's Vitis-backend sources\)"):
+        build_overlay(path, jobs=1)
+
+
+def test_design_breaking_warnings_are_printed_at_the_end_and_recorded(tmp_path, tools, capsys):
+    warnings = "|".join(
+        [
+            "WARNING: [HLS 207-5514] Pragma 'PIPELINE' is ignored in an if block (stand-in)",
+            "WARNING: [HLS 200-885] The II Violation in module 'dense' (stand-in)",
+        ]
+    )
+    tools("vivado", "vitis_hls", HLS_WARNINGS=warnings, **ip_env("mlp"))
+    meta = build_overlay(make_bundle(tmp_path, "mlp"), jobs=1).metadata
+    out = capsys.readouterr().out
+    tail = out[out.index("known design-breaking warnings") :]
+    assert "HLS pragma was ignored" in tail and "HLS 207-5514" in tail
+    assert "could not reach a pipeline's II" in tail
+    assert [(w["log"], w["count"]) for w in meta.build["warnings"]] == [
+        ("logs/hls.log", 1),
+        ("logs/hls.log", 1),
+    ]
 
 
 @pytest.mark.parametrize("board_parts", ["", "tul.com.tw:pynq-z2:part0:1.0"])
@@ -296,7 +468,8 @@ def test_missing_tools_are_refused_with_the_supported_versions(tmp_path, tools, 
     assert main(["build-overlay", str(path)]) == 1
     err = capsys.readouterr().err
     assert "needs Vivado and its HLS tool on PATH" in err
-    assert "Vivado HLS 2020.1" in err and "Vitis HLS 2022.1 or newer" in err
+    assert "Vivado HLS 2020.1" in err and "Vitis HLS 2022.1 to 2024.1" in err
+    assert "vitis-run --mode hls --tcl" in err
     assert "Found: none of them" in err
     assert_not_built(path)
 
@@ -309,10 +482,9 @@ def test_vivado_without_an_hls_tool_is_refused(tmp_path, tools):
 
 @pytest.mark.parametrize("version", ["2021.2", "2019.2"])
 def test_unsupported_versions_are_refused(tmp_path, tools, version):
-    tools("vivado", "vitis_hls", "vivado_hls", VERSION=version)
-    with pytest.raises(
-        BuildError, match=f"Found: vivado {version}, vitis_hls {version}, vivado_hls {version}"
-    ):
+    tools("vivado", "vitis_hls", "vivado_hls", "vitis-run", VERSION=version)
+    found = ", ".join(f"{t} {version}" for t in ("vivado", "vivado_hls", "vitis_hls", "vitis-run"))
+    with pytest.raises(BuildError, match=f"Found: {found}"):
         build_overlay(make_bundle(tmp_path, "mlp"))
 
 
@@ -325,6 +497,97 @@ def test_a_bundle_for_another_part_is_refused_before_any_tool_runs(tmp_path, too
     with pytest.raises(BundleError, match="for the PYNQ-Z2"):
         build_overlay(path)
     assert not calls.exists()
+
+
+# --------------------------------------------------------------------------- --check
+
+
+@pytest.mark.slow
+def test_check_on_a_converted_bundle_runs_the_tool_free_checks_and_prints_the_plan(
+    tiny_bundle, tools, capsys
+):
+    calls = tools()  # no Xilinx tool at all
+    assert main(["build-overlay", "--check", str(tiny_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out
+    for check in (
+        "every bundle file matches its sha256",
+        "part xc7z020clg400-1",
+        "hls4ml's Vitis-backend sources (vitis/) are there",
+        "bit-exact with hls4ml's C simulation at conversion (Vivado, Vitis sources, 1000 frames)",
+        "block design parameters derive from bundle.json",
+        "Tcl scripts are complete (tclsh)",
+    ):
+        assert check in out
+    assert "modelled frame interval" in out and "outputs:" in out
+    assert "the build would stop here: build-overlay needs Vivado" in out
+    assert "known risks:" in out and "ready to build: no (no tools)" in out
+    assert not calls.exists()  # nothing was run
+    assert_not_built(tiny_bundle)
+    assert not (tiny_bundle / "build").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["2020.1", "2024.2"])
+def test_a_converted_bundle_builds_against_the_stand_ins(tiny_bundle, tools, tmp_path, version):
+    """The real build_hls.tcl of a converted bundle, with its real sources, in each shape."""
+    meta = Bundle(tiny_bundle).metadata
+    ports = ip_ports(meta)
+    program = SHAPES[version][0]
+    tools(
+        "vivado",
+        program,
+        VERSION=version,
+        HLS_INTF=f"{ports['ip_in_port']} {ports['ip_out_port']}",
+        IP_STREAM_BYTES=f"{ports['ip_in_port']} {meta.input.stream_width_bits // 8} "
+        f"{ports['ip_out_port']} {meta.output.stream_width_bits // 8}",
+        UTILIZATION=" ".join(f"{k} {v}" for k, v in UTILIZATION.items()),
+        WNS="0.2",
+    )
+    path = tmp_path / tiny_bundle.name
+    shutil.copytree(tiny_bundle, path, ignore=shutil.ignore_patterns("build"))
+    built = build_overlay(path, jobs=1, keep_work=True).metadata
+    assert built.build["tools"]["hls"] == f"{program} {version}"
+    Bundle(path).verify_hashes()
+    header = "firmware/nnet_utils/nnet_conv2d_stream.h"
+    expected = path / "hls" / ("vitis/" + header if program != "vivado_hls" else header)
+    assert (path / "build" / "hls" / header).read_bytes() == expected.read_bytes()
+
+
+def test_check_names_the_tools_found_and_what_they_would_run(tmp_path, tools, capsys):
+    tools("vivado", "vitis_hls", "vitis-run", VERSION="2025.1")
+    path = make_bundle(tmp_path, "cnn")
+    assert main(["build-overlay", "--check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "vitis-run 2025.1 (" in out and "vitis_hls 2025.1 (" in out
+    assert "HLS: vitis-run --mode hls --tcl build_hls.tcl on hls4ml Vitis-backend sources" in out
+    assert "outside the Vitis HLS versions hls4ml is reported to test (2022.2 to 2024.1)" in out
+    assert "the sources vitis-run 2025.1 synthesises (Vitis) were checked bit-exact" in out
+    assert "ready to build: yes" in out
+    assert tool_calls(tmp_path / "calls.txt", "vitis-run") == 0
+
+
+def test_check_fails_when_the_tools_sources_were_not_checked(tmp_path, tools, capsys):
+    """A bundle converted before the Vitis check: Vitis HLS would build unchecked C++."""
+    tools("vivado", "vitis_hls", VERSION="2023.2")
+    path = make_bundle(tmp_path, "mlp")
+    d = json.loads((path / "bundle.json").read_text())
+    del d["accuracy"]["bit_exact_backends"]
+    (path / "bundle.json").write_text(json.dumps(d))
+    assert main(["build-overlay", "--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "(Vivado sources, 100 frames)" in out
+    assert "FAIL  the sources vitis_hls 2023.2 synthesises (Vitis) were checked bit-exact" in out
+
+
+def test_check_fails_on_a_hand_edited_bundle(tmp_path, tools, capsys):
+    tools()
+    path = make_bundle(tmp_path, "mlp")
+    (path / "hls" / "build_hls.tcl").write_text("proc broken {} {\n")
+    assert main(["build-overlay", "--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  bundle hashes" in out and "build_hls.tcl" in out
+    assert "FAIL  " in out and "Tcl scripts are complete" in out
 
 
 # --------------------------------------------------------------------------- report parsers
@@ -390,21 +653,84 @@ def test_parse_timing_summary_and_its_errors():
         parse_timing_summary("no table here")
 
 
+CSYNTH_2020 = """<?xml version="1.0" encoding="UTF-8"?>
+<profile>
+  <ReportVersion><Version>2020.1</Version></ReportVersion>
+  <UserAssignments><TargetClockPeriod>10.00</TargetClockPeriod></UserAssignments>
+  <PerformanceEstimates>
+    <SummaryOfTimingAnalysis><unit>ns</unit><EstimatedClockPeriod>8.513</EstimatedClockPeriod></SummaryOfTimingAnalysis>
+    <SummaryOfOverallLatency><Best-caseLatency>undef</Best-caseLatency><Worst-caseLatency>undef</Worst-caseLatency><Interval-min>undef</Interval-min><Interval-max>undef</Interval-max></SummaryOfOverallLatency>
+  </PerformanceEstimates>
+  <AreaEstimates><Resources><BRAM_18K>10</BRAM_18K><DSP48E>3</DSP48E><FF>12001</FF><LUT>23002</LUT></Resources></AreaEstimates>
+</profile>
+"""
+
+
+def test_parse_csynth_reads_vivado_hls_names_and_undef():
+    assert parse_csynth(CSYNTH_2020) == {
+        "ii_cycles": {"min": None, "max": None},
+        "latency_cycles": {"best": None, "worst": None},
+        "estimated_clock_ns": 8.513,
+        "target_clock_ns": 10,
+        "resources": {"lut": 23002, "ff": 12001, "dsp": 3, "bram18": 10},
+    }
+    with pytest.raises(ReportError, match="no SummaryOfOverallLatency"):
+        parse_csynth("<profile/>")
+    with pytest.raises(ReportError, match="not XML"):
+        parse_csynth("<profile>")
+
+
+def test_design_warnings_name_each_kind_once_with_its_count():
+    log = "\n".join(
+        [
+            "INFO: [HLS 200-10] fine",
+            "WARNING: [HLS 200-880] The II Violation in module 'a'",
+            "WARNING: [HLS 200-885] The II Violation in module 'b'",
+            "CRITICAL WARNING: [Timing 38-282] The design failed to meet the timing requirements.",
+            "WARNING: [IP_Flow 19-3374] An attempt to modify the value of disabled parameter",
+        ]
+    )
+    found = {w["meaning"].split(":")[0]: w["count"] for w in design_warnings(log)}
+    assert found == {
+        "HLS could not reach a pipeline's II": 2,
+        "the implemented design does not meet timing": 1,
+        "Vivado ignored an IP parameter value (a CONFIG the IP derives itself)": 1,
+    }
+    assert design_warnings("INFO: all good") == []
+
+
 # --------------------------------------------------------------------------- real Vivado
 
 Z2_RESOURCES = {"lut": 53200, "ff": 106400, "dsp": 220, "bram36": 140}
 
 
-@pytest.mark.vivado
-def test_real_build_of_a_converted_bundle(tiny_bundle, tmp_path):
-    """The whole flow with the real tools, on a copy of ``$PYNQ_MNIST_VIVADO_BUNDLE``.
+def _default_bundle(arch: str, request, tmp_path: Path) -> Path:
+    """``$PYNQ_MNIST_VIVADO_BUNDLES/mnist_ARCH`` (e.g. ``bench/runs/bundles`` after
+    ``make pipeline ARGS="--arch all"``), else a smoke-trained student converted here."""
+    where = os.environ.get("PYNQ_MNIST_VIVADO_BUNDLES")
+    if where:
+        return locate(Path(where) / f"mnist_{arch}").path
+    if arch == "cnn":
+        return request.getfixturevalue("tiny_bundle")
+    from pynq_mnist.host_training.conversion.convert import convert
+    from pynq_mnist.host_training.training.train import train
 
-    Without that variable it builds the session's tiny converted bundle.
-    """
-    source = os.environ.get("PYNQ_MNIST_VIVADO_BUNDLE")
-    src = locate(source).path if source else tiny_bundle
+    train({"arch": arch, "preset": "smoke"}, tmp_path / "run")
+    convert(tmp_path / "run", tmp_path / f"mnist_{arch}", frames=1000, progress=lambda m: None)
+    return tmp_path / f"mnist_{arch}"
+
+
+@pytest.mark.vivado
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_real_build_of_each_default_bundle(arch, request, tmp_path):
+    """The whole flow with the real tools on a copy of each default bundle, its results
+    checked against the bundle's metadata."""
+    from pynq_mnist.vivado_bd.toolchain import find_toolchain
+
+    src = _default_bundle(arch, request, tmp_path / "source")
     path = tmp_path / src.name
     shutil.copytree(src, path, ignore=shutil.ignore_patterns("build"))
+    hls_tool, vivado = find_toolchain()
 
     meta = build_overlay(path, jobs=os.cpu_count() or 2, force=True).metadata
 
@@ -412,6 +738,17 @@ def test_real_build_of_a_converted_bundle(tiny_bundle, tmp_path):
     bundle.verify_hashes()
     assert design_problems(meta, bundle.file("hwh")) == []
     assert bundle.file("bitstream").stat().st_size > 1_000_000
+    assert meta.build["tools"] == {"hls": str(hls_tool), "vivado": str(vivado)}
     assert meta.build["timing"]["wns_ns"] >= 0 and meta.build["timing"]["whs_ns"] >= 0
+    assert meta.build["fclk0_mhz_actual"] == pytest.approx(meta.ip["clock_mhz"], rel=0.05)
     for key, available in Z2_RESOURCES.items():
         assert 0 <= meta.build["utilization"][key] <= available
+    hls = meta.build["hls"]
+    assert hls["backend"] == hls_tool.shape.backend
+    assert hls["backend"] in meta.accuracy["bit_exact_backends"]
+    assert hls["target_clock_ns"] == pytest.approx(1000 / meta.ip["clock_mhz"], rel=1e-3)
+    # the cycle model leaves out pipeline depths: HLS's interval may only be longer
+    if hls["ii_cycles"]["min"] is not None:
+        assert hls["ii_cycles"]["min"] >= meta.ip["target_ii_cycles"]
+    ignored = [w for w in meta.build["warnings"] if "pragma was ignored" in w["meaning"]]
+    assert ignored == [], ignored

@@ -270,3 +270,45 @@ def test_params_refuse_another_part_and_unusable_names(tmp_path):
     spaced = type(meta).from_dict({**meta.to_dict(), "name": "mnist-v2.1"})
     with pytest.raises(bd_params.BundleError, match="cannot name a bitstream"):
         bd_params.design_params(spaced, tmp_path, tmp_path, 1)
+
+
+# --------------------------------------------------------------------------- real IP parameters
+
+
+def _hwh_parameters(hwh: Path) -> dict[str, set[str]]:
+    """``{MODTYPE: parameter names}`` of the IP modules in a Vivado-made ``.hwh``."""
+    import xml.etree.ElementTree as ET
+
+    names: dict[str, set[str]] = defaultdict(set)
+    for module in ET.parse(hwh).getroot().iter("MODULE"):
+        params = module.find("PARAMETERS")
+        if params is not None:
+            names[module.get("MODTYPE")] |= {p.get("NAME") for p in params}
+    return names
+
+
+@pytest.mark.parametrize("board_preset", [False, True])
+@pytest.mark.parametrize("latency_counter", [False, True])
+def test_every_config_name_set_on_the_dma_and_ps_exists_in_a_real_hwh(
+    tmp_path, pynq_z2_base_hwh, board_preset, latency_counter
+):
+    """Vivado rejects an unknown CONFIG name only when it runs: check ours against the
+    parameters that Vivado itself wrote for axi_dma 7.1 and processing_system7 5.5 into
+    the Pynq-Z2 base overlay's .hwh (pynq 3.0.1)."""
+    known = _hwh_parameters(pynq_z2_base_hwh)
+    g = dry_run(tmp_path, metadata("cnn"), board_preset, latency_counter=latency_counter)
+    checked = 0
+    for cell, modtype in ((DMA, "axi_dma"), (PS, "processing_system7")):
+        assert g.cells[cell].startswith(f"xilinx.com:ip:{modtype}:")
+        names = {key.removeprefix("CONFIG.") for key in g.props[cell] if key.startswith("CONFIG.")}
+        # a property's VALUE_SRC attribute belongs to the parameter it names
+        names = {n.removesuffix(".VALUE_SRC") for n in names}
+        unknown = sorted(names - known[modtype])
+        assert not unknown, f"{modtype} has no parameters {unknown} in {pynq_z2_base_hwh}"
+        checked += len(names)
+    assert checked >= (12 if board_preset else 60)
+
+
+def test_the_s2mm_stream_width_is_marked_as_set_by_the_user(tmp_path):
+    g = dry_run(tmp_path, metadata("mlp"))
+    assert g.props[DMA]["CONFIG.c_s_axis_s2mm_tdata_width.VALUE_SRC"] == "USER"

@@ -4,7 +4,8 @@ The work happens under ``BUNDLE/build/``::
 
     build/logs/hls.log, vivado.log   the tools' output (kept)
     build/hls/                       a copy of the bundle's hls/ where HLS runs, so the
-                                     bundle's own hls/ (and its sha256) stays as converted
+                                     bundle's own hls/ (and its sha256) stays as converted;
+                                     for Vitis HLS with hls4ml's Vitis sources laid over it
     build/hls.done.json              stamp of a finished, checked HLS run: resume point
     build/vivado/                    params.tcl, the Vivado project, out/ (staged results)
 
@@ -14,6 +15,11 @@ or IP disagrees with the metadata, or negative slack), and a failure raises
 :class:`~pynq_mnist.vivado_bd.toolchain.BuildError` with the log excerpt. Only
 when everything passed are ``NAME.bit``, ``NAME.hwh`` and ``reports/`` moved into
 the bundle and ``bundle.json`` rewritten, last, to list them with their hashes.
+The tools' logs are scanned for known design-breaking warnings
+(:data:`~pynq_mnist.vivado_bd.reports.KNOWN_WARNINGS`), printed at the end and
+recorded in ``build["warnings"]``; ``build["hls"]`` holds the II, latency and
+resources from HLS's ``csynth.xml``. ``--check`` runs every check that needs no
+Xilinx tool and prints the plan (:func:`check_plan`).
 A failed rebuild leaves the previous build as it was; a kill in the moment
 between moving the files and rewriting ``bundle.json`` leaves hashes that no
 longer match, which :meth:`Bundle.verify_hashes` (and so the board) refuses.
@@ -44,6 +50,7 @@ from pynq_mnist.bundle import (
     staged_dir,
     write_metadata,
 )
+from pynq_mnist.host_training.conversion.wrapper import HLS_TOOL_FILE, sources_for_backend
 from pynq_mnist.vivado_bd.params import (
     CELLS,
     check_target,
@@ -53,6 +60,9 @@ from pynq_mnist.vivado_bd.params import (
 )
 from pynq_mnist.vivado_bd.reports import (
     ReportError,
+    design_warnings,
+    figure_lines,
+    parse_csynth,
     parse_timing_summary,
     parse_utilization,
     timing_failures,
@@ -63,6 +73,7 @@ from pynq_mnist.vivado_bd.toolchain import (
     find_toolchain,
     log_excerpt,
     run_logged,
+    tool_matrix,
 )
 
 BUILD_TCL = Path(__file__).parent / "build_overlay.tcl"
@@ -136,13 +147,23 @@ def run_hls(bundle: Bundle, hls: Tool, work: WorkDirs, timeout_s: float) -> None
         return
     work.hls_stamp.unlink(missing_ok=True)
     shutil.rmtree(work.hls, ignore_errors=True)
-    shutil.copytree(bundle.file("hls"), work.hls)
+    try:
+        sources_for_backend(bundle.file("hls"), hls.shape.backend, work.hls)
+    except FileNotFoundError as e:
+        raise BuildError(str(e)) from None
     if not (work.hls / HLS_SCRIPT).is_file():
         raise BuildError(f"{bundle.file('hls')} has no {HLS_SCRIPT}: convert the model again")
+    (work.hls / HLS_TOOL_FILE).write_text(
+        f"# written by pynq-mnist build-overlay for {hls}\nset hls_backend {hls.shape.backend}\n"
+    )
     log = work.logs / "hls.log"
-    _say(f"HLS: {hls} -f {HLS_SCRIPT} in {work.hls} (log: {log})")
+    cmd = hls.shape.command(hls.path, HLS_SCRIPT)
+    _say(
+        f"HLS: {hls} ({' '.join([hls.name, *cmd[1:]])}) on hls4ml {hls.shape.backend}-backend "
+        f"sources in {work.hls} (log: {log})"
+    )
     rc = run_logged(
-        [hls.path, "-f", HLS_SCRIPT],
+        cmd,
         cwd=work.hls,
         log=log,
         timeout_s=timeout_s,
@@ -205,6 +226,15 @@ def run_vivado(
         raise BuildError(
             f"Vivado failed: exit status {rc}. Log: {log}\n" + log_excerpt([log, *run_logs])
         )
+
+
+def hls_results(hls: Tool, work: WorkDirs) -> dict:
+    """``build["hls"]``: the tool, the sources' backend, and the numbers of ``csynth.xml``."""
+    try:
+        figures = parse_csynth(work.csynth.read_text())
+    except ReportError as e:
+        raise BuildError(f"cannot read HLS's report {work.csynth}: {e}") from None
+    return {"tool": str(hls), "backend": hls.shape.backend, **figures}
 
 
 def check_vivado_outputs(meta: BundleMetadata, work: WorkDirs, latency_counter: bool) -> dict:
@@ -385,9 +415,17 @@ def _build(
 ) -> None:
     """HLS, Vivado, checks, install: the steps of :func:`build_overlay`."""
     start = time.monotonic()
-    run_hls(bundle, hls, work, timeout_s)
-    run_vivado(bundle, vivado, work, jobs, timeout_s, latency_counter)
-    build = check_vivado_outputs(bundle.metadata, work, latency_counter)
+    started = time.time()
+    try:
+        run_hls(bundle, hls, work, timeout_s)
+        hls_figures = hls_results(hls, work)
+        run_vivado(bundle, vivado, work, jobs, timeout_s, latency_counter)
+        build = check_vivado_outputs(bundle.metadata, work, latency_counter)
+    finally:  # a failed build's warnings often say why
+        warnings = scan_logs(work, since=started)
+        print_warnings(warnings)
+    build["hls"] = hls_figures
+    build["warnings"] = warnings
     build["tools"] = {"hls": str(hls), "vivado": str(vivado)}
     build["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     install(bundle, work, build)
@@ -400,13 +438,48 @@ def _build(
         f"done in {(time.monotonic() - start) / 60:.1f} min: {bundle.path}/{bundle.metadata.files['bitstream']} "
         f"(LUT {u['lut']}, FF {u['ff']}, DSP {u['dsp']}, BRAM36 {u['bram36']}, WNS {t['wns_ns']} ns)"
     )
+    _say("the cycle model beside HLS's and Vivado's figures:")
+    for line in figure_lines(bundle.metadata):
+        print(line, flush=True)
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def scan_logs(work: WorkDirs, since: float = 0.0) -> list[dict]:
+    """Known design-breaking warnings in the HLS and Vivado logs (and Vivado's run logs)
+    written since ``since`` (a resumed build's HLS log counts: its IP is the one used)."""
+    logs = [work.logs / "hls.log", work.logs / "vivado.log"]
+    logs += sorted(work.vivado.glob("project/*.runs/*/runme.log"))
+    found = []
+    for log in logs:
+        if log.is_file() and (log.name == "hls.log" or log.stat().st_mtime >= since):
+            for warning in design_warnings(log.read_text(errors="replace")):
+                found.append({"log": str(log.relative_to(work.root)), **warning})
+    return found
+
+
+def print_warnings(warnings: list[dict]) -> None:
+    if not warnings:
+        _say("no known design-breaking warnings in the logs")
+        return
+    _say(f"{len(warnings)} kinds of known design-breaking warnings in the logs:")
+    for w in warnings:
+        print(f"  {w['log']}: {w['count']} x {w['meaning']}", flush=True)
+        for line in w["lines"][:3]:
+            print(f"      {line[:160]}", flush=True)
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = f"supported tools (one pair on PATH):\n{tool_matrix()}"
     parser.add_argument("bundle", help="bundle folder, or a bundle name the overlay locator finds")
+    parser.add_argument("--check", action="store_true",
+                        help="run every check that needs no Xilinx tool and print the plan "
+                             "(tools, versions, part, outputs, known risks); build nothing")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                         help="parallel Vivado jobs (default: up to 4)")  # fmt: skip
     parser.add_argument("--timeout-min", type=float, default=240,
@@ -422,6 +495,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.check:
+            from pynq_mnist.vivado_bd.plan import check_plan
+
+            plan = check_plan(args.bundle)
+            print(plan.format())
+            return 1 if plan.failed else 0
+        if args.jobs < 1 or args.timeout_min <= 0:
+            print("build-overlay: --jobs must be >= 1 and --timeout-min > 0", file=sys.stderr)
+            return 2
         build_overlay(
             args.bundle,
             jobs=args.jobs,

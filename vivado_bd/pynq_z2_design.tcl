@@ -44,6 +44,9 @@ proc ::pynq_mnist::add_ps7 {params use_board_preset} {
 # AXI DMA 7.1 in simple (register) mode: pynq.lib.dma drives it this way.
 proc ::pynq_mnist::add_dma {params} {
     set dma [create_bd_cell -type ip -vlnv [p $params dma_vlnv] [p $params dma_cell]]
+    # Mark the S2MM stream width as the user's before setting it, as hls4ml's
+    # pynq-z2 axi_stream_design.tcl does, so Vivado keeps it (IP_Flow 19-3374).
+    set_property -dict [list CONFIG.c_s_axis_s2mm_tdata_width.VALUE_SRC USER] $dma
     set_property -dict [list \
         CONFIG.c_include_sg {0} \
         CONFIG.c_sg_include_stscntrl_strm {0} \

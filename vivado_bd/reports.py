@@ -92,3 +92,136 @@ def timing_failures(timing: dict[str, float]) -> list[str]:
     if timing["whs_ns"] < 0:
         problems.append(f"hold slack WHS {timing['whs_ns']} ns (THS {timing['ths_ns']} ns)")
     return problems
+
+
+# --------------------------------------------------------------------------- HLS report
+
+
+def _number(text: str | None) -> int | float | None:
+    """A report number; ``None`` for what HLS cannot bound (``undef``) or leaves out."""
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else value
+
+
+def parse_csynth(text: str) -> dict:
+    """II, latency, clock estimate and resources of the top from HLS's ``csynth.xml``.
+
+    Vivado HLS and Vitis HLS write the same ``<profile>`` layout
+    (``PerformanceEstimates/SummaryOfOverallLatency``, ``AreaEstimates/Resources``);
+    Vivado HLS calls the DSP count ``DSP48E``, Vitis HLS ``DSP``. A count that
+    HLS cannot bound reads ``undef`` and is recorded as ``None``.
+
+    Returns
+    -------
+    dict
+        ``{"ii_cycles": {"min", "max"}, "latency_cycles": {"best", "worst"},
+        "estimated_clock_ns", "target_clock_ns", "resources": {"lut", "ff", "dsp", "bram18"}}``.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise ReportError(f"csynth.xml is not XML ({e})") from None
+    latency = root.find("PerformanceEstimates/SummaryOfOverallLatency")
+    resources = root.find("AreaEstimates/Resources")
+    if latency is None or resources is None:
+        raise ReportError("csynth.xml has no SummaryOfOverallLatency or AreaEstimates/Resources")
+    dsp = resources.find("DSP48E")
+    return {
+        "ii_cycles": {
+            "min": _number(latency.findtext("Interval-min")),
+            "max": _number(latency.findtext("Interval-max")),
+        },
+        "latency_cycles": {
+            "best": _number(latency.findtext("Best-caseLatency")),
+            "worst": _number(latency.findtext("Worst-caseLatency")),
+        },
+        "estimated_clock_ns": _number(
+            root.findtext("PerformanceEstimates/SummaryOfTimingAnalysis/EstimatedClockPeriod")
+        ),
+        "target_clock_ns": _number(root.findtext("UserAssignments/TargetClockPeriod")),
+        "resources": {
+            "lut": _number(resources.findtext("LUT")),
+            "ff": _number(resources.findtext("FF")),
+            "dsp": _number(dsp.text if dsp is not None else resources.findtext("DSP")),
+            "bram18": _number(resources.findtext("BRAM_18K")),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- log scan
+
+#: Messages in the tools' logs that build a design unlike the one intended, or one
+#: that will not work, while the tool goes on: (pattern, what it means).
+KNOWN_WARNINGS = (
+    (r"\[HLS 207-5514\]|pragma.*(ignored|is ignored)|[Ii]gnoring .*pragma",
+     "an HLS pragma was ignored: the IP is not built as the sources ask "
+     "(hls4ml's Vivado-backend headers in Vitis HLS do this)"),
+    (r"\[HLS 200-880\]|\[HLS 200-885\]|II Violation",
+     "HLS could not reach a pipeline's II: the IP is slower than the cycle model"),
+    (r"\[HLS 200-871\]|[Ee]stimated clock period .* exceeds the target",
+     "HLS estimates a clock period above the target: timing may fail in Vivado"),
+    (r"\[Timing 38-282\]",
+     "the implemented design does not meet timing: it may not work on the board"),
+    (r"\[IP_Flow 19-3374\]",
+     "Vivado ignored an IP parameter value (a CONFIG the IP derives itself)"),
+    (r"\[BD 41-237\]",
+     "a bus interface property (clock, width) differs between two connected pins"),
+)  # fmt: skip
+
+
+def design_warnings(text: str, limit: int = 5) -> list[dict]:
+    """The :data:`KNOWN_WARNINGS` found in a log: what each means, how often, first lines."""
+    found = []
+    lines = text.splitlines()
+    for pattern, meaning in KNOWN_WARNINGS:
+        regex = re.compile(pattern)
+        hits = [ln.strip() for ln in lines if regex.search(ln)]
+        if hits:
+            found.append({"meaning": meaning, "count": len(hits), "lines": hits[:limit]})
+    return found
+
+
+# --------------------------------------------------------------------------- model vs build
+
+
+def _span(lo: float | None, hi: float | None) -> str:
+    if lo is None and hi is None:
+        return "undef"
+    return f"{lo}" if lo == hi or hi is None else f"{lo}-{hi}"
+
+
+def figure_lines(meta) -> list[str]:
+    """Modelled and synthesised figures of a built bundle side by side (none if not built).
+
+    ``meta`` is a :class:`~pynq_mnist.bundle.BundleMetadata`: the model is
+    ``ip.target_ii_cycles`` (conversion's cycle model), the synthesised figures
+    ``build.hls`` (HLS's ``csynth.xml``) and ``build.utilization``/``timing`` (Vivado).
+    """
+    build = meta.build or {}
+    hls = build.get("hls")
+    if not hls:
+        return []
+    model_ii = meta.ip.get("target_ii_cycles")
+    ii, lat = hls["ii_cycles"], hls["latency_cycles"]
+    mhz = build.get("fclk0_mhz_actual", meta.ip["clock_mhz"])
+    rows = [
+        ("", "model", f"synthesised ({hls['tool']})"),
+        ("frame interval, cycles", model_ii, _span(ii["min"], ii["max"])),
+        ("latency, cycles", "-", _span(lat["best"], lat["worst"])),
+        (
+            f"frames/s at {mhz:g} MHz",
+            f"{mhz * 1e6 / model_ii:,.0f}" if model_ii else "-",
+            f"{mhz * 1e6 / ii['max']:,.0f}" if ii["max"] else "undef",
+        ),
+    ]
+    est, util = hls["resources"], build.get("utilization", {})
+    for key, label in (("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP")):
+        rows.append((f"{label} (HLS estimate / Vivado)", "-", f"{est[key]} / {util.get(key, '-')}"))
+    if "timing" in build:
+        rows.append(("WNS, ns (Vivado)", "-", build["timing"]["wns_ns"]))
+    return [f"  {a:<28} {b!s:<12} {c}" for a, b, c in rows]

@@ -1,10 +1,8 @@
 """Finding Vivado and its HLS tool, and running them with a log, a deadline and progress.
 
-Supported pairs (the IP that an HLS version exports is read by the Vivado of the
-same version):
-
-- Vivado 2020.1 with Vivado HLS 2020.1 (``vivado_hls``);
-- Vivado 2022.1 or newer with Vitis HLS of the same version (``vitis_hls``).
+The supported tools are :data:`HLS_SHAPES`, the one place that lists them
+(``pynq-mnist build-overlay --help`` prints :func:`tool_matrix`). The IP that an
+HLS version exports is read by the Vivado of the same version.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-SUPPORTED = "Vivado + Vivado HLS 2020.1, or Vivado + Vitis HLS 2022.1 or newer (the same version)"
 _VERSION = re.compile(r"\bv(\d{4}\.\d)\b")
 
 
@@ -28,61 +25,176 @@ class BuildError(RuntimeError):
     """A build step failed; the message says which, why, and where the log is."""
 
 
-@dataclass(frozen=True)
-class Tool:
-    """One tool found on PATH."""
-
-    name: str
-    path: str
-    version: str  # "2022.1"
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.version}"
-
-
 def _version_tuple(version: str) -> tuple[int, int]:
     year, release = version.split(".")
     return int(year), int(release)
 
 
-def probe(name: str, timeout_s: float = 120) -> Tool | None:
+@dataclass(frozen=True)
+class HlsShape:
+    """One supported HLS tool: its program, the versions it covers, how it is called."""
+
+    program: str
+    label: str
+    first: str
+    last: str | None  # None: and every later version
+    version_args: tuple[str, ...]
+    script_args: tuple[str, ...]  # come before the Tcl script's path
+    #: hls4ml backend whose sources this tool synthesises (see wrapper.VITIS_OVERLAY).
+    backend: str
+    needs_y2k22_patch: bool = False
+
+    def covers(self, version: str) -> bool:
+        v = _version_tuple(version)
+        return _version_tuple(self.first) <= v and (
+            self.last is None or v <= _version_tuple(self.last)
+        )
+
+    def versions(self) -> str:
+        if self.last is None:
+            return f"{self.first} and newer"
+        return self.first if self.first == self.last else f"{self.first} to {self.last}"
+
+    def command(self, path: str, script: str) -> list[str]:
+        return [path, *self.script_args, script]
+
+
+# UG1399 (2020.2 on) documents `vitis_hls -f`; Vivado HLS 2020.1 takes the same
+# `-f`. From 2024.2 vitis_hls is deprecated: UG1702 (2024.2, 2025.1) documents
+# `vitis-run --mode hls --tcl SCRIPT` running the same Tcl commands (UG1399's
+# command reference). `v++ -c --mode hls` takes a config file, not Tcl, so it is
+# not used. Vitis HLS 2020.2-2021.2 are left out: the Y2K22 export bug hit them
+# as well, and hls4ml lists 2022.2-2024.1 as the Vitis versions it tests.
+HLS_SHAPES = (
+    HlsShape("vivado_hls", "Vivado HLS", "2020.1", "2020.1", ("-version",), ("-f",),
+             "Vivado", needs_y2k22_patch=True),
+    HlsShape("vitis_hls", "Vitis HLS", "2022.1", "2024.1", ("-version",), ("-f",), "Vitis"),
+    HlsShape("vitis-run", "Vitis HLS (vitis-run)", "2024.2", None, ("--version",),
+             ("--mode", "hls", "--tcl"), "Vitis"),
+)  # fmt: skip
+
+# Xilinx's Y2K22 patch (AR 76960, y2k22_patch-1.2.zip): its patch.py copies this
+# file next to `common/scripts/automg.tcl` of every 2014.x-2021.x install under
+# the install root, and nothing else; the patched automg.tcl sources it. PYNQ's
+# own HLS IP build script tests for the same file under $XILINX_HLS.
+Y2K22_PATCH_FILE = Path("common") / "scripts" / "automg_patch_20220104.tcl"
+AR_76960 = "https://support.xilinx.com/s/article/76960"
+
+
+def tool_matrix() -> str:
+    """The supported tools, one line each (for ``--help``, refusals and the plan)."""
+    lines = []
+    for shape in HLS_SHAPES:
+        call = " ".join((shape.program, *shape.script_args, "SCRIPT"))
+        patch = ", with the Y2K22 patch of AR 76960" if shape.needs_y2k22_patch else ""
+        lines.append(
+            f"  {shape.label} {shape.versions()}{patch} (`{call}`, hls4ml {shape.backend} "
+            f"sources) + Vivado of the same version"
+        )
+    lines.append(
+        "  Vivado 2024.1 (the version PYNQ 3.1 builds its overlays with) pairs with Vitis HLS 2024.1"
+    )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool found on PATH (``shape`` is set for an HLS tool)."""
+
+    name: str
+    path: str
+    version: str  # "2022.1"
+    shape: HlsShape | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def probe(name: str, args: tuple[str, ...] = ("-version",), timeout_s: float = 120) -> Tool | None:
     """The tool ``name`` on PATH with its version, or ``None`` when it is not there."""
     path = shutil.which(name)
     if path is None:
         return None
     try:
         out = subprocess.run(
-            [path, "-version"], capture_output=True, text=True, timeout=timeout_s
+            [path, *args], capture_output=True, text=True, timeout=timeout_s
         ).stdout
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise BuildError(f"{path} -version did not answer ({e})") from None
+        raise BuildError(f"{path} {' '.join(args)} did not answer ({e})") from None
     m = _VERSION.search(out)
     if not m:
         raise BuildError(f"cannot read the version of {path} from:\n{out.strip()[:500]}")
     return Tool(name, path, m.group(1))
 
 
-def _hls_supported(hls: Tool, vivado: Tool) -> bool:
-    if hls.version != vivado.version:
-        return False
-    if hls.name == "vivado_hls":
-        return hls.version == "2020.1"
-    return _version_tuple(hls.version) >= (2022, 1)
+def _install_roots(tool_path: str) -> list[Path]:
+    """Folders that may hold the tool's ``common/scripts`` (install, $XILINX_PATH overlays)."""
+    path = Path(tool_path)
+    roots = [path.parent.parent, path.resolve().parent.parent]
+    roots += [Path(os.environ[v]) for v in ("XILINX_VIVADO", "XILINX_HLS") if os.environ.get(v)]
+    # XILINX_PATH: patch areas laid out like the install (Xilinx AR 66722).
+    roots += [Path(p) for p in os.environ.get("XILINX_PATH", "").split(os.pathsep) if p]
+    return list(dict.fromkeys(roots))
+
+
+def y2k22_patched(tool_path: str) -> tuple[bool, list[Path]]:
+    """Whether the install of ``tool_path`` carries the AR 76960 patch; the files looked for."""
+    looked = [root / Y2K22_PATCH_FILE for root in _install_roots(tool_path)]
+    return any(p.is_file() for p in looked), looked
+
+
+def _refuse_unpatched(hls: Tool, looked: list[Path]) -> BuildError:
+    return BuildError(
+        f"{hls} ({hls.path}) lacks Xilinx's Y2K22 patch: since 1 January 2022 its "
+        "export_design fails after synthesis (run_ippack.tcl: 'bad lexical cast' on "
+        "core_revision, then [IMPL 213-28] Failed to generate IP), so no IP would come out. "
+        f"Apply the patch of AR 76960 ({AR_76960}): unzip y2k22_patch into the Xilinx install "
+        "root and run `python y2k22_patch/patch.py` there; it adds "
+        f"{Y2K22_PATCH_FILE} (looked for: {', '.join(map(str, looked))}). "
+        f"Or use another supported version:\n{tool_matrix()}"
+    )
+
+
+def find_hls_tools() -> tuple[Tool | None, list[Tool], list[str]]:
+    """``(vivado, hls_tools, problems)``: what is on PATH, supported or not.
+
+    An HLS program whose version cannot be read is a problem, not an error: another
+    release's program on PATH (``vitis-run`` of an unrelated Vitis install, say) must
+    not stop a supported pair from being found.
+    """
+    vivado = probe("vivado")
+    found, problems = [], []
+    for shape in HLS_SHAPES:
+        try:
+            tool = probe(shape.program, shape.version_args)
+        except BuildError as e:
+            problems.append(str(e))
+            continue
+        if tool is not None:
+            found.append(Tool(tool.name, tool.path, tool.version, shape))
+    return vivado, found, problems
 
 
 def find_toolchain() -> tuple[Tool, Tool]:
-    """``(hls, vivado)``: a supported pair on PATH, or a :class:`BuildError` saying why not."""
-    vivado = probe("vivado")
-    found = [t for t in (probe("vitis_hls"), probe("vivado_hls")) if t is not None]
+    """``(hls, vivado)``: a supported pair on PATH, or a :class:`BuildError` saying why not.
+
+    An unpatched Vivado HLS 2020.1 is refused here, before any tool does work.
+    """
+    vivado, found, problems = find_hls_tools()
     if vivado is not None:
         for hls in found:
-            if _hls_supported(hls, vivado):
+            if hls.shape.covers(hls.version) and hls.version == vivado.version:
+                if hls.shape.needs_y2k22_patch:
+                    patched, looked = y2k22_patched(hls.path)
+                    if not patched:
+                        raise _refuse_unpatched(hls, looked)
                 return hls, vivado
     seen = ", ".join(str(t) for t in [vivado, *found] if t is not None) or "none of them"
+    unreadable = "".join(f"\n  ({p})" for p in problems)
     raise BuildError(
-        f"build-overlay needs Vivado and its HLS tool on PATH; supported: {SUPPORTED}. "
-        f"Found: {seen}. Load the tools first, e.g. "
-        "`source /tools/Xilinx/Vivado/2022.1/settings64.sh`."
+        f"build-overlay needs Vivado and its HLS tool on PATH; supported:\n{tool_matrix()}\n"
+        f"Found: {seen}.{unreadable} Load the tools first, e.g. "
+        "`source /tools/Xilinx/Vivado/2024.1/settings64.sh`."
     )
 
 

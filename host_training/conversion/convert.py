@@ -9,7 +9,10 @@ The named stages of :func:`convert`:
 3. **wrap**: the wrapper and build script go into ``BUNDLE/hls``
    (:mod:`.wrapper`), and g++ builds them into the emulation library;
 4. **verify**: every test frame streams through the library, whose output words
-   must equal the C simulation's logits in the same word layout, bit for bit;
+   must equal the C simulation's logits in the same word layout, bit for bit.
+   The check runs twice: on the sources of hls4ml's Vivado backend (what Vivado
+   HLS synthesises) and on those of its Vitis backend (what Vitis HLS
+   synthesises; they differ in some ``nnet_utils`` headers);
 5. **bundle**: golden vectors, the bundle metadata, and a printed report.
 
 The bundle is built in a staging folder and moved into place only when all of
@@ -50,7 +53,9 @@ from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 
 PROJECT_NAME = "mnist_net"
 #: HLS files hashed beside the library's sources.
-HLS_EXTRA_SOURCES = ("build_hls.tcl", "hls4ml_config.json")
+HLS_EXTRA_SOURCES = ("build_hls.tcl", "hls4ml_config.json", wrapper.VITIS_OVERLAY)
+#: hls4ml backends whose sources the bit-exact check covers (both are synthesised).
+BACKENDS = ("Vivado", "Vitis")
 GOLDEN_FRAMES = 64
 FILES = {
     "golden": "golden.npz",
@@ -64,23 +69,38 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-def convert_model(model, arch: str, output_dir: Path, mults_per_cycle: int):
-    """hls4ml's model of the student, written to ``output_dir`` and compiled."""
+def _hls4ml_model(model, arch: str, config: dict, output_dir: Path, backend: str):
     import hls4ml
 
-    config = hls4ml_config.hls_config(model, arch, mults_per_cycle)
-    hls_model = hls4ml.converters.convert_from_keras_model(
+    return hls4ml.converters.convert_from_keras_model(
         model,
         hls_config=config,
         output_dir=str(output_dir),
         project_name=PROJECT_NAME,
-        backend="Vivado",
+        backend=backend,
         io_type=hls4ml_config.IO_TYPES[arch],
         part=PYNQ_Z2.part,
         clock_period=1000.0 / PYNQ_Z2.fclk0_mhz,
     )
+
+
+def convert_model(model, arch: str, output_dir: Path, mults_per_cycle: int):
+    """hls4ml's model of the student, written to ``output_dir`` and compiled (Vivado backend).
+
+    The same configuration goes through hls4ml's Vitis backend into
+    ``output_dir.vitis`` (written, not compiled): its sources are the ones Vitis
+    HLS synthesises.
+    """
+    config = hls4ml_config.hls_config(model, arch, mults_per_cycle)
+    hls_model = _hls4ml_model(model, arch, config, output_dir, "Vivado")
     hls_model.compile()
+    vitis = _hls4ml_model(model, arch, config, vitis_dir(output_dir), "Vitis")
+    vitis.write()
     return config, hls_model
+
+
+def vitis_dir(output_dir: Path) -> Path:
+    return output_dir.with_name(output_dir.name + ".vitis")
 
 
 def _disagreements(keras_logits: np.ndarray, exact_logits: np.ndarray) -> dict:
@@ -181,7 +201,7 @@ def convert(
             progress("[3/5] wrapper sources and g++ emulation library")
             hls_dir = stage / FILES["hls"]
             hls_dir.mkdir()
-            wrapper.write_hls_sources(
+            vitis_differences = wrapper.write_hls_sources(
                 Path(work) / "hls4ml",
                 PROJECT_NAME,
                 io_type,
@@ -191,28 +211,31 @@ def convert(
                 dest=hls_dir,
                 part=PYNQ_Z2.part,
                 clock_mhz=PYNQ_Z2.fclk0_mhz,
+                vitis_dir=vitis_dir(Path(work) / "hls4ml"),
             )
             (hls_dir / "hls4ml_config.json").write_text(json.dumps(config, indent=2) + "\n")
             compile_library(hls_dir, stage / FILES["emulator"])
 
             workers = parallel_transfer.default_workers(len(images)) if workers is None else workers
             progress(
-                f"[4/5] streaming {len(images)} frames through the compiled IP "
+                f"[4/5] streaming {len(images)} frames through the compiled IP, with the "
+                f"sources of hls4ml's {' and '.join(BACKENDS)} backends "
                 f"({workers} process{'es' if workers > 1 else ''})"
             )
             input_format = InputFormat(
                 wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
             )
-            with IPLibrary(stage / FILES["emulator"], hls_dir / "firmware" / "weights") as ip:
-                t_emu = time.perf_counter()
-                words = parallel_transfer.transfer(ip, input_format.pack(images), workers)
-                emulate_s = time.perf_counter() - t_emu
-            mismatched = np.flatnonzero((words != csim_words).any(axis=1))
-            if mismatched.size:
-                raise ConversionError(
-                    f"the compiled IP differs from hls4ml's C simulation on {mismatched.size} "
-                    f"frames (first {mismatched[:10].tolist()}): the wrapper is not bit-exact"
-                )
+            stream = input_format.pack(images)
+            t_emu = time.perf_counter()
+            words = _check_bit_exact(
+                stage / FILES["emulator"], hls_dir, "Vivado", stream, csim_words, workers
+            )
+            emulate_s = time.perf_counter() - t_emu
+            vitis_sources = wrapper.sources_for_backend(
+                hls_dir, "Vitis", Path(work) / "vitis_sources"
+            )
+            vitis_lib = compile_library(vitis_sources, Path(work) / "vitis_lib" / LIBRARY_NAME)
+            _check_bit_exact(vitis_lib, vitis_sources, "Vitis", stream, csim_words, workers)
 
             progress("[5/5] golden vectors, network export, metadata")
             n_golden = min(GOLDEN_FRAMES, len(images))
@@ -232,6 +255,8 @@ def convert(
                 "emulated": float(np.mean(ip_class == labels)),
                 "agreement": float(np.mean(ip_class == keras_class)),
                 "csim_bit_exact": True,
+                "bit_exact_backends": list(BACKENDS),
+                "vitis_differences": vitis_differences,  # under hls/firmware and hls/vitis/firmware
                 "run_metrics_test_accuracy": metrics.get("student", {}).get("test_accuracy"),
                 "disagreements": _disagreements(keras_logits, exact_logits),
             }
@@ -254,9 +279,16 @@ def convert(
                         "vlnv": str(PYNQ_Z2.ip.vlnv),
                         "part": PYNQ_Z2.part,
                         "clock_mhz": PYNQ_Z2.fclk0_mhz,
-                        "target_ii_cycles": max(stages.values()),
+                        "target_ii_cycles": hls4ml_config.frame_interval(stages, arch),
                         "target_ii_stages": stages,
-                        "target_ii_basis": "cycle model of the design (not a synthesis result)",
+                        "target_ii_basis": (
+                            "cycle model of the design (not a synthesis result): "
+                            + (
+                                "sum of the sequential stages"
+                                if arch == "mlp"
+                                else "slowest DATAFLOW stage"
+                            )
+                        ),
                         "ports": asdict(PYNQ_Z2.ip_ports),
                         "hls4ml": {
                             "version": _hls4ml_version(),
@@ -288,6 +320,27 @@ def convert(
     progress(format_report(report))
     Bundle(out)  # read back: the bundle on disk validates
     return report
+
+
+def _check_bit_exact(
+    library: Path,
+    hls_dir: Path,
+    backend: str,
+    stream: np.ndarray,
+    csim_words: np.ndarray,
+    workers: int,
+) -> np.ndarray:
+    """The library's words for ``stream``; a :class:`ConversionError` unless they are ``csim_words``."""
+    with IPLibrary(library, hls_dir / "firmware" / "weights") as ip:
+        words = parallel_transfer.transfer(ip, stream, workers)
+    mismatched = np.flatnonzero((words != csim_words).any(axis=1))
+    if mismatched.size:
+        raise ConversionError(
+            f"the compiled IP (hls4ml {backend}-backend sources) differs from hls4ml's C "
+            f"simulation on {mismatched.size} frames (first {mismatched[:10].tolist()}): "
+            "the wrapper is not bit-exact"
+        )
+    return words
 
 
 def _hashes(stage: Path, files: dict[str, str]) -> dict[str, str]:

@@ -200,13 +200,13 @@ def hls_config(model, arch: str, mults_per_cycle: int = MULTS_PER_CYCLE) -> dict
 
 
 def target_ii(model, arch: str, hls_model) -> dict[str, int]:
-    """Cycles per frame each dataflow stage needs (a model of the design, not synthesis).
+    """Cycles per frame each stage of the IP needs (a model of the design, not synthesis).
 
     The wrapper reads one beat per clock (io_parallel) or hands the network one
     pixel per clock (io_stream); a Resource-strategy layer starts a new input
     every ``ReuseFactor`` clocks; an io_stream convolution or pooling layer takes
     one input pixel per start; io_stream dense reads its input one stream word
-    per clock. Stages overlap (DATAFLOW), so the frame interval is the largest.
+    per clock. :func:`frame_interval` combines the stages.
     """
     pixels = int(np.prod(model.input_shape[1:]))
     stages = {"read_frame": pixels // wrapper.PIXELS_PER_BEAT if arch == "mlp" else pixels}
@@ -224,6 +224,22 @@ def target_ii(model, arch: str, hls_model) -> dict[str, int]:
                 stages[layer.name] = _stream_words(model, layer) + rf
     stages["write_result"] = 1
     return stages
+
+
+def frame_interval(stages: dict[str, int], arch: str) -> int:
+    """Cycles from one frame's start to the next's, modelled from ``target_ii`` stages.
+
+    io_stream (CNN): the stages are DATAFLOW processes joined by FIFOs and
+    overlap, so the slowest stage sets the interval (the largest). io_parallel
+    (MLP): the wrapper runs its stages one after the other (UG1399 allows
+    ap_ctrl_none over DATAFLOW only with FIFO channels, and the network's
+    arguments are arrays), so a frame is read, computed and written before the
+    next is read: the interval is their sum. Inside the network hls4ml's own
+    DATAFLOW still overlaps the layers of successive calls, but the wrapper
+    calls it once per frame and waits, so each layer adds its cycles. Pipeline
+    depths are not modelled: the synthesised interval is longer by them.
+    """
+    return sum(stages.values()) if IO_TYPES[arch] == "io_parallel" else max(stages.values())
 
 
 def _stream_words(model, layer) -> int:

@@ -9,6 +9,7 @@ the IP must produce.
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 from pathlib import Path
@@ -26,6 +27,11 @@ STREAM_WIDTH_BITS = PYNQ_Z2.stream_width_bits
 PIXELS_PER_BEAT = STREAM_WIDTH_BITS // encoding.PIXEL_BITS
 CLASS_BITS = 4
 LOGIT_BITS = 6
+#: The sources hls4ml's Vitis backend writes unlike its Vivado backend, laid out
+#: as in the bundle's hls/ (so ``vitis/firmware/nnet_utils/...``).
+VITIS_OVERLAY = "vitis"
+#: The file ``build-overlay`` writes beside build_hls.tcl for the tool it runs.
+HLS_TOOL_FILE = "hls_tool.tcl"
 _PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 
 
@@ -92,6 +98,54 @@ def render(template: Path, values: dict[str, object]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values[m.group(1).lower()]), text)
 
 
+def backend_differences(vivado_dir: Path, vitis_dir: Path) -> list[str]:
+    """Files (relative to ``firmware/``) that hls4ml's Vitis backend writes unlike its Vivado one.
+
+    Both folders are hls4ml output folders of the same model. hls4ml 1.3.0's
+    ``VitisWriter`` copies its own ``templates/vitis/nnet_utils`` headers over
+    the Vivado ones (``write_nnet_utils_overrides``); comparing the written
+    trees, rather than listing those headers, also catches any other change.
+    A file the Vitis backend does not write at all is refused (but for the
+    library ``hls_model.compile()`` leaves in the compiled one).
+    """
+    vivado, vitis = vivado_dir / "firmware", vitis_dir / "firmware"
+    ours = {
+        p.relative_to(vivado)
+        for p in vivado.rglob("*")
+        if p.is_file() and p.suffix not in (".so", ".o")
+    }
+    theirs = {p.relative_to(vitis) for p in vitis.rglob("*") if p.is_file()}
+    if ours - theirs:
+        raise ValueError(
+            f"hls4ml's Vitis backend wrote no {sorted(map(str, ours - theirs))[:5]}: "
+            "the two projects are not the same network"
+        )
+    return sorted(
+        str(rel)
+        for rel in theirs
+        if rel not in ours or not filecmp.cmp(vivado / rel, vitis / rel, shallow=False)
+    )
+
+
+def sources_for_backend(hls_dir: Path, backend: str, dest: Path) -> Path:
+    """A copy of ``hls_dir`` at ``dest`` whose ``firmware/`` is that of ``backend``.
+
+    ``"Vivado"`` is ``firmware/`` as it is; ``"Vitis"`` lays ``vitis/`` over it.
+    """
+    if backend not in ("Vivado", "Vitis"):
+        raise ValueError(f"unknown hls4ml backend {backend!r}")
+    shutil.copytree(hls_dir, dest)
+    overlay = dest / VITIS_OVERLAY
+    if backend == "Vitis":
+        if not overlay.is_dir():
+            raise FileNotFoundError(
+                f"{hls_dir} has no {VITIS_OVERLAY}/ (hls4ml's Vitis-backend sources): "
+                "convert the model again"
+            )
+        shutil.copytree(overlay, dest, dirs_exist_ok=True)
+    return dest
+
+
 def write_hls_sources(
     hls4ml_dir: Path,
     project_name: str,
@@ -102,15 +156,23 @@ def write_hls_sources(
     dest: Path,
     part: str,
     clock_mhz: float,
-) -> None:
+    vitis_dir: Path,
+) -> list[str]:
     """Fill ``dest`` with the IP's sources: hls4ml's firmware, the wrapper, the build script.
 
     ``dest`` gets ``firmware/`` (the network, with hls4ml's C-simulation
     ``ap_types``), ``pynq_mnist_top.{h,cpp}``, the rendered
-    ``pynq_mnist_config.h`` and ``build_hls.tcl``, and ``emulator/`` (the C API
-    and the ``ap_axi_sdata.h`` shim, for g++ only).
+    ``pynq_mnist_config.h`` and ``build_hls.tcl``, ``emulator/`` (the C API
+    and the ``ap_axi_sdata.h`` shim, for g++ only), and ``vitis/firmware/``: the
+    files that hls4ml's Vitis backend, written to ``vitis_dir``, makes differently
+    (see :func:`backend_differences`, whose list it returns).
     """
     shutil.copytree(hls4ml_dir / "firmware", dest / "firmware")
+    differences = backend_differences(hls4ml_dir, vitis_dir)
+    for rel in differences:
+        target = dest / VITIS_OVERLAY / "firmware" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(vitis_dir / "firmware" / rel, target)
     for name in ("pynq_mnist_top.h", "pynq_mnist_top.cpp"):
         shutil.copy2(TEMPLATES / name, dest / name)
     shutil.copytree(TEMPLATES / "emulator", dest / "emulator")
@@ -136,3 +198,4 @@ def write_hls_sources(
     }
     (dest / "pynq_mnist_config.h").write_text(render(TEMPLATES / "pynq_mnist_config.h.in", values))
     (dest / "build_hls.tcl").write_text(render(TEMPLATES / "build_hls.tcl.in", values))
+    return differences

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pynq_mnist import encoding
 from pynq_mnist.bundle import BundleMetadata, sha256_tree, write_metadata
+from pynq_mnist.host_training.conversion import wrapper
 
 # Input and output widths differ, in opposite ways, so a swap cannot go unseen;
 # the cnn bundle names its own stream ports (ip.ports), the mlp one takes the defaults.
@@ -68,18 +69,49 @@ def metadata(arch: str, name: str | None = None) -> BundleMetadata:
         },
         "dma": {"length_width_bits": 26},
         "model": {"arch": arch, "run_dir": "runs/x"},
-        "accuracy": {"frames": 100, "keras": 0.9, "emulated": 0.9, "agreement": 1.0},
+        "accuracy": {
+            "frames": 100,
+            "keras": 0.9,
+            "emulated": 0.9,
+            "agreement": 1.0,
+            "csim_bit_exact": True,
+            "bit_exact_backends": ["Vivado", "Vitis"],
+        },
         "files": {"golden": "golden.npz", "hls": "hls", "emulator": "emulator/lib.so"},
     }
     return BundleMetadata.from_dict(d)
 
 
+#: A header that hls4ml's two backends write differently: the bundle's firmware/
+#: holds the Vivado one, vitis/firmware/ the Vitis one.
+BACKEND_HEADER = "firmware/nnet_utils/nnet_dense_stream.h"
+
+
 def make_bundle(parent: Path, arch: str) -> Path:
-    """A bundle folder with ``bundle.json`` and ``hls/build_hls.tcl`` (hashed)."""
+    """A bundle folder with ``bundle.json`` and an ``hls/`` (hashed) like convert's: the
+    real ``build_hls.tcl`` rendered for the metadata's IP, stub sources, and a Vitis overlay."""
     meta = metadata(arch)
     path = parent / meta.name
-    (path / "hls").mkdir(parents=True)
-    (path / "hls" / "build_hls.tcl").write_text(f"# stand-in HLS project for {arch}\n")
+    hls = path / "hls"
+    vendor, library, top, version = meta.ip["vlnv"].split(":")
+    values = {
+        "top": top,
+        "part": meta.ip["part"],
+        "clock_period_ns": f"{1000.0 / meta.ip['clock_mhz']:g}",
+        "ip_vendor": vendor,
+        "ip_library": library,
+        "ip_version": version,
+        "net_source": "net.cpp",
+    }
+    for rel, text in {
+        f"{top}.cpp": "// stand-in top\n",
+        "firmware/net.cpp": "// stand-in network\n",
+        BACKEND_HEADER: "// hls4ml Vivado backend\n",
+        f"{wrapper.VITIS_OVERLAY}/{BACKEND_HEADER}": "// hls4ml Vitis backend\n",
+        "build_hls.tcl": wrapper.render(wrapper.TEMPLATES / "build_hls.tcl.in", values),
+    }.items():
+        (hls / rel).parent.mkdir(parents=True, exist_ok=True)
+        (hls / rel).write_text(text)
     meta = BundleMetadata.from_dict(
         {**meta.to_dict(), "sha256": {"hls": sha256_tree(path / "hls")}}
     )

@@ -1,8 +1,16 @@
 // pynq-mnist: the IP's top level (see pynq_mnist_top.h for the stream format).
 //
-// Three dataflow stages run on every frame: unpack the beats into the network's
-// input, run the hls4ml network, pack the argmax and the logits into one beat.
-// The "ended" stream carries the input's TLAST past the network to the packer.
+// Three stages run on every frame: unpack the beats into the network's input,
+// run the hls4ml network, pack the argmax and the logits into one beat.
+//
+// io_stream (CNN): the stages are DATAFLOW processes that talk only through
+// hls::stream FIFOs (the "ended" stream carries the input's TLAST past the
+// network to the packer), the pattern UG1399 allows under ap_ctrl_none.
+// io_parallel (MLP): the network's input and output are arrays, and UG1399
+// allows ap_ctrl_none over a DATAFLOW region only when its channels are FIFOs,
+// so the stages run one after the other in a plain function, as in hls4ml's own
+// VivadoAccelerator AXI-Stream wrapper (hls4ml 1.3.0 vivado_accelerator_writer.py
+// adds DATAFLOW to it for io_stream only).
 #include "pynq_mnist_top.h"
 
 #if PYNQ_MNIST_CLASS_BITS + PYNQ_MNIST_N_CLASSES * PYNQ_MNIST_LOGIT_BITS > PYNQ_MNIST_STREAM_WIDTH_BITS
@@ -65,8 +73,8 @@ read_pixels:
     ended_out.write(ended);
 }
 #else
-void read_frame(hls::stream<axis_beat_t> &in_stream, input_t pixels[PYNQ_MNIST_PIXELS],
-                hls::stream<bool> &ended_out) {
+// Returns whether the transfer ended (TLAST) within the frame.
+bool read_frame(hls::stream<axis_beat_t> &in_stream, input_t pixels[PYNQ_MNIST_PIXELS]) {
     bool ended = false;
 read_beats:
     for (int b = 0; b < PYNQ_MNIST_BEATS_IN; b++) {
@@ -78,7 +86,7 @@ read_beats:
             pixels[PIXELS_PER_BEAT * b + p] = pixel_from_byte(data.range(8 * p + 7, 8 * p));
         }
     }
-    ended_out.write(ended);
+    return ended;
 }
 #endif
 
@@ -124,9 +132,9 @@ void write_result(hls::stream<result_t> &logits, hls::stream<bool> &ended,
     write_beat(out_stream, pack_word(frame_logits), ended.read());
 }
 #else
-void write_result(result_t logits[PYNQ_MNIST_N_CLASSES], hls::stream<bool> &ended,
+void write_result(result_t logits[PYNQ_MNIST_N_CLASSES], bool ended,
                   hls::stream<axis_beat_t> &out_stream) {
-    write_beat(out_stream, pack_word(logits), ended.read());
+    write_beat(out_stream, pack_word(logits), ended);
 }
 #endif
 
@@ -136,22 +144,25 @@ void pynq_mnist_top(hls::stream<axis_beat_t> &in_stream, hls::stream<axis_beat_t
 #pragma HLS INTERFACE axis port = in_stream
 #pragma HLS INTERFACE axis port = out_stream
 #pragma HLS INTERFACE ap_ctrl_none port = return
+#if PYNQ_MNIST_IO_STREAM
 #pragma HLS DATAFLOW
     hls::stream<bool> ended("ended");
 #pragma HLS STREAM variable = ended depth = 4
-#if PYNQ_MNIST_IO_STREAM
     hls::stream<input_t> pixels("pixels");
 #pragma HLS STREAM variable = pixels depth = 16
     hls::stream<result_t> logits("logits");
 #pragma HLS STREAM variable = logits depth = 2
+    read_frame(in_stream, pixels, ended);
+    PYNQ_MNIST_NET(pixels, logits);
+    write_result(logits, ended, out_stream);
 #else
     // The same directives hls4ml puts on the network's own arguments, so they agree.
     input_t pixels[PYNQ_MNIST_PIXELS];
 #pragma HLS ARRAY_RESHAPE variable = pixels complete dim = 0
     result_t logits[PYNQ_MNIST_N_CLASSES];
 #pragma HLS ARRAY_PARTITION variable = logits complete dim = 0
-#endif
-    read_frame(in_stream, pixels, ended);
+    bool ended = read_frame(in_stream, pixels);
     PYNQ_MNIST_NET(pixels, logits);
     write_result(logits, ended, out_stream);
+#endif
 }
