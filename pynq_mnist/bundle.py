@@ -511,7 +511,7 @@ def _names(d: dict, key: str, where: str) -> tuple[str, ...] | None:
     """``d[key]`` as a tuple of strings, or ``None`` when it is absent."""
     if d.get(key) is None:
         return None
-    if not isinstance(d[key], list):
+    if not isinstance(d[key], (list, tuple)):
         raise BundleError(f"{where}.{key} must be a list of names, got {d[key]!r}")
     return tuple(_str(v, f"{where}.{key}[{k}]") for k, v in enumerate(d[key]))
 

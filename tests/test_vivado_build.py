@@ -271,7 +271,7 @@ def test_a_vitis_build_of_a_bundle_without_vitis_sources_is_refused(tmp_path, to
     shutil.rmtree(path / "hls" / "vitis")
     d = json.loads((path / "bundle.json").read_text())
     d["sha256"]["hls"] = sha256_tree(path / "hls")
-    (path / "bundle.json").write_text(json.dumps(d))
+    write_metadata(path, BundleMetadata.from_dict(d))
     with pytest.raises(BuildError, match=r"has no vitis/ \(hls4ml's Vitis-backend sources\)"):
         build_overlay(path, jobs=1)
 
@@ -573,7 +573,7 @@ def test_check_fails_when_the_tools_sources_were_not_checked(tmp_path, tools, ca
     path = make_bundle(tmp_path, "mlp")
     d = json.loads((path / "bundle.json").read_text())
     del d["accuracy"]["bit_exact_backends"]
-    (path / "bundle.json").write_text(json.dumps(d))
+    write_metadata(path, BundleMetadata.from_dict(d))
     assert main(["build-overlay", "--check", str(path)]) == 1
     out = capsys.readouterr().out
     assert "(Vivado sources, 100 frames)" in out
