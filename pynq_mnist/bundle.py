@@ -175,6 +175,33 @@ class OutputFormat:
 # --------------------------------------------------------------------------- metadata
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The dataset a bundle was converted and verified on (``bundle.json`` ``dataset``).
+
+    The identity :meth:`pynq_mnist.mnist.Dataset.identity` gives: ``bench``
+    refuses test data whose name, classes or content hashes differ.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    source: str
+    sha256: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str) -> DatasetInfo:
+        where = f"{source} [dataset]"
+        return cls(
+            name=str(_require(d, "name", where)),
+            classes=tuple(_require(d, "classes", where)),
+            source=str(_require(d, "source", where)),
+            sha256=dict(_require(d, "sha256", where)),
+        )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "classes": list(self.classes)}
+
+
 def _require(d: dict, key: str, where: str) -> Any:
     if not isinstance(d, dict) or key not in d:
         raise BundleError(f"{where}: missing key {key!r}")
@@ -201,6 +228,7 @@ class BundleMetadata:
     sha256: dict = field(default_factory=dict)
     build: dict | None = None
     schema_version: int = SCHEMA_VERSION
+    dataset: DatasetInfo | None = None  # absent in bundles made before it was recorded
 
     REQUIRED = {
         "ip": ("top", "vlnv", "part", "clock_mhz", "target_ii_cycles"),
@@ -254,6 +282,7 @@ class BundleMetadata:
             files=d["files"],
             sha256=d.get("sha256", {}),
             build=d.get("build"),
+            dataset=DatasetInfo.from_dict(d["dataset"], source) if "dataset" in d else None,
         )
         meta._check_consistent(i, o, source)
         return meta
@@ -295,6 +324,10 @@ class BundleMetadata:
             fail(f"{self.output.field('logits').count} logits but {len(self.classes)} classes")
         if len(self.classes) > 1 << self.output.field("class").width:
             fail("the class field is too narrow for the class count")
+        if self.dataset is not None and self.dataset.classes != self.classes:
+            fail(
+                f"dataset classes {list(self.dataset.classes)} are not classes {list(self.classes)}"
+            )
 
     def to_dict(self) -> dict:
         d = {
@@ -318,6 +351,8 @@ class BundleMetadata:
         }
         for key in ("ip", "dma", "model", "accuracy", "files", "sha256", "build"):
             d[key] = getattr(self, key)
+        if self.dataset is not None:
+            d["dataset"] = self.dataset.to_dict()
         return d
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from pynq_mnist.bundle import (
     SCHEMA_VERSION,
     Bundle,
     BundleMetadata,
+    DatasetInfo,
     InputFormat,
     OutputFormat,
     sha256_file,
@@ -64,8 +66,24 @@ FILES = {
 }
 
 
+#: A bundle name names the bitstream and the Vivado project (vivado_bd/params.py).
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
+#: Frames per call of the compiled IP while verifying, so the stream shows progress.
+STREAM_CHUNK = 2000
+
+
 def _print(message: str) -> None:
     print(message, flush=True)
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a bundle (letters, digits, ``_``; a letter first), else an error."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConversionError(
+            f"bundle name {name!r} cannot name a bitstream: use letters, digits and _, "
+            "starting with a letter"
+        )
+    return name
 
 
 def convert_model(model, arch: str, output_dir: Path, mults_per_cycle: int):
@@ -131,6 +149,7 @@ def convert(
     frames: int | None = None,
     progress: Callable[[str], None] = _print,
     workers: int | None = None,
+    name: str | None = None,
 ) -> dict:
     """Convert the student of ``run_dir`` into the bundle ``out``; return the report.
 
@@ -141,7 +160,9 @@ def convert(
     out : path
         The bundle folder to write (replaced only on success).
     data_dir : path, optional
-        MNIST location (see :func:`pynq_mnist.mnist.load_mnist`).
+        The dataset folder (see :mod:`pynq_mnist.mnist`); default the one the run
+        recorded. Data that is not the run's dataset is refused, before
+        TensorFlow or the model is loaded.
     mults_per_cycle : int
         Multipliers per clock per layer (sets the reuse factors).
     frames : int, optional
@@ -151,17 +172,21 @@ def convert(
     workers : int, optional
         Processes that stream the frames through the compiled IP (default one
         per CPU; see :meth:`IPLibrary.transfer`).
+    name : str, optional
+        The bundle's name (default ``DATASET_ARCH``, e.g. ``mnist_cnn``).
     """
     from pynq_mnist.host_training.training.run_dir import STUDENT, load_metrics, load_student
-    from pynq_mnist.mnist import load_mnist
+    from pynq_mnist.mnist import load_recorded, slug
 
     run_dir, out = Path(run_dir), Path(out)
     metrics = load_metrics(run_dir)
     arch = metrics.get("arch")
     if arch not in hls4ml_config.IO_TYPES:
         raise ConversionError(f"{run_dir}/metrics.json: arch {arch!r} is not one of mlp, cnn")
+    data = load_recorded(metrics.get("data"), data_dir, f"the run {run_dir}", splits=("test",))
+    name = check_name(name or f"{slug(data.name)}_{arch}")
+    progress(f"dataset {data.name}: {len(data.test_labels)} test frames from {data.source}")
     model = load_student(run_dir)
-    data = load_mnist(data_dir)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
     x = _student_inputs(model, images)
 
@@ -209,7 +234,7 @@ def convert(
             )
             with IPLibrary(stage / FILES["emulator"], hls_dir / "firmware" / "weights") as ip:
                 t_emu = time.perf_counter()
-                words = ip.transfer(input_format.pack(images), workers=workers)
+                words = _stream(ip, input_format, images, workers, progress)
                 emulate_s = time.perf_counter() - t_emu
             mismatched = np.flatnonzero((words != csim_words).any(axis=1))
             if mismatched.size:
@@ -246,16 +271,15 @@ def convert(
                 {
                     "schema": SCHEMA,
                     "schema_version": SCHEMA_VERSION,
-                    "name": f"mnist_{arch}",
+                    "name": name,
                     "classes": list(data.class_names),
+                    "dataset": DatasetInfo(**data.identity()).to_dict(),
                     "input": {
                         "stream_width_bits": input_format.stream_width_bits,
                         "frame_shape": list(input_format.frame_shape),
                         "pixel": input_format.pixel,
                     },
-                    "output": _output_dict(
-                        wrapper.output_format(len(data.class_names), frac_bits)
-                    ),
+                    "output": _output_dict(wrapper.output_format(len(data.class_names), frac_bits)),
                     "ip": {
                         "top": wrapper.TOP,
                         "vlnv": wrapper.vlnv(),
@@ -295,6 +319,20 @@ def convert(
     progress(format_report(report))
     Bundle(out)  # read back: the bundle on disk validates
     return report
+
+
+def _stream(
+    ip, input_format: InputFormat, images: np.ndarray, workers: int, progress
+) -> np.ndarray:
+    """Every frame through the compiled IP, in chunks of :data:`STREAM_CHUNK` with a line each."""
+    t0, words = time.perf_counter(), []
+    for start in range(0, len(images), STREAM_CHUNK):
+        chunk = images[start : start + STREAM_CHUNK]
+        words.append(ip.transfer(input_format.pack(chunk), workers=min(workers, len(chunk))))
+        done = start + len(chunk)
+        if done < len(images):
+            progress(f"      {done}/{len(images)} frames ({time.perf_counter() - t0:.0f} s)")
+    return np.concatenate(words)
 
 
 def _hashes(stage: Path, files: dict[str, str]) -> dict[str, str]:
