@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
 
@@ -56,6 +57,8 @@ def expected_errors(command: str) -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # TensorFlow's INFO start-up lines (oneDNN, CPU features) say nothing to a user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
     args.command_line = shlex.join(["pynq-mnist", *argv])  # recorded by commands that write results
