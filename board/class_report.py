@@ -76,10 +76,14 @@ def _plot(report: dict, title: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 1.0 + 0.5 * n))
     shown = np.where(confusion > 0, confusion, np.nan)  # empty cells stay blank
     ax.imshow(np.log1p(shown), cmap="Blues")
+    dark = np.log1p(confusion) > np.log1p(confusion.max()) / 2
     for t in range(n):
         for p in range(n):
             if confusion[t, p]:
-                ax.text(p, t, str(confusion[t, p]), ha="center", va="center", fontsize=7)
+                color = "white" if dark[t, p] else "black"
+                ax.text(
+                    p, t, str(confusion[t, p]), ha="center", va="center", fontsize=7, color=color
+                )
     accuracy = [r["accuracy"] for r in report["per_class"]]
     ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(

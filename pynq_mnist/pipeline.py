@@ -267,9 +267,9 @@ def format_summary(rows: list[dict]) -> str:
             + {True: "  (= bit-exact)", False: "  (DIFFERS from bit-exact!)", None: ""}[
                 r["device_equals_bit_exact"]
             ],
-            f"  loss       the student loses {loss:.2f} points to its teacher"
+            f"  loss       teacher -> student {-loss:+.2f} accuracy points"
             + (
-                f"; over {LOSS_POINTS_FOR_TUNE:g}: search a design for this data "
+                f"; over {LOSS_POINTS_FOR_TUNE:g} point: search a design for this data "
                 "with `pynq-mnist tune`"
                 if loss > LOSS_POINTS_FOR_TUNE
                 else ""
