@@ -383,7 +383,12 @@ def recorded_identity(record: dict) -> dict:
     }
 
 
-def check_same(found: dict, recorded: dict, where: str) -> None:
+def check_same(
+    found: dict,
+    recorded: dict,
+    where: str,
+    fix: str = "pass --data with that dataset, or train and convert again on this one",
+) -> None:
     """Refuse ``found`` (an identity) unless it is the dataset ``recorded`` for ``where``.
 
     Compares what both sides hold: the name, the class names, and the hash of
@@ -402,7 +407,7 @@ def check_same(found: dict, recorded: dict, where: str) -> None:
         raise DataError(
             f"the dataset {found['name']!r} from {found['source']} is not the one {where} was "
             f"made with, {recorded['name']!r} from {recorded['source']} ({'; '.join(problems)}); "
-            f"pass --data with that dataset, or train and convert again on this one"
+            f"{fix}"
         )
 
 

@@ -8,9 +8,9 @@
     OUT/summary.json   and a summary on stdout
     OUT/pipeline.log   every tool's own output (TensorFlow, Keras, keras-tuner, hls4ml, g++)
 
-OUT defaults to ``runs/pipeline``, or ``runs/pipeline-PRESET`` /
-``runs/pipeline-CONFIG`` with ``--preset`` / ``--config``, so a quick try never
-lands on the main run. Each stage resumes: training from its checkpoints,
+OUT defaults to ``runs/pipeline``, with ``-DATASET`` (other than MNIST),
+``-PRESET`` and ``-CONFIG`` appended for ``--data``, ``--preset`` and ``--config``,
+so neither a quick try nor another dataset lands on the main run. Each stage resumes: training from its checkpoints,
 conversion is skipped when the bundle was made from the same student, and the
 bench is rerun. Without a board the target is the emulated board, and its
 timings are host timings; the summary adds the cycle model's figures at the
@@ -27,7 +27,7 @@ from pathlib import Path
 from pynq_mnist.board.emulator.iplib import IPLibraryError
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.training.config import ConfigError
-from pynq_mnist.mnist import DATA_HELP
+from pynq_mnist.mnist import DATA_HELP, MNIST_NAME, layout, resolve_data_dir, slug
 
 ARCHS = ("cnn", "mlp")
 #: Teacher -> student loss (accuracy points) above which the summary points to the design search.
@@ -42,8 +42,8 @@ EXPECTED_ERRORS = (ConfigError, ConversionError, IPLibraryError)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
-        help="output folder (default runs/pipeline, or runs/pipeline-PRESET with --preset, "
-        "runs/pipeline-CONFIG with --config)",
+        help="output folder (default runs/pipeline, with -DATASET, -PRESET, -CONFIG appended "
+        "for --data (not MNIST), --preset and --config)",
     )
     parser.add_argument(
         "--arch", choices=(*ARCHS, "all"), default="cnn", help="model family (%(default)s)"
@@ -71,9 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def default_out(preset: str | None, config: str | None) -> Path:
-    """``runs/pipeline``, with ``-PRESET`` and/or ``-CONFIG`` (the file's stem) appended."""
-    parts = ["pipeline", *([preset] if preset else []), *([Path(config).stem] if config else [])]
+def default_out(preset: str | None, config: str | None, dataset: str = MNIST_NAME) -> Path:
+    """``runs/pipeline``, with ``-DATASET`` (not MNIST), ``-PRESET``, ``-CONFIG`` appended."""
+    parts = ["pipeline", *([slug(dataset)] if dataset != MNIST_NAME else [])]
+    parts += [*([preset] if preset else []), *([Path(config).stem] if config else [])]
     return Path("runs") / "-".join(parts)
 
 
@@ -301,7 +302,8 @@ def format_summary(rows: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     configs = arch_configs(args)  # a bad --config or --preset stops here, before any work
-    out = Path(args.out) if args.out else default_out(args.preset, args.config)
+    dataset = layout(resolve_data_dir(args.data)).name  # reads no IDX file yet
+    out = Path(args.out) if args.out else default_out(args.preset, args.config, dataset)
     print(f"[pipeline] {', '.join(configs)} -> {out}; tool output goes to {out / LOG_NAME}")
     try:
         rows = [run_arch(arch, config, args, out) for arch, config in configs.items()]

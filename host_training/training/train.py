@@ -44,7 +44,8 @@ def _check_dataset(out: Path, data: Dataset) -> None:
     """A resumed run goes on with the dataset it started with, or is refused naming both."""
     path = out / rd.STATE / "dataset.json"
     if path.is_file():
-        check_same(data.identity(), rd.read_json(path), f"the run in {out}")
+        fix = "give this dataset its own --out, or the run's dataset to resume"
+        check_same(data.identity(), rd.read_json(path), f"the run in {out}", fix)
     else:
         rd.write_json(path, data.identity())
 
