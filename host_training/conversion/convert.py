@@ -199,8 +199,7 @@ def convert(
             f"[2/5] hls4ml conversion ({arch}, {hls4ml_config.IO_TYPES[arch]}) and C simulation"
         )
         config, hls_model = convert_model(model, arch, Path(work) / "hls4ml", mults_per_cycle)
-        exact_logits = np.asarray(hls_model.predict(x.astype(np.float64)), dtype=np.float64)
-        exact_logits = exact_logits.reshape(len(images), -1)
+        exact_logits = _csim(hls_model, x, progress)
         logit_type = hls4ml_config.logit_type(model)
         frac_bits = wrapper.logit_frac_bits(exact_logits, logit_type.frac)
         csim_words = wrapper.words_from_logits(exact_logits, frac_bits)
@@ -321,8 +320,24 @@ def convert(
     return report
 
 
+def _csim(hls_model, x: np.ndarray, progress: Callable[[str], None]) -> np.ndarray:
+    """hls4ml's C simulation of every frame, in chunks of :data:`STREAM_CHUNK` with a line each."""
+    t0, logits = time.perf_counter(), []
+    for start in range(0, len(x), STREAM_CHUNK):
+        chunk = x[start : start + STREAM_CHUNK].astype(np.float64)
+        logits.append(
+            np.asarray(hls_model.predict(chunk), dtype=np.float64).reshape(len(chunk), -1)
+        )
+        done = start + len(chunk)
+        if done < len(x):
+            progress(
+                f"      C simulation {done}/{len(x)} frames ({time.perf_counter() - t0:.0f} s)"
+            )
+    return np.concatenate(logits)
+
+
 def _stream(
-    ip, input_format: InputFormat, images: np.ndarray, workers: int, progress
+    ip, input_format: InputFormat, images: np.ndarray, workers: int, progress: Callable[[str], None]
 ) -> np.ndarray:
     """Every frame through the compiled IP, in chunks of :data:`STREAM_CHUNK` with a line each."""
     t0, words = time.perf_counter(), []
@@ -331,7 +346,9 @@ def _stream(
         words.append(ip.transfer(input_format.pack(chunk), workers=min(workers, len(chunk))))
         done = start + len(chunk)
         if done < len(images):
-            progress(f"      {done}/{len(images)} frames ({time.perf_counter() - t0:.0f} s)")
+            progress(
+                f"      streamed {done}/{len(images)} frames ({time.perf_counter() - t0:.0f} s)"
+            )
     return np.concatenate(words)
 
 
