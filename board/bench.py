@@ -2,14 +2,15 @@
 
 Measures, on the board or the emulated board (``--target``):
 
-- accuracy on the MNIST test set (all 10,000 frames by default);
+- accuracy on the test set of the bundle's dataset (all of it by default), per class too;
 - single-frame latency over >= 1,000 calls of ``classify`` (p50, p90, p99, max);
 - throughput against batch size (1 .. 10,000) with the time of each stage
   (pack, copy in, DMA, copy out, unpack);
 - the same network on the CPU in numpy (``board.cpu_reference``) as the baseline;
 - FCLK, board name, and the import and overlay-load times, kept apart from latency.
 
-Writes ``bench.json``, ``throughput.csv``, ``latency.csv``, ``stages.csv`` and
+Writes ``bench.json``, ``throughput.csv``, ``latency.csv``, ``stages.csv``, the class
+report (``per_class.csv``, ``confusion.csv``, ``confusion.png``: :mod:`.class_report`) and
 PNG plots. On the emulated board every time is a *host* timing and is labelled
 so in every file; accuracy there must equal the bundle's bit-exact figure.
 

@@ -108,16 +108,18 @@ def bundle_is_current(bundle_dir: Path, run_dir: Path) -> bool:
 
 def run_arch(arch: str, config: dict, args: argparse.Namespace, out: Path) -> dict:
     """Every stage for one architecture; returns its summary row."""
-    from pynq_mnist.board.bench import run_benchmark, write_results
-    from pynq_mnist.board.bench_data import bench_data
-    from pynq_mnist.board.overlay import load_overlay
-    from pynq_mnist.host_training.conversion.convert import convert
-    from pynq_mnist.host_training.training.train import train
     from pynq_mnist.tool_log import ToolLog
 
     run_dir, bundle_dir, bench_dir = out / arch / "run", out / arch / "bundle", out / arch / "bench"
     log = out / LOG_NAME
+    with ToolLog(log):  # pynq's import warns about distutils
+        from pynq_mnist.board.bench import run_benchmark, write_results
+        from pynq_mnist.board.bench_data import bench_data
+        from pynq_mnist.board.overlay import load_overlay, resolve_target
+        from pynq_mnist.host_training.conversion.convert import convert
+        from pynq_mnist.host_training.training.train import train
     wall = {}
+    frames = config["data"]["test_subset"]  # a smoke preset's subset holds for every stage
 
     t0 = time.perf_counter()
     with ToolLog(log, TRAIN_PROGRESS) as tools:
@@ -131,23 +133,24 @@ def run_arch(arch: str, config: dict, args: argparse.Namespace, out: Path) -> di
         if bundle_is_current(bundle_dir, run_dir):
             tools.say(f"      {bundle_dir} is already converted from this student: kept")
         else:
-            convert(run_dir, bundle_dir, args.data, progress=tools.say)
+            convert(run_dir, bundle_dir, args.data, frames=frames, progress=tools.say)
     wall["convert_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     bundle, data = bench_data(bundle_dir, args.data)
+    images, labels = data.test_images[:frames], data.test_labels[:frames]
     batches = tuple(int(b) for b in args.batches.split(","))
     print(
-        f"[{arch} 3/3] bench on the {args.target} target -> {bench_dir}: accuracy on "
-        f"{len(data.test_labels)} frames, {args.latency_calls} single-frame calls, "
+        f"[{arch} 3/3] bench on the {resolve_target(args.target)} -> {bench_dir}: accuracy on "
+        f"{len(labels)} frames, {args.latency_calls} single-frame calls, "
         f"batches {args.batches}",
         flush=True,
     )
     with load_overlay(bundle, args.target) as overlay:
         result = run_benchmark(
             overlay,
-            data.test_images,
-            data.test_labels,
+            images,
+            labels,
             latency_calls=args.latency_calls,
             batches=batches,
             frames_per_point=args.frames_per_point,
@@ -253,6 +256,14 @@ def _cpu_line(cpu: dict) -> str:
     )
 
 
+def _folder_listing(paths: list[str]) -> str:
+    """``DIR/: a, b, c`` for files of one folder (each path as given when they differ)."""
+    folders = {str(Path(p).parent) for p in paths}
+    if len(folders) != 1:
+        return ", ".join(paths) or "none"
+    return f"{folders.pop()}/: " + ", ".join(Path(p).name for p in paths)
+
+
 def format_summary(rows: list[dict]) -> str:
     lines = [""]
     for r in rows:
@@ -292,9 +303,9 @@ def format_summary(rows: list[dict]) -> str:
             f"  CPU numpy  {_cpu_line(r['cpu_baseline'])}",
             "  wall       "
             + ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in r["wall_seconds"].items()),
-            f"  run        {r['outputs']['run']} (plots: {', '.join(r['outputs']['plots'])})",
+            f"  run        {r['outputs']['run']}, plots {_folder_listing(r['outputs']['plots'])}",
             f"  bundle     {r['outputs']['bundle']}",
-            f"  bench      {', '.join(r['outputs']['bench'])}",
+            f"  bench      {_folder_listing(r['outputs']['bench'])}",
             "",
         ]
     return "\n".join(lines)
