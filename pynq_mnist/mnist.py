@@ -391,18 +391,21 @@ def check_same(
 ) -> None:
     """Refuse ``found`` (an identity) unless it is the dataset ``recorded`` for ``where``.
 
-    Compares what both sides hold: the name, the class names, and the hash of
-    every file both have loaded (a bench reads only the test split).
+    Compares what both sides hold: the class names, and the hash of every file
+    both have loaded (a bench reads only the test split). The name is compared
+    only where there are no hashes to compare: the same files in a folder of
+    another name (copied to a board, say) are the same dataset.
     """
     recorded = recorded_identity(recorded)
     problems = []
-    if recorded["name"] and found["name"] != recorded["name"]:
-        problems.append(f"name {found['name']!r} vs {recorded['name']!r}")
     if recorded["classes"] and list(found["classes"]) != list(recorded["classes"]):
         problems.append(f"classes {list(found['classes'])} vs {list(recorded['classes'])}")
-    for key in sorted(set(found["sha256"]) & set(recorded["sha256"])):
-        if found["sha256"][key] != recorded["sha256"][key]:
-            problems.append(f"{key} content differs")
+    common = sorted(set(found["sha256"]) & set(recorded["sha256"]))
+    problems += [
+        f"{k} content differs" for k in common if found["sha256"][k] != recorded["sha256"][k]
+    ]
+    if not common and recorded["name"] and found["name"] != recorded["name"]:
+        problems.append(f"name {found['name']!r} vs {recorded['name']!r}")
     if problems:
         raise DataError(
             f"the dataset {found['name']!r} from {found['source']} is not the one {where} was "

@@ -262,3 +262,19 @@ def test_every_command_reports_a_data_error_in_one_line(custom, tmp_path, capsys
         line = one_line(captured.err)
         assert line.startswith(f"pynq-mnist {argv[0]}: error:") and "wrong magic number" in line
         assert "Traceback" not in captured.out
+
+
+def test_the_same_files_in_a_folder_of_another_name_are_the_same_dataset(custom, tmp_path):
+    import shutil
+
+    ours = load_dir(custom).identity()
+    copy = tmp_path / "on-the-board"
+    shutil.copytree(custom, copy)
+    spec = json.loads((copy / "dataset.json").read_text())
+    spec["name"] = "renamed"
+    (copy / "dataset.json").write_text(json.dumps(spec))
+    check_same(load_dir(copy, splits=("test",)).identity(), ours, "the bundle B")
+    spec["classes"] = list(reversed(CLASSES))
+    (copy / "dataset.json").write_text(json.dumps(spec))
+    with pytest.raises(DataError, match=r"classes \['jay'"):
+        check_same(load_dir(copy, splits=("test",)).identity(), ours, "the bundle B")
