@@ -37,7 +37,7 @@ $(VENV)/.installed: setup.py pyproject.toml
 	touch $@
 
 pipeline: venv
-	$(BIN)/pynq-mnist pipeline --out runs/pipeline $(ARGS)
+	$(BIN)/pynq-mnist pipeline $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -18,7 +18,7 @@ training and conversion toolchain, ``.[test]`` the test tools.
 """
 
 from pynqutils.setup_utils import build_py, du_download_overlays
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 FOLDERS = {
     "pynq_mnist": "pynq_mnist",
@@ -30,12 +30,22 @@ FOLDERS = {
 }
 
 
+#: Folders of data files (no ``__init__.py``): listed as packages, so setuptools installs
+#: them without its "Package would be ignored" warning (one 40-line banner per folder).
+DATA_FOLDERS = {"pynq_mnist.host_training": ["conversion.hls*"]}
+
+
 def packages() -> list[str]:
     """Every package under each mapped folder, named inside the namespace."""
     found = []
     for package, folder in FOLDERS.items():
         found.append(package)
         found += [f"{package}.{sub}" for sub in find_packages(folder)]
+        include = DATA_FOLDERS.get(package)
+        if include:
+            found += [
+                f"{package}.{sub}" for sub in find_namespace_packages(folder, include=include)
+            ]
     return found
 
 
@@ -76,12 +86,10 @@ setup(
             "*.link",
             "*.png",
         ],
-        # The IP's HLS C++ and Tcl templates (a folder of files, not a package).
-        "pynq_mnist.host_training.conversion": [
-            "hls/*",
-            "hls/emulator/*",
-            "hls/emulator/include/*",
-        ],
+        # The IP's HLS C++ and Tcl templates (folders of files, see DATA_FOLDERS).
+        "pynq_mnist.host_training.conversion.hls": ["*"],
+        "pynq_mnist.host_training.conversion.hls.emulator": ["*"],
+        "pynq_mnist.host_training.conversion.hls.emulator.include": ["*"],
     },
     include_package_data=True,
     # The board side: the PYNQ image already has pynq, numpy and matplotlib.

@@ -2,14 +2,15 @@
 
 Measures, on the board or the emulated board (``--target``):
 
-- accuracy on the MNIST test set (all 10,000 frames by default);
+- accuracy on the test set of the bundle's dataset (all of it by default), per class too;
 - single-frame latency over >= 1,000 calls of ``classify`` (p50, p90, p99, max);
 - throughput against batch size (1 .. 10,000) with the time of each stage
   (pack, copy in, DMA, copy out, unpack);
 - the same network on the CPU in numpy (``board.cpu_reference``) as the baseline;
 - FCLK, board name, and the import and overlay-load times, kept apart from latency.
 
-Writes ``bench.json``, ``throughput.csv``, ``latency.csv``, ``stages.csv`` and
+Writes ``bench.json``, ``throughput.csv``, ``latency.csv``, ``stages.csv``, the class
+report (``per_class.csv``, ``confusion.csv``, ``confusion.png``: :mod:`.class_report`) and
 PNG plots. On the emulated board every time is a *host* timing and is labelled
 so in every file; accuracy there must equal the bundle's bit-exact figure.
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from pynq_mnist.vivado_bd.reports import figure_lines
 
+from .class_report import class_report, write_class_report
 from .progress import progress
 from .timing import STAGES
 
@@ -230,6 +232,7 @@ def run_benchmark(
             # None: the bundle's frames were not all measured here (e.g. --frames 500)
             "equals_bundle": None if on_recorded is None else on_recorded == recorded,
         },
+        "per_class": class_report(acc["predicted"], labels, meta.classes),
         "latency": lat["summary"],
         "throughput": through,
         "cpu_baseline": cpu,
@@ -267,6 +270,7 @@ def write_results(result: dict, out_dir: str | os.PathLike) -> list[Path]:
     ]
     _write_csv(out / "stages.csv", stage_rows, label + "; microseconds per frame")
     paths = [out / n for n in ("bench.json", "throughput.csv", "latency.csv", "stages.csv")]
+    paths += write_class_report(result["per_class"], out, f"{result['bundle']}: confusion")
     return paths + _plots(result, samples, out)
 
 
@@ -323,11 +327,18 @@ def _plots(result: dict, samples: np.ndarray, out: Path) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pynq_mnist.mnist import DATA_HELP
+
     parser.add_argument(
         "bundle", help="overlay bundle: a name (see $PYNQ_MNIST_OVERLAYS) or a folder"
     )
     parser.add_argument("--target", choices=("auto", "board", "emulator"), default="auto")
-    parser.add_argument("--data", help="MNIST folder (default $PYNQ_MNIST_DATA, else download)")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help=DATA_HELP.format(default="the dataset the bundle recorded")
+        + "; only the test split is read",
+    )
     parser.add_argument(
         "--out", default="bench-results", help="output folder (default %(default)s)"
     )
@@ -350,18 +361,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .bench_data import bench_data
+
+    bundle, data = bench_data(args.bundle, args.data)  # refused before pynq and the overlay load
+    images, labels = data.test_images[: args.frames], data.test_labels[: args.frames]
     t0 = time.perf_counter()
     import pynq  # noqa: F401  (timed: ~10 s on the board)
 
     import_s = time.perf_counter() - t0
-    from pynq_mnist.mnist import load_mnist
-
     from .overlay import load_overlay
 
-    data = load_mnist(args.data)
-    images, labels = data.test_images[: args.frames], data.test_labels[: args.frames]
     t0 = time.perf_counter()
-    overlay = load_overlay(args.bundle, args.target)
+    overlay = load_overlay(bundle, args.target)
     load_s = time.perf_counter() - t0
     batches = tuple(int(b) for b in args.batches.split(","))
     result = run_benchmark(
@@ -411,6 +422,11 @@ def _print_summary(result: dict, paths: list[Path]) -> None:
         f"max {lat['max_us']:.1f} ({lat['calls']} single-frame calls)"
     )
     print(f"  throughput {best['frames_per_s']:.0f} frames/s at batch {best['batch']}")
+    worst = min(
+        (r for r in result["per_class"]["per_class"] if r["accuracy"] is not None),
+        key=lambda r: r["accuracy"],
+    )
+    print(f"  per class  lowest {worst['class']!r} {worst['accuracy']:.2%} (confusion.png)")
     s = result["startup"]
     print(
         f"  startup   import pynq {s['import_pynq_s']:.2f} s, overlay load {s['overlay_load_s']:.2f} s"

@@ -609,6 +609,39 @@ def metadata_digest(d: dict) -> str:
 
 
 @dataclass(frozen=True)
+class DatasetInfo:
+    """The dataset a bundle was converted and verified on (``bundle.json`` ``dataset``).
+
+    The identity :meth:`pynq_mnist.mnist.Dataset.identity` gives: ``bench``
+    refuses test data whose name, classes or content hashes differ.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    source: str
+    sha256: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> DatasetInfo:
+        w = f"{source}: dataset"
+        _dict(d, w)
+        _refuse_unknown(d, {"name", "classes", "source", "sha256"}, w)
+        classes = _get(d, "classes", source, "dataset")
+        if not isinstance(classes, (list, tuple)) or not classes:
+            raise BundleError(f"{w}.classes must be a non-empty list of names")
+        sha = _dict(_get(d, "sha256", source, "dataset"), f"{w}.sha256")
+        return cls(
+            name=_str(_get(d, "name", source, "dataset"), f"{w}.name"),
+            classes=tuple(_str(c, f"{w}.classes[{k}]") for k, c in enumerate(classes)),
+            source=_str(_get(d, "source", source, "dataset"), f"{w}.source"),
+            sha256={_str(k, f"{w}.sha256"): _str(v, f"{w}.sha256.{k}") for k, v in sha.items()},
+        )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "classes": list(self.classes)}
+
+
+@dataclass(frozen=True)
 class BundleMetadata:
     """Everything the board needs to know about an overlay (``bundle.json``).
 
@@ -627,6 +660,7 @@ class BundleMetadata:
     sha256: dict = field(default_factory=dict)
     build: dict | None = None
     schema_version: int = SCHEMA_VERSION
+    dataset: DatasetInfo | None = None  # absent in bundles made before it was recorded
 
     def __post_init__(self) -> None:
         for key, kind in _SECTIONS.items():
@@ -655,7 +689,7 @@ class BundleMetadata:
                 f"{SCHEMA_VERSION}; convert the model again with this version"
             )
         known = {"schema", "schema_version", "name", "classes", "input", "output", "sha256"}
-        _refuse_unknown(d, known | set(_SECTIONS) | {"build", DIGEST_KEY}, source)
+        _refuse_unknown(d, known | set(_SECTIONS) | {"build", "dataset", DIGEST_KEY}, source)
         sections = {
             key: kind.from_dict(_get(d, key, source), source) for key, kind in _SECTIONS.items()
         }
@@ -722,6 +756,7 @@ class BundleMetadata:
             output=out,
             sha256=_sha256_section(d.get("sha256", {}), source),
             build=build,
+            dataset=DatasetInfo.from_dict(d["dataset"], source) if "dataset" in d else None,
             **sections,
         )
         meta._check_consistent(i, o, source)
@@ -777,6 +812,10 @@ class BundleMetadata:
             fail(f"{logits.count} logits but {len(self.classes)} classes")
         if len(self.classes) > 1 << klass.width:
             fail("the class field is too narrow for the class count")
+        if self.dataset is not None and self.dataset.classes != self.classes:
+            fail(
+                f"dataset classes {list(self.dataset.classes)} are not classes {list(self.classes)}"
+            )
 
     def to_dict(self) -> dict:
         d = {
@@ -802,6 +841,8 @@ class BundleMetadata:
             d[key] = getattr(self, key).to_dict()
         d["sha256"] = self.sha256
         d["build"] = self.build
+        if self.dataset is not None:
+            d["dataset"] = self.dataset.to_dict()
         return d
 
 

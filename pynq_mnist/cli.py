@@ -4,12 +4,17 @@ Each sub-command lives in the module named in :data:`COMMANDS`, which defines
 ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import their
 heavy dependencies (TensorFlow, hls4ml, pynq) inside ``run``, so ``pynq-mnist
 --help`` and the board-side commands never load TensorFlow.
+
+An expected error (bad data, a bad bundle, a missing file, and whatever the
+module lists in ``EXPECTED_ERRORS``) ends the command with one line that says
+what is wrong and how to fix it, and exit status 2: never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
 
@@ -19,7 +24,13 @@ COMMANDS = {
     "build-overlay": ("pynq_mnist.vivado_bd.build", "HLS + Vivado: bundle -> bitstream"),
     "bench": ("pynq_mnist.board.bench", "accuracy and latency on the board (or emulator)"),
     "pipeline": ("pynq_mnist.pipeline", "the main job: train -> convert -> emulated board"),
+    "data": (
+        "pynq_mnist.data_check",
+        "check a dataset folder: counts, balance, checksums, samples",
+    ),
 }
+#: Exit status of a refused input (argparse's own for a bad option).
+EXIT_REFUSED = 2
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -35,13 +46,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def expected_errors(command: str) -> tuple[type[Exception], ...]:
+    """The errors that mean bad input to ``command``, not a bug: reported in one line."""
+    from pynq_mnist.bundle import BundleError
+    from pynq_mnist.mnist import DataError
+
+    module = importlib.import_module(COMMANDS[command][0])
+    return (DataError, BundleError, FileNotFoundError, *getattr(module, "EXPECTED_ERRORS", ()))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # TensorFlow's INFO start-up lines (oneDNN, CPU features) say nothing to a user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
     args.command_line = shlex.join(["pynq-mnist", *argv])  # recorded by commands that write results
     try:
         return int(args._run(args) or 0)
+    except expected_errors(args.command) as e:
+        print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130

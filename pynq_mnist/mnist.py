@@ -1,29 +1,46 @@
-"""MNIST (or any 10-class 28x28 IDX set) as uint8 arrays: numpy and stdlib only.
+"""MNIST, or your own 10-class 28x28 IDX dataset, as uint8 arrays: numpy and stdlib only.
 
 The board reuses this loader, so it imports no TensorFlow. Where the files come
 from, in order:
 
-1. the ``data_dir`` argument;
+1. the ``data_dir`` argument (``--data DIR``);
 2. ``$PYNQ_MNIST_DATA`` (an empty value counts as unset);
 3. a cache (``$PYNQ_MNIST_CACHE`` or ``~/.cache/pynq-mnist/mnist``), filled once
-   by downloading the original files and checking their published md5 sums.
+   by downloading the original MNIST files and checking their published md5 sums.
 
-A directory holds the four IDX files under their MNIST names, gzipped or not.
-Checksums: an ``MD5SUMS`` file in the directory (``md5  name`` lines) is checked
-when present; without one and without a ``classes.txt`` the directory claims to
-be the original MNIST and is checked against :data:`MNIST_MD5`. A custom dataset
-(your own digits, another 10-class set) adds ``classes.txt``, one class name per
-line, and may leave out ``MD5SUMS``.
+A dataset folder is one of (README: *Your own dataset*):
+
+- **MNIST**: the four IDX files under their MNIST names, gzipped or not. Without
+  ``classes.txt`` the folder claims to be the original MNIST and every file is
+  checked against :data:`MNIST_MD5`.
+- **A custom set under the MNIST names**: the same four files plus
+  ``classes.txt`` (ten class names, one a line, in label order) and, optionally,
+  ``MD5SUMS`` (``md5  filename`` lines, checked when present). Its name is the
+  folder's name.
+- **A custom set under any names**: a ``dataset.json``::
+
+      {"name": "fashion", "classes": ["t-shirt", ...ten names],
+       "files": {"train_images": "my-train-x.gz", "train_labels": "my-train-y.gz",
+                 "test_images": "my-test-x", "test_labels": "my-test-y"},
+       "md5": {"my-test-x": "..."}}      (optional, by file name)
+
+A dataset's *identity* (:meth:`Dataset.identity`) is its name, its class names
+and the sha256 of each file's IDX content (after gunzip, so ``.gz`` or not is
+the same data). A run and a bundle record it; ``convert`` and ``bench`` refuse
+data whose identity differs (:func:`check_same`).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +65,23 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+SPLITS = {"train": ("train_images", "train_labels"), "test": ("test_images", "test_labels")}
 CLASSES_FILE = "classes.txt"
 MD5_FILE = "MD5SUMS"
+DATASET_FILE = "dataset.json"
+MNIST_NAME = "mnist"
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 DOWNLOAD_TIMEOUT_S = 60
+#: Where the custom-dataset format is described, for error messages.
+FORMAT_HELP = "see README 'Your own dataset' (pynq-mnist data check DIR tests a folder)"
+#: ``--help`` of every ``--data`` option.
+DATA_HELP = (
+    "dataset folder: MNIST's four IDX files (.gz or not), or your own 28x28 10-class set: "
+    "the same four files plus classes.txt (ten names, one a line) and optional MD5SUMS, or "
+    "any file names listed in a dataset.json (name, classes, files); check one with "
+    "`pynq-mnist data check DIR`. Default: {default}"
+)
 
 _IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # uint8 data; ndim in the last byte
 
@@ -63,7 +92,10 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` uint8 in ``0..9``."""
+    """Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` uint8 in ``0..9``.
+
+    A split that was not asked for (``splits=("test",)``) holds zero frames.
+    """
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -71,7 +103,9 @@ class Dataset:
     test_labels: np.ndarray
     class_names: tuple[str, ...]
     source: str
-    checksums: str  # "MD5SUMS", "mnist" (built-in table) or "none"
+    checksums: str  # "MD5SUMS", "dataset.json", "mnist" (built-in table) or "none"
+    name: str = MNIST_NAME
+    sha256: dict[str, str] = field(default_factory=dict)  # IDX content hash per loaded file
 
     def split(
         self, val_fraction: float, seed: int
@@ -92,12 +126,23 @@ class Dataset:
             self.train_labels[val],
         )
 
-    def describe(self) -> dict:
-        """What a run records about its data."""
+    def identity(self) -> dict:
+        """Name, class names, source folder and content hashes: what runs and bundles record."""
         return {
+            "name": self.name,
+            "classes": list(self.class_names),
+            "source": self.source,
+            "sha256": dict(self.sha256),
+        }
+
+    def describe(self) -> dict:
+        """What a run records about its data (its identity included)."""
+        return {
+            "name": self.name,
             "source": self.source,
             "checksums": self.checksums,
             "class_names": list(self.class_names),
+            "sha256": dict(self.sha256),
             "train": len(self.train_labels),
             "test": len(self.test_labels),
         }
@@ -120,15 +165,16 @@ def read_md5sums(path: Path) -> dict[str, str]:
     return sums
 
 
-def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
-    """A uint8 IDX array (gzipped or not) with ``ndim`` dimensions, checked against its header."""
-    path = Path(path)
+def _read_raw(path: Path) -> bytes:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
+            return f.read()
     except (OSError, EOFError) as e:  # gzip: bad CRC, truncated stream, not gzip
         raise DataError(f"{path}: cannot read ({e}); the file is corrupt or truncated") from e
+
+
+def _parse_idx(raw: bytes, path: Path, ndim: int) -> np.ndarray:
     if len(raw) < 4 + 4 * ndim:
         raise DataError(f"{path}: {len(raw)} bytes is too short for an IDX header (truncated)")
     magic = int.from_bytes(raw[:4], "big")
@@ -147,73 +193,225 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def _find(data_dir: Path, stem: str) -> Path:
+def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
+    """A uint8 IDX array (gzipped or not) with ``ndim`` dimensions, checked against its header."""
+    path = Path(path)
+    return _parse_idx(_read_raw(path), path, ndim)
+
+
+def slug(name: str) -> str:
+    """``name`` as an identifier (letters, digits, ``_``; a letter first): bundle names use it."""
+    s = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
+    return s if s[:1].isalpha() else f"data_{s}".rstrip("_")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a dataset folder declares, before any file is read."""
+
+    folder: Path
+    name: str
+    class_names: tuple[str, ...]
+    files: dict[str, str]  # key of FILES -> file name in the folder
+    md5: dict[str, str] | None  # file name -> md5 to check, or None
+    md5_from: str  # where ``md5`` came from, for messages; "none" without one
+    declared_by: str  # "dataset.json", "classes.txt" or "mnist"
+
+    def path(self, key: str) -> Path:
+        """The file of ``key`` (``train_images`` ...), or a :class:`DataError` naming it."""
+        p = self.folder / self.files[key]
+        if p.is_file():
+            return p
+        if self.declared_by == DATASET_FILE:
+            raise DataError(
+                f"{self.folder / DATASET_FILE}: files.{key} {self.files[key]} is missing"
+            )
+        raise DataError(
+            f"{self.folder}: missing {FILES[key]}.gz (or {FILES[key]}); a dataset folder holds "
+            f"{', '.join(f + '.gz' for f in FILES.values())}, or a {DATASET_FILE} naming its "
+            f"files ({FORMAT_HELP})"
+        )
+
+    def verify(self, keys: tuple[str, ...]) -> None:
+        """Check the md5 of each file of ``keys`` against :attr:`md5` (when there is one)."""
+        if self.md5 is None:
+            return
+        for key in keys:
+            path = self.path(key)
+            want = self.md5.get(path.name)
+            if want is None:
+                raise DataError(f"{path}: no md5 for this file in {self.md5_from}")
+            got = md5_file(path)
+            if got != want:
+                hint = (
+                    f"; these are not the original MNIST files: a custom dataset adds "
+                    f"{CLASSES_FILE} (ten class names, one a line) or a {DATASET_FILE} "
+                    f"({FORMAT_HELP})"
+                    if self.declared_by == MNIST_NAME
+                    else ": the file is corrupt or changed; fetch it again or fix the sum"
+                )
+                raise DataError(
+                    f"{path}: md5 {got} does not match {want} from {self.md5_from}{hint}"
+                )
+
+    def read(self, split: str) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+        """``(images, labels, {key: sha256 of IDX content})`` of ``split``, fully checked."""
+        images_key, labels_key = SPLITS[split]
+        self.verify(SPLITS[split])
+        paths = [self.path(images_key), self.path(labels_key)]
+        raws = [_read_raw(p) for p in paths]
+        images, labels = _parse_idx(raws[0], paths[0], 3), _parse_idx(raws[1], paths[1], 1)
+        if images.shape[1:] != IMAGE_SHAPE:
+            raise DataError(f"{paths[0]}: images are {images.shape[1:]}, expected {IMAGE_SHAPE}")
+        if len(images) != len(labels):
+            raise DataError(f"{paths[1]}: {len(labels)} labels for {len(images)} images")
+        if labels.size and labels.max() >= NUM_CLASSES:
+            raise DataError(f"{paths[1]}: label {labels.max()} outside 0..{NUM_CLASSES - 1}")
+        hashes = {
+            key: hashlib.sha256(raw).hexdigest()
+            for key, raw in zip(SPLITS[split], raws, strict=True)
+        }
+        return images, labels, hashes
+
+
+def _find(data_dir: Path, stem: str) -> str:
     for name in (f"{stem}.gz", stem):
         if (data_dir / name).is_file():
-            return data_dir / name
-    raise DataError(
-        f"{data_dir}: missing {stem}.gz (or {stem}); a dataset directory holds "
-        f"{', '.join(f + '.gz' for f in FILES.values())}"
+            return name
+    return f"{stem}.gz"  # missing: Layout.path says so when the split is read
+
+
+def _read_class_names(path: Path, names: list) -> tuple[str, ...]:
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if len(names) != NUM_CLASSES:
+        raise DataError(f"{path}: {len(names)} class names, expected {NUM_CLASSES}")
+    if len(set(names)) != len(names):
+        raise DataError(f"{path}: class names repeat ({names}); each class needs its own name")
+    return tuple(names)
+
+
+def _layout_from_json(data_dir: Path) -> Layout:
+    path = data_dir / DATASET_FILE
+    try:
+        spec = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(spec, dict):
+        raise DataError(f"{path}: expected an object with name, classes and files")
+    unknown = set(spec) - {"name", "classes", "files", "md5"}
+    missing = {"name", "classes", "files"} - set(spec)
+    if unknown or missing:
+        raise DataError(
+            f"{path}: keys are name, classes, files and (optional) md5"
+            + (f"; missing {sorted(missing)}" if missing else "")
+            + (f"; unknown {sorted(unknown)}" if unknown else "")
+        )
+    files = spec["files"]
+    if not isinstance(files, dict) or set(files) != set(FILES):
+        raise DataError(f"{path}: files must name exactly {', '.join(FILES)}")
+    md5 = spec.get("md5")
+    if md5 is not None and not isinstance(md5, dict):
+        raise DataError(f"{path}: md5 must map file names to md5 sums")
+    if not isinstance(spec["classes"], list):
+        raise DataError(f"{path}: classes must be a list of {NUM_CLASSES} names")
+    if not str(spec["name"]).strip():
+        raise DataError(f"{path}: name is empty")
+    return Layout(
+        data_dir,
+        str(spec["name"]).strip(),
+        _read_class_names(path, spec["classes"]),
+        {k: str(v) for k, v in files.items()},
+        {str(k): str(v).lower() for k, v in md5.items()} if md5 else None,
+        str(path) if md5 else "none",
+        DATASET_FILE,
     )
 
 
-def _verify(paths: list[Path], sums: dict[str, str], table: str) -> None:
-    for path in paths:
-        want = sums.get(path.name)
-        if want is None:
-            raise DataError(f"{path}: no md5 for this file in {table}")
-        got = md5_file(path)
-        if got != want:
-            raise DataError(
-                f"{path}: md5 {got} does not match {want} from {table}; the file is "
-                "corrupt or not the original: delete it (a cached copy is downloaded again)"
-                + (
-                    f", or add {CLASSES_FILE} to mark a custom dataset"
-                    if table == "the MNIST table"
-                    else ""
-                )
-            )
-
-
-def _class_names(data_dir: Path) -> tuple[str, ...]:
-    path = data_dir / CLASSES_FILE
-    if not path.is_file():
-        return tuple(str(d) for d in range(NUM_CLASSES))
-    names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
-    if len(names) != NUM_CLASSES:
-        raise DataError(f"{path}: {len(names)} class names, expected {NUM_CLASSES}")
-    return names
-
-
-def _checked_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(images_path, 3)
-    labels = read_idx(labels_path, 1)
-    if images.shape[1:] != IMAGE_SHAPE:
-        raise DataError(f"{images_path}: images are {images.shape[1:]}, expected {IMAGE_SHAPE}")
-    if len(images) != len(labels):
-        raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images")
-    if labels.size and labels.max() >= NUM_CLASSES:
-        raise DataError(f"{labels_path}: label {labels.max()} outside 0..{NUM_CLASSES - 1}")
-    return images, labels
-
-
-def load_dir(data_dir: str | os.PathLike) -> Dataset:
-    """Load and check the dataset in ``data_dir`` (see the module docstring)."""
+def layout(data_dir: str | os.PathLike) -> Layout:
+    """What the folder ``data_dir`` declares (see the module docstring); reads no IDX file."""
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir} does not exist")
-    paths = {key: _find(data_dir, stem) for key, stem in FILES.items()}
-    if (data_dir / MD5_FILE).is_file():
-        _verify(list(paths.values()), read_md5sums(data_dir / MD5_FILE), str(data_dir / MD5_FILE))
-        checksums = MD5_FILE
-    elif not (data_dir / CLASSES_FILE).is_file():
-        _verify(list(paths.values()), MNIST_MD5, "the MNIST table")
-        checksums = "mnist"
-    else:
-        checksums = "none"
-    x_tr, y_tr = _checked_pair(paths["train_images"], paths["train_labels"])
-    x_te, y_te = _checked_pair(paths["test_images"], paths["test_labels"])
-    return Dataset(x_tr, y_tr, x_te, y_te, _class_names(data_dir), str(data_dir), checksums)
+    if (data_dir / DATASET_FILE).is_file():
+        return _layout_from_json(data_dir)
+    files = {key: _find(data_dir, stem) for key, stem in FILES.items()}
+    md5_path = data_dir / MD5_FILE
+    classes_path = data_dir / CLASSES_FILE
+    if classes_path.is_file():
+        names = _read_class_names(classes_path, classes_path.read_text().splitlines())
+        md5 = read_md5sums(md5_path) if md5_path.is_file() else None
+        where = str(md5_path) if md5 is not None else "none"
+        return Layout(data_dir, data_dir.resolve().name, names, files, md5, where, CLASSES_FILE)
+    # No class names: the folder claims to be MNIST, and is checked as such.
+    if md5_path.is_file() and read_md5sums(md5_path) != MNIST_MD5:
+        raise DataError(
+            f"{data_dir}: {MD5_FILE} is not the MNIST table but there is no {CLASSES_FILE}; "
+            f"a custom dataset names its ten classes in {CLASSES_FILE} (one a line) or a "
+            f"{DATASET_FILE} ({FORMAT_HELP})"
+        )
+    digits = tuple(str(d) for d in range(NUM_CLASSES))
+    return Layout(data_dir, MNIST_NAME, digits, files, MNIST_MD5, "the MNIST table", MNIST_NAME)
+
+
+def load_dir(data_dir: str | os.PathLike, splits: tuple[str, ...] = ("train", "test")) -> Dataset:
+    """Load and check ``splits`` of the dataset in ``data_dir`` (see the module docstring)."""
+    lay = layout(data_dir)
+    empty = (np.zeros((0, *IMAGE_SHAPE), np.uint8), np.zeros(0, np.uint8), {})
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown splits {sorted(unknown)}; choose from {sorted(SPLITS)}")
+    x_tr, y_tr, h_tr = lay.read("train") if "train" in splits else empty
+    x_te, y_te, h_te = lay.read("test") if "test" in splits else empty
+    checksums = (
+        "none"
+        if lay.md5 is None
+        else {MNIST_NAME: "mnist", DATASET_FILE: DATASET_FILE}.get(lay.declared_by, MD5_FILE)
+    )
+    return Dataset(
+        x_tr, y_tr, x_te, y_te, lay.class_names, str(lay.folder), checksums, lay.name,
+        {**h_tr, **h_te},
+    )  # fmt: skip
+
+
+def recorded_identity(record: dict) -> dict:
+    """A run's ``metrics.json`` ``data`` or a bundle's ``dataset``, as :meth:`Dataset.identity`."""
+    return {
+        "name": record.get("name"),
+        "classes": record.get("classes", record.get("class_names")),
+        "source": record.get("source"),
+        "sha256": record.get("sha256") or {},
+    }
+
+
+def check_same(
+    found: dict,
+    recorded: dict,
+    where: str,
+    fix: str = "pass --data with that dataset, or train and convert again on this one",
+) -> None:
+    """Refuse ``found`` (an identity) unless it is the dataset ``recorded`` for ``where``.
+
+    Compares what both sides hold: the class names, and the hash of every file
+    both have loaded (a bench reads only the test split). The name is compared
+    only where there are no hashes to compare: the same files in a folder of
+    another name (copied to a board, say) are the same dataset.
+    """
+    recorded = recorded_identity(recorded)
+    problems = []
+    if recorded["classes"] and list(found["classes"]) != list(recorded["classes"]):
+        problems.append(f"classes {list(found['classes'])} vs {list(recorded['classes'])}")
+    common = sorted(set(found["sha256"]) & set(recorded["sha256"]))
+    problems += [
+        f"{k} content differs" for k in common if found["sha256"][k] != recorded["sha256"][k]
+    ]
+    if not common and recorded["name"] and found["name"] != recorded["name"]:
+        problems.append(f"name {found['name']!r} vs {recorded['name']!r}")
+    if problems:
+        raise DataError(
+            f"the dataset {found['name']!r} from {found['source']} is not the one {where} was "
+            f"made with, {recorded['name']!r} from {recorded['source']} ({'; '.join(problems)}); "
+            f"{fix}"
+        )
 
 
 def cache_dir() -> Path:
@@ -270,6 +468,44 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None, download: bool =
     return cache
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
+def load_mnist(
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    splits: tuple[str, ...] = ("train", "test"),
+) -> Dataset:
     """MNIST (or a custom IDX set) from ``data_dir``, ``$PYNQ_MNIST_DATA`` or the cache."""
-    return load_dir(resolve_data_dir(data_dir, download))
+    return load_dir(resolve_data_dir(data_dir, download), splits)
+
+
+def load_recorded(
+    recorded: dict | None,
+    data_dir: str | os.PathLike | None,
+    where: str,
+    splits: tuple[str, ...] = ("test",),
+) -> Dataset:
+    """The dataset to check ``where`` (a run or a bundle) on, refused unless it is the recorded one.
+
+    ``data_dir`` when given; else the recorded source folder when it is still
+    there; else ``$PYNQ_MNIST_DATA`` or the cache (MNIST only: a custom dataset
+    is never downloaded, so its absence is said at once).
+    """
+    rec = recorded_identity(recorded or {})
+    if not data_dir and rec["source"] and Path(rec["source"]).is_dir():
+        data_dir = rec["source"]
+    elif (
+        not data_dir
+        and not os.environ.get("PYNQ_MNIST_DATA")
+        and rec["name"]
+        not in (
+            None,
+            MNIST_NAME,
+        )
+    ):
+        raise DataError(
+            f"{where} was made with the dataset {rec['name']!r} from {rec['source']}, which is "
+            "not on this machine: pass --data DIR with that dataset"
+        )
+    data = load_mnist(data_dir, splits=splits)
+    if recorded:
+        check_same(data.identity(), recorded, where)
+    return data

@@ -223,6 +223,7 @@ def test_hashes_cover_the_sources_not_the_hls_build_outputs(tiny_bundle, tmp_pat
         ("--workers", "0", "must be 1 or more, got 0"),
         ("--frames", "-5", "must be 1 or more, got -5"),
         ("--mults-per-cycle", "many", "expected a whole number, got 'many'"),
+        ("--name", "9 lives", "bundle name '9 lives' cannot name a bitstream"),
     ],
 )
 def test_convert_refuses_bad_numbers_before_loading_anything(capsys, flag, value, message):

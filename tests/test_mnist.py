@@ -18,10 +18,13 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
+CLASSES = ("ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "ibis", "jay")
+
+
 def write_set(
-    folder: Path, n_train=40, n_test=20, seed=0, shape=(28, 28), md5sums=True, classes=None
+    folder: Path, n_train=40, n_test=20, seed=0, shape=(28, 28), md5sums=True, classes=CLASSES
 ):
-    """A small IDX dataset under the MNIST file names."""
+    """A small custom IDX dataset under the MNIST file names (``classes=None``: no classes.txt)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
@@ -46,7 +49,7 @@ def test_checksummed_set_loads_exactly(tmp_path):
     arrays = write_set(tmp_path)
     data = load_dir(tmp_path)
     assert data.checksums == "MD5SUMS"
-    assert data.class_names == tuple("0123456789")
+    assert data.class_names == CLASSES and data.name == tmp_path.name
     for key, array in arrays.items():
         got = getattr(data, key)
         assert got.dtype == np.uint8
@@ -65,8 +68,16 @@ def test_bad_md5_names_the_file(tmp_path):
 
 
 def test_without_md5sums_or_classes_the_mnist_table_is_checked(tmp_path):
-    write_set(tmp_path, md5sums=False)
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: md5 .*MNIST table"):
+    write_set(tmp_path, md5sums=False, classes=None)
+    with pytest.raises(
+        DataError, match=r"train-images-idx3-ubyte\.gz: md5 .*MNIST table.*adds classes\.txt"
+    ):
+        load_dir(tmp_path)
+
+
+def test_md5sums_without_classes_is_not_silently_digits(tmp_path):
+    write_set(tmp_path, classes=None)
+    with pytest.raises(DataError, match=r"MD5SUMS is not the MNIST table but there is no classes"):
         load_dir(tmp_path)
 
 

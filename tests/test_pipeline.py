@@ -37,3 +37,37 @@ def test_pipeline_resumes_finished_stages_and_summarises(
     printed = capsys.readouterr().out
     assert "pipeline summary" in printed and "already converted" in printed
     assert format_summary([row]) in printed
+
+
+def test_each_preset_config_and_dataset_has_its_own_default_folder():
+    from pynq_mnist.pipeline import default_out
+
+    assert str(default_out(None, None)) == "runs/pipeline"
+    assert str(default_out("smoke", None)) == "runs/pipeline-smoke"
+    assert str(default_out(None, "conf/budget.json", "Patch Shapes")) == (
+        "runs/pipeline-patch_shapes-budget"
+    )
+
+
+def test_a_config_for_another_arch_is_refused_in_one_line(tmp_path, capsys):
+    config = tmp_path / "mlp.json"
+    config.write_text(json.dumps({"arch": "mlp"}))
+    assert main(["pipeline", "--out", str(tmp_path / "p"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"pynq-mnist pipeline: error: {config} is for arch 'mlp': use --arch mlp"
+    assert not (tmp_path / "p").exists()
+
+
+def test_an_out_folder_holding_another_configuration_is_refused_in_one_line(tmp_path, capsys):
+    from custom_dataset import write_custom_dataset
+
+    write_custom_dataset(tmp_path / "data")
+    run = tmp_path / "p" / "cnn" / "run"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"arch": "cnn", "preset": "cnn"}))
+    argv = ["pipeline", "--out", str(tmp_path / "p"), "--preset", "smoke"]
+    assert main([*argv, "--data", str(tmp_path / "data")]) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert "holds a run with a different configuration" in line and "use a new --out" in line
+    assert "Traceback" not in captured.out

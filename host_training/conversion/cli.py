@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from pynq_mnist.host_training.conversion.hls4ml_config import MULTS_PER_CYCLE
+from pynq_mnist.board.emulator.iplib import IPLibraryError
+from pynq_mnist.host_training.conversion.hls4ml_config import MULTS_PER_CYCLE, ConversionError
+from pynq_mnist.mnist import DATA_HELP
+
+EXPECTED_ERRORS = (ConversionError, IPLibraryError)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data",
         default=None,
         metavar="DIR",
-        help="MNIST folder (default: $PYNQ_MNIST_DATA or cache)",
+        help=DATA_HELP.format(default="the dataset the run was trained on, as it recorded it"),
+    )
+    parser.add_argument(
+        "--name",
+        type=_bundle_name,
+        help="bundle name (default DATASET_ARCH, e.g. mnist_cnn; letters, digits, _)",
     )
     parser.add_argument(
         "--mults-per-cycle",
@@ -47,22 +55,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
-    from pynq_mnist.board.emulator.iplib import IPLibraryError
-    from pynq_mnist.bundle import BundleError
-    from pynq_mnist.host_training.conversion.convert import convert
-    from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
+def _bundle_name(text: str) -> str:
+    from pynq_mnist.host_training.conversion.convert import check_name
 
     try:
-        convert(
-            args.run_dir,
-            args.out,
-            args.data,
-            args.mults_per_cycle,
-            args.frames,
-            workers=args.workers,
-        )
-    except (ConversionError, BundleError, IPLibraryError, FileNotFoundError) as e:
-        print(f"pynq-mnist convert: {e}", file=sys.stderr)
-        return 1
+        return check_name(text)
+    except ConversionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from pynq_mnist.host_training.conversion.convert import convert
+
+    convert(
+        args.run_dir,
+        args.out,
+        args.data,
+        args.mults_per_cycle,
+        args.frames,
+        workers=args.workers,
+        name=args.name,
+    )
     return 0

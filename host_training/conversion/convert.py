@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from pynq_mnist.bundle import (
     SCHEMA_VERSION,
     Bundle,
     BundleMetadata,
+    DatasetInfo,
     Golden,
     InputFormat,
     OutputFormat,
@@ -65,8 +67,24 @@ FILES = {
 }
 
 
+#: A bundle name names the bitstream and the Vivado project (vivado_bd/params.py).
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
+#: Frames per call of the compiled IP while verifying, so the stream shows progress.
+STREAM_CHUNK = 2000
+
+
 def _print(message: str) -> None:
     print(message, flush=True)
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a bundle (letters, digits, ``_``; a letter first), else an error."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConversionError(
+            f"bundle name {name!r} cannot name a bitstream: use letters, digits and _, "
+            "starting with a letter"
+        )
+    return name
 
 
 def _hls4ml_model(model, arch: str, config: dict, output_dir: Path, backend: str):
@@ -147,6 +165,7 @@ def convert(
     frames: int | None = None,
     progress: Callable[[str], None] = _print,
     workers: int | None = None,
+    name: str | None = None,
 ) -> dict:
     """Convert the student of ``run_dir`` into the bundle ``out``; return the report.
 
@@ -157,7 +176,9 @@ def convert(
     out : path
         The bundle folder to write (replaced only on success).
     data_dir : path, optional
-        MNIST location (see :func:`pynq_mnist.mnist.load_mnist`).
+        The dataset folder (see :mod:`pynq_mnist.mnist`); default the one the run
+        recorded. Data that is not the run's dataset is refused, before
+        TensorFlow or the model is loaded.
     mults_per_cycle : int
         Multipliers per clock per layer (sets the reuse factors).
     frames : int, optional
@@ -167,17 +188,21 @@ def convert(
     workers : int, optional
         Processes that stream the frames through the compiled IP (default one
         per CPU; see :meth:`IPLibrary.transfer`).
+    name : str, optional
+        The bundle's name (default ``DATASET_ARCH``, e.g. ``mnist_cnn``).
     """
     from pynq_mnist.host_training.training.run_dir import STUDENT, load_metrics, load_student
-    from pynq_mnist.mnist import load_mnist
+    from pynq_mnist.mnist import load_recorded, slug
 
     run_dir, out = Path(run_dir), Path(out)
     metrics = load_metrics(run_dir)
     arch = metrics.get("arch")
     if arch not in hls4ml_config.IO_TYPES:
         raise ConversionError(f"{run_dir}/metrics.json: arch {arch!r} is not one of mlp, cnn")
+    data = load_recorded(metrics.get("data"), data_dir, f"the run {run_dir}", splits=("test",))
+    name = check_name(name or f"{slug(data.name)}_{arch}")
+    progress(f"dataset {data.name}: {len(data.test_labels)} test frames from {data.source}")
     model = load_student(run_dir)
-    data = load_mnist(data_dir)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
     x = _student_inputs(model, images)
 
@@ -190,8 +215,7 @@ def convert(
             f"[2/5] hls4ml conversion ({arch}, {hls4ml_config.IO_TYPES[arch]}) and C simulation"
         )
         config, hls_model = convert_model(model, arch, Path(work) / "hls4ml", mults_per_cycle)
-        exact_logits = np.asarray(hls_model.predict(x.astype(np.float64)), dtype=np.float64)
-        exact_logits = exact_logits.reshape(len(images), -1)
+        exact_logits = _csim(hls_model, x, progress)
         logit_type = hls4ml_config.logit_type(model)
         frac_bits = wrapper.logit_frac_bits(exact_logits, logit_type.frac)
         csim_words = wrapper.words_from_logits(exact_logits, frac_bits)
@@ -225,17 +249,20 @@ def convert(
             input_format = InputFormat(
                 wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
             )
-            stream = input_format.pack(images)
             t_emu = time.perf_counter()
             words = _check_bit_exact(
-                stage / FILES["emulator"], hls_dir, "Vivado", stream, csim_words, workers
-            )
+                stage / FILES["emulator"], hls_dir, "Vivado", input_format, images, csim_words,
+                workers, progress,
+            )  # fmt: skip
             emulate_s = time.perf_counter() - t_emu
             vitis_sources = wrapper.sources_for_backend(
                 hls_dir, "Vitis", Path(work) / "vitis_sources"
             )
             vitis_lib = compile_library(vitis_sources, Path(work) / "vitis_lib" / LIBRARY_NAME)
-            _check_bit_exact(vitis_lib, vitis_sources, "Vitis", stream, csim_words, workers)
+            _check_bit_exact(
+                vitis_lib, vitis_sources, "Vitis", input_format, images, csim_words, workers,
+                progress,
+            )  # fmt: skip
 
             progress("[5/5] golden vectors, network export, metadata")
             n_golden = min(GOLDEN_FRAMES, len(images))
@@ -266,8 +293,9 @@ def convert(
                 {
                     "schema": SCHEMA,
                     "schema_version": SCHEMA_VERSION,
-                    "name": f"mnist_{arch}",
+                    "name": name,
                     "classes": list(data.class_names),
+                    "dataset": DatasetInfo(**data.identity()).to_dict(),
                     "input": {
                         "stream_width_bits": input_format.stream_width_bits,
                         "frame_shape": list(input_format.frame_shape),
@@ -326,13 +354,16 @@ def _check_bit_exact(
     library: Path,
     hls_dir: Path,
     backend: str,
-    stream: np.ndarray,
+    input_format: InputFormat,
+    images: np.ndarray,
     csim_words: np.ndarray,
     workers: int,
+    progress: Callable[[str], None],
 ) -> np.ndarray:
-    """The library's words for ``stream``; a :class:`ConversionError` unless they are ``csim_words``."""
+    """The library's words for ``images``; a :class:`ConversionError` unless they are ``csim_words``."""
+    progress(f"      {backend}-backend sources:")
     with IPLibrary(library, hls_dir / "firmware" / "weights") as ip:
-        words = parallel_transfer.transfer(ip, stream, workers)
+        words = _stream(ip, input_format, images, workers, progress)
     mismatched = np.flatnonzero((words != csim_words).any(axis=1))
     if mismatched.size:
         raise ConversionError(
@@ -341,6 +372,40 @@ def _check_bit_exact(
             "the wrapper is not bit-exact"
         )
     return words
+
+
+def _csim(hls_model, x: np.ndarray, progress: Callable[[str], None]) -> np.ndarray:
+    """hls4ml's C simulation of every frame, in chunks of :data:`STREAM_CHUNK` with a line each."""
+    t0, logits = time.perf_counter(), []
+    for start in range(0, len(x), STREAM_CHUNK):
+        chunk = x[start : start + STREAM_CHUNK].astype(np.float64)
+        logits.append(
+            np.asarray(hls_model.predict(chunk), dtype=np.float64).reshape(len(chunk), -1)
+        )
+        done = start + len(chunk)
+        if done < len(x):
+            progress(
+                f"      C simulation {done}/{len(x)} frames ({time.perf_counter() - t0:.0f} s)"
+            )
+    return np.concatenate(logits)
+
+
+def _stream(
+    ip, input_format: InputFormat, images: np.ndarray, workers: int, progress: Callable[[str], None]
+) -> np.ndarray:
+    """Every frame through the compiled IP, in chunks of :data:`STREAM_CHUNK` with a line each."""
+    t0, words = time.perf_counter(), []
+    for start in range(0, len(images), STREAM_CHUNK):
+        chunk = images[start : start + STREAM_CHUNK]
+        words.append(
+            parallel_transfer.transfer(ip, input_format.pack(chunk), min(workers, len(chunk)))
+        )
+        done = start + len(chunk)
+        if done < len(images):
+            progress(
+                f"      streamed {done}/{len(images)} frames ({time.perf_counter() - t0:.0f} s)"
+            )
+    return np.concatenate(words)
 
 
 def _hashes(stage: Path, files: dict[str, str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pynq_mnist.host_training.training.config import ARCHS, PRESETS
+    from pynq_mnist.mnist import DATA_HELP
 
     parser.add_argument("--arch", required=True, choices=ARCHS, help="network family")
     parser.add_argument(
@@ -19,7 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE", help="JSON or YAML laid over the preset (partial is fine)"
     )
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="output folder")
-    parser.add_argument("--data", metavar="DIR", help="IDX dataset dir (default $PYNQ_MNIST_DATA)")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help=DATA_HELP.format(default="$PYNQ_MNIST_DATA, else MNIST downloaded once"),
+    )
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
 
 

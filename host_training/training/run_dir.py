@@ -52,11 +52,11 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
 
 def load_model(path: str | os.PathLike) -> Any:
     """A saved teacher or student (QKeras layers known), uncompiled."""
+    path = Path(path)
+    if not path.is_file():  # said before TensorFlow is loaded
+        raise FileNotFoundError(f"{path} does not exist; run `pynq-mnist train` first")
     from qkeras.utils import load_qmodel
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; run `pynq-mnist train` first")
     return load_qmodel(str(path), compile=False)
 
 

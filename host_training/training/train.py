@@ -20,7 +20,7 @@ import numpy as np
 from pynq_mnist import encoding
 from pynq_mnist.host_training.training import run_dir as rd
 from pynq_mnist.host_training.training.config import ConfigError, apply_hyperparameters, resolve
-from pynq_mnist.mnist import Dataset, load_mnist
+from pynq_mnist.mnist import Dataset, check_same, load_mnist
 
 VERSIONS = ("tensorflow-cpu", "qkeras", "tensorflow-model-optimization", "keras-tuner", "numpy")
 
@@ -38,6 +38,16 @@ def versions() -> dict:
         except importlib.metadata.PackageNotFoundError:
             out[dist] = None
     return out
+
+
+def _check_dataset(out: Path, data: Dataset) -> None:
+    """A resumed run goes on with the dataset it started with, or is refused naming both."""
+    path = out / rd.STATE / "dataset.json"
+    if path.is_file():
+        fix = "give this dataset its own --out, or the run's dataset to resume"
+        check_same(data.identity(), rd.read_json(path), f"the run in {out}", fix)
+    else:
+        rd.write_json(path, data.identity())
 
 
 class Splits:
@@ -282,6 +292,7 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
     data = load_mnist(data_dir)  # a missing or corrupt dataset fails before training
     out = Path(out)
     _prepare_run_dir(out, config)
+    _check_dataset(out, data)
     import tensorflow as tf
 
     from pynq_mnist.host_training.training import compression, plots
