@@ -21,6 +21,8 @@ Keys of ``student``:
   ``frequency`` steps.
 - ``kd``: distillation from the teacher's logits; ``alpha`` weighs the soft term
   (times ``temperature**2``), ``1 - alpha`` the hard-label term.
+- ``augment``: light augmentation of the training images (shifts of up to 2
+  pixels, rotations of up to 10 degrees), redrawn every batch.
 
 ``tuner.space`` maps a dotted ``student`` key to ``{"choice": [...]}`` or
 ``{"min": a, "max": b, "log": bool}`` (``null`` drops an entry); ``tuner.limits`` caps the trained
@@ -76,6 +78,7 @@ _CNN = {
             "frequency": 25,
         },
         "kd": {"enabled": True, "temperature": 4.0, "alpha": 0.7},
+        "augment": False,
     },
     "tuner": {
         "enabled": True,
@@ -118,6 +121,7 @@ _MLP = {
             "frequency": 25,
         },
         "kd": {"enabled": True, "temperature": 4.0, "alpha": 0.7},
+        "augment": False,
     },
     "tuner": {
         # Off by default: its 2-epoch trials on 20k images chose 64-32 units (the
@@ -327,6 +331,8 @@ def check_student(student: dict, arch: str, where: str = "student") -> None:
     if p["end_fraction"] <= p["begin_fraction"]:
         raise ConfigError(f"{where}.pruning.end_fraction must exceed begin_fraction")
     _positive_int(p["frequency"], f"{where}.pruning.frequency")
+    if not isinstance(student["augment"], bool):
+        raise ConfigError(f"{where}.augment must be true or false, got {student['augment']!r}")
     kd = student["kd"]
     _in_range(kd["temperature"], f"{where}.kd.temperature", 1e-6, 1e6)
     _in_range(kd["alpha"], f"{where}.kd.alpha", 0.0, 1.0, high_open=False)
