@@ -28,6 +28,8 @@ from pynq_mnist.host_training.training.search.front import ACCURACY, pareto_fron
 from pynq_mnist.host_training.training.search.settings import Settings
 
 POLL_S = 2.0
+#: tuner id -> pid of the local chief and workers, rewritten at every (re)start.
+PIDS = "state/pids.json"
 #: Restarts of one local worker before the search gives up on it.
 MAX_RESTARTS = 2
 
@@ -80,6 +82,12 @@ class Process:
     def tail(self, lines: int = 15) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+    def wait(self, seconds: float) -> None:
+        try:
+            self.proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            log(f"{self.tuner_id} did not exit after the search ended; stopping it")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -170,10 +178,15 @@ def supervise(
         f"chief on {address[0]}:{address[1]}, {workers} local worker(s); logs in {out / layout.LOGS}"
     )
     last = None
+
+    def record_pids() -> None:
+        rd.write_json(out / PIDS, {p.tuner_id: p.proc.pid for p in (chief, *crew)})
+
     try:
         chief.start()
         for w in crew:
             w.start()
+        record_pids()
         while True:
             time.sleep(POLL_S)
             if chief.poll() not in (None, 0):
@@ -193,12 +206,16 @@ def supervise(
                 )
                 w.restarts += 1
                 w.start()
+                record_pids()
             doc = write_front(out, settings, progress(out, settings, workers, started), references)
             line = _summary(doc, settings.cost)
             if line != last:
                 log(line)
                 last = line
-            if chief.poll() == 0 and all(w.poll() is not None for w in crew):
+            if chief.poll() == 0:
+                # the chief ends once every worker was told to stop; give them a moment
+                for w in crew:
+                    w.wait(30)
                 break
     finally:
         for p in (*crew, chief):
