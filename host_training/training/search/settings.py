@@ -31,9 +31,10 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, model_validator
 
 from pynq_mnist.host_training.training.config import ConfigError
+from pynq_mnist.host_training.training.config.schema import Dimension, message
 from pynq_mnist.host_training.training.search.costs import COSTS
 
 #: 3x3 valid convolutions, each followed by a 2x2 pool: 28 -> 13 -> 5 -> 1.
@@ -95,35 +96,6 @@ ARCH_KEYS = {
     "mlp": {"layers", "units"},
 }
 COMMON_KEYS = set(_VALUES) - ARCH_KEYS["cnn"] - ARCH_KEYS["mlp"]
-
-
-class Dimension(BaseModel):
-    """One search dimension: a list of choices, or a range."""
-
-    model_config = ConfigDict(extra="forbid")
-    choice: list[StrictBool | StrictInt | float] | None = None
-    min: StrictInt | float | None = None
-    max: StrictInt | float | None = None
-    log: StrictBool = False
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Dimension:
-        if self.choice is not None:
-            if self.min is not None or self.max is not None or self.log:
-                raise ValueError("give either 'choice' or 'min'/'max', not both")
-            if not self.choice:
-                raise ValueError("'choice' is empty")
-        elif self.min is None or self.max is None:
-            raise ValueError("give {'choice': [...]} or {'min': a, 'max': b}")
-        elif not self.min < self.max:
-            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
-        elif self.log and self.min <= 0:
-            raise ValueError("a log range needs min > 0")
-        return self
-
-    def values(self) -> list:
-        """The values the search may set: every choice, or both ends of the range."""
-        return list(self.choice) if self.choice is not None else [self.min, self.max]
 
 
 class Budget(BaseModel):
@@ -190,15 +162,6 @@ class Settings(BaseModel):
         return self
 
 
-def _message(error: ValidationError, where: str) -> str:
-    parts = []
-    for e in error.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}{'.' + loc if loc else ''}: {msg}")
-    return "; ".join(parts)
-
-
 def _laid_over(base: dict, over: Any, where: str) -> dict:
     if over is None:
         return copy.deepcopy(base)
@@ -239,4 +202,4 @@ def settings(arch: str, search: dict | None = None, budget: str = "default") -> 
     try:
         return Settings.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_message(e, "search")) from None
+        raise ConfigError(message(e, "search")) from None
