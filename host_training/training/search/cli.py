@@ -124,7 +124,9 @@ def tune(config: dict, chosen, out: Path, args: argparse.Namespace, refs: list[d
 
     data = load_mnist(args.data)  # a missing or corrupt dataset fails before training
     out.mkdir(parents=True, exist_ok=True)
-    layout.write_settings(out, config, chosen, getattr(args, "command_line", ""))
+    layout.write_settings(
+        out, config, chosen, getattr(args, "command_line", ""), layout.dataset_identity(data)
+    )
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()

@@ -214,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     from pynq_mnist.mnist import load_mnist
 
     tf.config.experimental.enable_op_determinism()
-    splits = Splits(load_mnist(args.data), config)
+    data = load_mnist(args.data)
+    layout.check_dataset(args.search_dir, data)
+    splits = Splits(data, config)
     teacher = rd.load_model(args.search_dir / rd.TEACHER)
     tuner = _tuner(settings, config, args.search_dir, evaluator(config, settings, splits, teacher))
     tuner.search()

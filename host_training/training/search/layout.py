@@ -3,7 +3,7 @@
 ::
 
     SEARCH_DIR/
-      search.json      the resolved base configuration and search settings (written first)
+      search.json      the base configuration, search settings, dataset identity (written first)
       teacher.h5       the teacher every trial distils from (trained once, before the trials)
       tuner/           keras-tuner's project: oracle.json, trial_*/trial.json (the chief's)
       front.json       every trial, the Pareto front, progress (rewritten as trials end)
@@ -31,9 +31,31 @@ PLOT = "plots/front.png"
 LOGS = "state/logs"
 
 
-def write_settings(out: Path, config: dict, settings: Settings, command: str) -> None:
+#: What identifies the dataset across machines (its path may differ on each).
+DATASET_KEYS = ("class_names", "train", "test")
+
+
+def dataset_identity(data) -> dict:
+    """The recorded identity of a loaded :class:`pynq_mnist.mnist.Dataset`."""
+    described = data.describe()
+    return {key: described[key] for key in DATASET_KEYS}
+
+
+def check_dataset(out: Path, data) -> None:
+    """Refuse a dataset other than the one the search in ``out`` was started on."""
+    saved = rd.read_json(Path(out) / SETTINGS)["dataset"]
+    if dataset_identity(data) != saved:
+        raise ConfigError(
+            f"this dataset ({dataset_identity(data)}) is not the one the search in {out} "
+            f"runs on ({saved}); pass the same --data"
+        )
+
+
+def write_settings(
+    out: Path, config: dict, settings: Settings, command: str, dataset: dict
+) -> None:
     """Record what is searched; refuse a SEARCH_DIR that holds a different search."""
-    doc = {"config": config, "settings": settings.model_dump(mode="json")}
+    doc = {"config": config, "settings": settings.model_dump(mode="json"), "dataset": dataset}
     path = out / SETTINGS
     if path.is_file():
         saved = rd.read_json(path)
