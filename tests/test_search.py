@@ -135,6 +135,33 @@ def test_a_space_whose_student_cannot_train_is_refused(tmp_path):
         prepare(args)
 
 
+def test_a_worker_needs_the_chief_and_the_same_dataset(tmp_path, monkeypatch, capsys):
+    from pynq_mnist.host_training.training.search import engine
+
+    for name in (engine.TUNER_ID, engine.ORACLE_IP, engine.ORACLE_PORT):
+        monkeypatch.delenv(name, raising=False)
+    rc = cli.main(["tune", "--worker", "--out", str(tmp_path)])
+    assert rc == 2 and "KERASTUNER_TUNER_ID is not set" in capsys.readouterr().err
+    monkeypatch.setenv(engine.TUNER_ID, "chief")
+    rc = cli.main(["tune", "--worker", "--out", str(tmp_path)])
+    assert rc == 2 and "must not be called 'chief'" in capsys.readouterr().err
+
+    class Data:
+        def __init__(self, train):
+            self.train = train
+
+        def describe(self):
+            return {"class_names": list("0123456789"), "train": self.train, "test": 10000,
+                    "source": "/somewhere"}  # fmt: skip
+
+    (tmp_path / layout.SETTINGS).write_text(
+        json.dumps({"dataset": layout.dataset_identity(Data(60000))})
+    )
+    layout.check_dataset(tmp_path, Data(60000))
+    with pytest.raises(ConfigError, match="is not the one the search .* runs on"):
+        layout.check_dataset(tmp_path, Data(59000))
+
+
 def _args(tmp_path, **over):
     import argparse
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pynq_mnist.host_training.training import run_dir as rd
+from pynq_mnist.host_training.training.config import ConfigError
 from pynq_mnist.host_training.training.search import layout
 from pynq_mnist.host_training.training.search.settings import Settings
 
@@ -190,8 +191,8 @@ def evaluator(config: dict, settings: Settings, splits, teacher):
 def _address() -> str:
     for name in (TUNER_ID, ORACLE_IP, ORACLE_PORT):
         if not os.environ.get(name):
-            raise SystemExit(f"{name} is not set; a search process needs {TUNER_ID}, "
-                             f"{ORACLE_IP} and {ORACLE_PORT}")  # fmt: skip
+            raise ConfigError(f"{name} is not set; a search process needs {TUNER_ID}, "
+                              f"{ORACLE_IP} and {ORACLE_PORT}")  # fmt: skip
     return f"{os.environ[ORACLE_IP]}:{os.environ[ORACLE_PORT]}"
 
 

@@ -120,7 +120,7 @@ def progress(out: Path, settings: Settings, workers: int, started: float) -> dic
         "trials_planned": len(plan),
         "epochs_done": epochs_done,
         "epochs_planned": sum(plan),
-        "elapsed_seconds": time.time() - started,
+        "elapsed_seconds_this_call": time.time() - started,
         "estimated_seconds_left": (
             left * seconds / epochs_done / max(1, workers) if epochs_done else None
         ),
@@ -141,10 +141,10 @@ def _summary(doc: dict, cost: str) -> str:
     )
 
 
-def write_front(out: Path, settings: Settings, prog: dict, references: list[dict]) -> dict:
+def write_front(out: Path, settings: Settings, doc: dict) -> None:
+    """``front.json`` and the front's plot, from a :func:`layout.front_document`."""
     from pynq_mnist.host_training.training import plots
 
-    doc = layout.front_document(out, settings, prog) | {"references": references}
     rd.write_json(out / layout.FRONT, doc)
     completed = [t for t in doc["trials"] if t["status"] == "COMPLETED"]
     full = layout.full_length(completed, settings)
@@ -153,10 +153,9 @@ def write_front(out: Path, settings: Settings, prog: dict, references: list[dict
         pareto_front(full, settings.cost),
         settings.cost,
         settings.budget.max_epochs,
-        references,
+        doc["references"],
         out / layout.PLOT,
     )
-    return doc
 
 
 def supervise(
@@ -178,6 +177,10 @@ def supervise(
         f"chief on {address[0]}:{address[1]}, {workers} local worker(s); logs in {out / layout.LOGS}"
     )
     last = None
+
+    def document() -> dict:
+        prog = progress(out, settings, workers, started)
+        return layout.front_document(out, settings, prog) | {"references": references}
 
     def record_pids() -> None:
         rd.write_json(out / PIDS, {p.tuner_id: p.proc.pid for p in (chief, *crew)})
@@ -207,9 +210,10 @@ def supervise(
                 w.restarts += 1
                 w.start()
                 record_pids()
-            doc = write_front(out, settings, progress(out, settings, workers, started), references)
+            doc = document()
             line = _summary(doc, settings.cost)
-            if line != last:
+            if line != last:  # a trial ended: rewrite the front
+                write_front(out, settings, doc)
                 log(line)
                 last = line
             if chief.poll() == 0:
@@ -220,6 +224,7 @@ def supervise(
     finally:
         for p in (*crew, chief):
             p.stop()
-    doc = write_front(out, settings, progress(out, settings, workers, started), references)
+    doc = document()
+    write_front(out, settings, doc)
     log(f"done: {_summary(doc, settings.cost)} -> {out / layout.FRONT}")
     return doc
