@@ -36,6 +36,12 @@ PICKS = {
     "mlp": ("mlp", {"max_nonzero": 25000, "max_bits": 4}, 0.983),
 }
 WALL_LIMIT_S = 90 * 60  # per arch, on 2 cores
+#: Per arch, the search's limits: the loosest of its presets', so that Hyperband
+#: promotes only candidates some preset could pick.
+SEARCH_LIMITS = {
+    "cnn": {"nonzero_weights": 10000, "max_weight_bits": 6},
+    "mlp": {"nonzero_weights": 25000, "max_weight_bits": 4},
+}
 
 
 def _run(cmd: list[str]) -> float:
@@ -81,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     for arch in args.archs:
         search_dir = args.runs / arch
+        config = args.runs / f"{arch}-search.json"
+        rd.write_json(config, {"search": {"limits": SEARCH_LIMITS[arch]}})
         tune = [*cli, "tune", "--arch", arch, "--workers", str(args.workers),
-                "--out", str(search_dir), *data]  # fmt: skip
+                "--config", str(config), "--out", str(search_dir), *data]  # fmt: skip
         if args.quick:
             tune += ["--preset", "smoke", "--budget", "smoke"]
         if reference.is_file():
