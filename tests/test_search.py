@@ -333,3 +333,25 @@ def test_search_resumes_after_a_kill(tmp_path):
         assert after[trial_id] == trial  # finished trials are kept, not rerun
     starts = _trial_starts(out)
     assert all(starts.count(trial_id) == 1 for trial_id in before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_search_cycles_are_the_conversions_target_ii(arch, tmp_path):
+    """The search's cycles per frame, from the Keras model, equal target_ii from hls4ml's graph."""
+    import hls4ml
+
+    from pynq_mnist.host_training.conversion import hls4ml_config as hc
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.models import build_student
+    from pynq_mnist.host_training.training.search.costs import student_costs
+
+    student = resolve({"arch": arch})["student"]
+    model = build_student(student | ({"dense": [16]} if arch == "cnn" else {}), arch)
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=hc.hls_config(model, arch), io_type=hc.IO_TYPES[arch],
+        output_dir=str(tmp_path / "hls"), backend="Vivado",
+    )  # fmt: skip
+    stages = hc.target_ii(model, arch, hls_model)
+    assert stages == hc.stage_cycles(model, arch, hc.planned_reuse_factors(model))
+    assert student_costs(model, arch)["cycles_per_frame"] == max(stages.values())
