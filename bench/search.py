@@ -45,6 +45,7 @@ SEARCH_LIMITS = {
 
 
 def _run(cmd: list[str]) -> float:
+    """Run ``cmd`` in the repository root (where the relative paths in it start)."""
     print(f"[bench] {shlex.join(cmd)}", flush=True)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -90,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         config = args.runs / f"{arch}-search.json"
         rd.write_json(config, {"search": {"limits": SEARCH_LIMITS[arch]}})
         tune = [*cli, "tune", "--arch", arch, "--workers", str(args.workers),
-                "--config", str(config), "--out", str(search_dir), *data]  # fmt: skip
+                "--config", _relative(config), "--out", _relative(search_dir), *data]  # fmt: skip
         if args.quick:
             tune += ["--preset", "smoke", "--budget", "smoke"]
         if reference.is_file():
-            tune += ["--reference", str(reference)]
+            tune += ["--reference", _relative(reference)]
         wall = _run(tune)
         doc = layout.read_front(search_dir)
         results["searches"][arch] = {
@@ -111,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             run = args.runs / f"pick-{preset}"
             flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
-            train = [*cli, "train", "--from-search", str(search_dir), *flags,
-                     "--out", str(run), *data]  # fmt: skip
+            train = [*cli, "train", "--from-search", _relative(search_dir), *flags,
+                     "--out", _relative(run), *data]  # fmt: skip
             try:
                 wall = _run(train)
             except subprocess.CalledProcessError as e:
