@@ -82,6 +82,10 @@ def _from_search(args: argparse.Namespace) -> int:
             + ", ".join(f"--{o.replace('_', '-')}" for o in LIMIT_OPTIONS)
         )
     config, point = pick_config(args.from_search, limits)
+    from pynq_mnist.host_training.training.search.layout import check_dataset
+    from pynq_mnist.mnist import load_mnist
+
+    check_dataset(args.from_search, load_mnist(args.data))  # the pick is only valid on its data
     print(
         f"pick: trial {point['trial_id']} (validation accuracy {point['val_accuracy']:.4f}, "
         f"{point['nonzero_weights']} nonzero weights, {point['max_weight_bits']}-bit)",

@@ -43,7 +43,9 @@ def dataset_identity(data) -> dict:
 
 def check_dataset(out: Path, data) -> None:
     """Refuse a dataset other than the one the search in ``out`` was started on."""
-    saved = rd.read_json(Path(out) / SETTINGS)["dataset"]
+    saved = rd.read_json(Path(out) / SETTINGS).get("dataset")
+    if saved is None:
+        raise ConfigError(f"{Path(out) / SETTINGS} records no dataset; was it edited by hand?")
     if dataset_identity(data) != saved:
         raise ConfigError(
             f"this dataset ({dataset_identity(data)}) is not the one the search in {out} "
