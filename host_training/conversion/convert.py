@@ -253,7 +253,9 @@ def convert(
                         "frame_shape": list(input_format.frame_shape),
                         "pixel": input_format.pixel,
                     },
-                    "output": _output_dict(wrapper.output_format(len(data.class_names), frac_bits)),
+                    "output": _output_dict(
+                        wrapper.output_format(len(data.class_names), frac_bits)
+                    ),
                     "ip": {
                         "top": wrapper.TOP,
                         "vlnv": wrapper.vlnv(),
