@@ -355,3 +355,21 @@ def test_search_cycles_are_the_conversions_target_ii(arch, tmp_path):
     stages = hc.target_ii(model, arch, hls_model)
     assert stages == hc.stage_cycles(model, arch, hc.planned_reuse_factors(model))
     assert student_costs(model, arch)["cycles_per_frame"] == max(stages.values())
+
+
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_augmentation_shifts_and_rotates_only_in_training(arch):
+    import numpy as np
+
+    from pynq_mnist.host_training.training.models import augmentation, input_shape
+
+    x = np.zeros((8, 28, 28, 1), np.float32)
+    x[:, 10:18, 12:16] = 0.5  # a bar away from the border
+    x = x.reshape((8, *input_shape(arch)))
+    aug = augmentation(arch, seed=0)
+    moved = np.asarray(aug(x, training=True))
+    assert moved.shape == x.shape
+    assert not np.allclose(moved, x)  # some images moved
+    assert np.asarray(aug(x, training=False)) == pytest.approx(x)  # inference: untouched
+    # small: the bar's mass stays (nothing shifted out of the frame), give or take resampling
+    assert moved.sum(axis=tuple(range(1, moved.ndim))) == pytest.approx(x[0].sum(), rel=0.15)
