@@ -15,7 +15,9 @@ training starts:
 ``budget``
     Hyperband's: ``max_epochs`` (the full length a front point is trained
     for), ``factor`` (the reduction between rungs) and ``iterations`` (full
-    Hyperband passes). Every trial trains on the run's training split
+    Hyperband passes). Epochs are Hyperband's fidelity: each trial trains for
+    its rung's epochs (``max_epochs / factor**k``), and only trials of
+    ``max_epochs`` enter the front. Every trial trains on the run's training split
     (``data.train_subset`` of the base configuration makes it smaller), so a
     pick retrained with the same configuration is the very trial.
 ``limits``
