@@ -60,6 +60,7 @@ HOST = [
     "keras-tuner==1.4.8",
     "pynq==3.0.1",
     "tqdm",
+    "pydantic>=2,<3",  # the host configuration's checks and their messages
 ]
 TEST = ["pytest>=8", "ruff", "nbclient", "nbformat", "ipykernel"]
 

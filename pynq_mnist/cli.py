@@ -20,6 +20,10 @@ import sys
 
 COMMANDS = {
     "train": ("pynq_mnist.host_training.training.cli", "train a teacher and a compressed student"),
+    "tune": (
+        "pynq_mnist.host_training.training.search.cli",
+        "design search: the Pareto front of accuracy against hardware cost",
+    ),
     "convert": ("pynq_mnist.host_training.conversion.cli", "student -> hls4ml IP + overlay bundle"),
     "build-overlay": ("pynq_mnist.vivado_bd.build", "HLS + Vivado: bundle -> bitstream"),
     "bench": ("pynq_mnist.board.bench", "accuracy and latency on the board (or emulator)"),

@@ -17,31 +17,31 @@ BAD = [
     ({"arch": "rnn"}, r"unknown arch 'rnn'; choose one of mlp, cnn"),
     (
         {"arch": "cnn", "student": {"weight_bits": 0}},
-        r"student\.weight_bits must be integers >= 1, got 0",
+        r"student\.weight_bits: must be integers >= 1, got 0",
     ),
     (
         {"arch": "mlp", "student": {"activation_bits": [6, -1]}},
-        r"student\.activation_bits must be integers >= 1",
+        r"student\.activation_bits: must be integers >= 1, got \[6, -1\]",
     ),
     (
         {"arch": "cnn", "student": {"bias_bits": [8, 8]}},
-        r"student\.bias_bits has 2 entries, expected 3",
+        r"student\.bias_bits: has 2 entries, expected 3",
     ),
     (
         {"arch": "cnn", "student": {"pruning": {"sparsity": 1.0}}},
-        r"student\.pruning\.sparsity must lie in \[0\.0, 1\.0\), got 1\.0",
+        r"student\.pruning\.sparsity: Input should be less than 1, got 1\.0",
     ),
     (
         {"arch": "cnn", "student": {"pruning": {"sparsity": -0.1}}},
-        r"student\.pruning\.sparsity must lie in \[0\.0, 1\.0\)",
+        r"student\.pruning\.sparsity: Input should be greater than or equal to 0, got -0\.1",
     ),
     (
         {"arch": "cnn", "tuner": {"space": {"weight_bits": {"choice": [0, 4]}}}},
-        r"tuner\.space\.weight_bits -> student\.weight_bits must be integers >= 1",
+        r"tuner\.space\.weight_bits -> student\.weight_bits: must be integers >= 1",
     ),
     (
         {"arch": "cnn", "tuner": {"space": {"pruning.sparsity": {"min": 0.5, "max": 1.5}}}},
-        r"tuner\.space\.pruning\.sparsity -> student\.pruning\.sparsity must lie in",
+        r"tuner\.space\.pruning\.sparsity -> student\.pruning\.sparsity: Input should be less",
     ),
     (
         {"arch": "cnn", "tuner": {"space": {"nonsense": {"choice": [1]}}}},
@@ -50,7 +50,7 @@ BAD = [
     ({"arch": "cnn", "studnet": {}}, r"unknown configuration key 'studnet'"),
     (
         {"arch": "cnn", "student": {"kd": {"alpha": 2}}},
-        r"student\.kd\.alpha must lie in \[0\.0, 1\.0\]",
+        r"student\.kd\.alpha: Input should be less than or equal to 1, got 2",
     ),
     (
         {"arch": "cnn", "tuner": {"limits": {"luts": 5}}},
@@ -58,6 +58,16 @@ BAD = [
     ),
     ({"arch": "cnn", "preset": "mlp"}, r"preset 'mlp' is for arch 'mlp', not 'cnn'"),
     ({"arch": "cnn", "preset": "huge"}, r"unknown preset 'huge'"),
+    # strict types: no silent coercion
+    ({"arch": "cnn", "student": {"epochs": True}}, r"student\.epochs: Input should be a valid"),
+    ({"arch": "cnn", "student": {"lr": "0.01"}}, r"student\.lr: Input should be a valid"),
+    ({"arch": "cnn", "student": {"augment": 1}}, r"student\.augment: Input should be a valid bool"),
+    ({"arch": "cnn", "teacher": {"filters": [32, 0]}}, r"teacher\.filters\.1: Input should be"),
+    (
+        {"arch": "cnn", "student": {"pruning": {"begin_fraction": 0.7}}},
+        r"student\.pruning: end_fraction must exceed begin_fraction",
+    ),
+    ({"arch": "mlp", "seed": -1}, r"seed: Input should be greater than or equal to 0, got -1"),
 ]
 
 
@@ -107,7 +117,7 @@ def _cli(tmp_path, capsys, *args):
 def test_cli_refuses_bad_config_file_before_training(tmp_path, capsys):
     (tmp_path / "bad.json").write_text(json.dumps({"student": {"pruning": {"sparsity": 1.5}}}))
     rc, err = _cli(tmp_path, capsys, "--arch", "cnn", "--config", str(tmp_path / "bad.json"))
-    assert rc == 2 and "sparsity must lie in [0.0, 1.0)" in err
+    assert rc == 2 and "student.pruning.sparsity: Input should be less than 1, got 1.5" in err
     assert not (tmp_path / "run").exists()
 
 

@@ -15,7 +15,8 @@ Everything here follows from the model itself:
   factor is above 1. This keeps every unrolled array far below HLS's partition
   limit (4,096) and the design within an xc7z020 at 100 MHz with room to spare.
 
-:func:`target_ii` models the cycles per frame these choices aim at. It is a
+:func:`stage_cycles` models the cycles per frame these choices aim at (the
+conversion's :func:`target_ii` and the design search both call it). It is a
 design target from a simple cycle model, not a synthesis result.
 """
 
@@ -182,11 +183,8 @@ def hls_config(model, arch: str, mults_per_cycle: int = MULTS_PER_CYCLE) -> dict
             f"cannot find the input layer {input_name!r} in hls4ml's configuration"
         )
     layers[input_name]["Precision"]["result"] = encoding.PIXEL_HLS_TYPE
-    for layer in model.layers:
-        if type(layer).__name__ not in ("QDense", "QConv2D"):
-            continue
-        rf = reuse_factor(*_mult_shape(layer), mults_per_cycle)
-        cfg = layers[layer.name]
+    for name, rf in planned_reuse_factors(model, mults_per_cycle).items():
+        cfg = layers[name]
         cfg["ReuseFactor"] = rf
         cfg["Strategy"] = "Resource" if rf > 1 else "Latency"
         cfg["Precision"].update(accum="auto", result="auto")
@@ -200,13 +198,29 @@ def hls_config(model, arch: str, mults_per_cycle: int = MULTS_PER_CYCLE) -> dict
 
 
 def target_ii(model, arch: str, hls_model) -> dict[str, int]:
+    """Cycles per frame of each stage, with the reuse factors hls4ml used."""
+    return stage_cycles(model, arch, reuse_factors(model, hls_model))
+
+
+def planned_reuse_factors(model, mults_per_cycle: int = MULTS_PER_CYCLE) -> dict[str, int]:
+    """The reuse factor :func:`hls_config` gives each weighted layer, from the Keras model."""
+    return {
+        layer.name: reuse_factor(*_mult_shape(layer), mults_per_cycle)
+        for layer in model.layers
+        if type(layer).__name__ in ("QDense", "QConv2D")
+    }
+
+
+def stage_cycles(model, arch: str, reuse: dict[str, int]) -> dict[str, int]:
     """Cycles per frame each stage of the IP needs (a model of the design, not synthesis).
 
     The wrapper reads one beat per clock (io_parallel) or hands the network one
     pixel per clock (io_stream); a Resource-strategy layer starts a new input
     every ``ReuseFactor`` clocks; an io_stream convolution or pooling layer takes
     one input pixel per start; io_stream dense reads its input one stream word
-    per clock. :func:`frame_interval` combines the stages.
+    per clock. :func:`frame_interval` combines the stages. ``reuse`` maps each weighted layer to its reuse factor: hls4ml's
+    (:func:`target_ii`) or the planned one (:func:`planned_reuse_factors`, which
+    the design search uses before any conversion).
     """
     pixels = int(np.prod(model.input_shape[1:]))
     stages = {"read_frame": pixels // wrapper.PIXELS_PER_BEAT if arch == "mlp" else pixels}
@@ -215,7 +229,7 @@ def target_ii(model, arch: str, hls_model) -> dict[str, int]:
         if kind == "MaxPooling2D":
             stages[layer.name] = int(np.prod(layer.input_shape[1:-1]))
         elif kind in ("QDense", "QConv2D"):
-            rf = int(hls_model.graph[layer.name].get_attr("reuse_factor"))
+            rf = reuse[layer.name]
             if arch == "mlp":
                 stages[layer.name] = rf
             elif kind == "QConv2D":

@@ -57,7 +57,9 @@ def batches(
 class Distiller(keras.Model):
     """Trains ``student`` from labels and teacher logits (see the module docstring).
 
-    ``evaluate`` and ``predict`` use the student alone. Metrics: ``loss``,
+    ``augment`` (a Keras model, e.g. :func:`models.augmentation`) transforms
+    each training batch before the student sees it. ``evaluate`` and
+    ``predict`` use the student alone. Metrics: ``loss``,
     ``hard_loss``, ``soft_loss``, ``accuracy``.
     """
 
@@ -67,12 +69,14 @@ class Distiller(keras.Model):
         teacher: keras.Model | None = None,
         temperature: float = 4.0,
         alpha: float = 0.5,
+        augment: keras.Model | None = None,
     ):
         super().__init__(name="distiller")
         self.student = student
         self.teacher = teacher
         self.temperature = float(temperature)
         self.alpha = float(alpha)
+        self.augment = augment
         if teacher is not None:
             teacher.trainable = False
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -98,6 +102,10 @@ class Distiller(keras.Model):
             teacher_logits = self.teacher(x, training=False)
         else:
             teacher_logits = None
+        if self.augment is not None:
+            # Precomputed teacher logits are those of the unshifted image: the
+            # shifts are small enough for the label and the teacher's view to hold.
+            x = self.augment(x, training=True)
         with tf.GradientTape() as tape:
             student_logits = self.student(x, training=True)
             total, hard, soft = distillation_loss(

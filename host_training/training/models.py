@@ -83,3 +83,21 @@ def build_student(student: dict, arch: str) -> keras.Model:
         model.add(_relu(bits[name], name))
     model.add(QDense(NUM_CLASSES, name="logits", **_weight_quantizers(bits["logits"])))
     return model
+
+
+#: Light augmentation: shifts of up to this many pixels, rotations of up to this many degrees.
+SHIFT_PIXELS, ROTATION_DEGREES = 2, 10
+
+
+def augmentation(arch: str, seed: int) -> keras.Model:
+    """Random small shifts and rotations of a batch of network inputs (training only)."""
+    height, width = IMAGE_SHAPE
+    steps = [layers.Reshape((height, width, 1))] if arch == "mlp" else []
+    steps += [
+        layers.RandomTranslation(
+            SHIFT_PIXELS / height, SHIFT_PIXELS / width, fill_mode="constant", seed=seed
+        ),
+        layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="constant", seed=seed + 1),
+    ]
+    steps += [layers.Reshape(input_shape(arch))] if arch == "mlp" else []
+    return keras.Sequential(steps, name="augmentation")

@@ -1,4 +1,4 @@
-"""The run's pictures: training curves and the tuner's accuracy-vs-cost trade-off."""
+"""The pictures: training curves, the tuner's trade-off, and the design search's front."""
 
 from __future__ import annotations
 
@@ -56,6 +56,47 @@ def tuner_tradeoff(trials: list[dict], limits: dict, best_trial: str, path: Path
         ax.set(xlabel=cost.replace("_", " "), ylabel="validation accuracy")
         ax.set_title(f"{len(trials)} tuner trials (star: chosen)", fontsize=9)
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def search_front(
+    trials: list[dict],
+    front: list[dict],
+    cost: str,
+    max_epochs: int,
+    references: list[dict],
+    path: Path,
+) -> None:
+    """Validation accuracy against ``cost``: every trial, the full-length front, references.
+
+    Shorter Hyperband trials are drawn faintly: they rank candidates, and are
+    not front points. References (hand presets) carry their own split's accuracy.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    short = [t for t in trials if t["epochs"] != max_epochs]
+    full = [t for t in trials if t["epochs"] == max_epochs]
+    if short:
+        ax.scatter([t[cost] for t in short], [t["val_accuracy"] for t in short],
+                   s=15, c="lightgray", label="shorter trials (Hyperband rungs)")  # fmt: skip
+    if full:
+        ax.scatter([t[cost] for t in full], [t["val_accuracy"] for t in full],
+                   s=25, c="tab:blue", label=f"full-length trials ({max_epochs} epochs)")  # fmt: skip
+    if front:
+        ax.step([t[cost] for t in front], [t["val_accuracy"] for t in front], "-o",
+                where="post", c="tab:red", ms=5, label="Pareto front")  # fmt: skip
+    for ref in references:
+        if ref.get(cost) is not None:
+            ax.scatter(ref[cost], ref["accuracy"], marker="*", s=150, c="tab:green")
+            ax.annotate(f"{ref['name']} ({ref['split']})", (ref[cost], ref["accuracy"]),
+                        fontsize=8, xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.set(xlabel=cost.replace("_", " "), ylabel="validation accuracy")
+    if trials and min(t[cost] for t in trials) > 0:
+        ax.set_xscale("log")
+    ax.set_title(f"design search: {len(trials)} trials, {len(front)} on the front", fontsize=9)
+    ax.grid(alpha=0.3)
+    if trials:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
 

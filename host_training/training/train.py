@@ -126,7 +126,7 @@ def train_student(
 
     from pynq_mnist.host_training.training import compression
     from pynq_mnist.host_training.training.distill import Distiller, batches
-    from pynq_mnist.host_training.training.models import build_student
+    from pynq_mnist.host_training.training.models import augmentation, build_student
 
     s, kd = student_config, student_config["kd"]
     if kd["enabled"] and teacher_logits is None:
@@ -140,7 +140,12 @@ def train_student(
         callbacks.append(compression.sparsity.UpdatePruningStep())
     logits = teacher_logits if kd["enabled"] else None
     train_batches = batches(*data, logits, s["batch_size"], seed)
-    distiller = Distiller(model, temperature=kd["temperature"], alpha=kd["alpha"])
+    distiller = Distiller(
+        model,
+        temperature=kd["temperature"],
+        alpha=kd["alpha"],
+        augment=augmentation(arch, seed) if s["augment"] else None,
+    )
     distiller.compile(optimizer=tf.keras.optimizers.Adam(s["lr"]))
     history = _fit(
         distiller,

@@ -1,4 +1,11 @@
-"""Bayesian search over the student's settings under a hardware-cost limit.
+"""The in-run tuner: Bayesian search over the student's settings under a hardware-cost limit.
+
+This is the ``tuner`` stage of ``pynq-mnist train`` (``tuner.enabled``; the
+``cnn`` preset's student comes from it). Its short proxy trials favour cheap
+nets; the design search (``pynq-mnist tune``, :mod:`search`) is its
+successor: Hyperband with full-length front points, every cost, a Pareto
+front and several workers. The presets keep this stage until the committed
+search (``bench/search.py``) replaces them.
 
 keras-tuner's ``BayesianOptimization`` proposes values for the dotted student
 keys in ``config["tuner"]["space"]``; each trial trains that student briefly

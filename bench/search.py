@@ -1,0 +1,144 @@
+"""The committed design search: a front per arch, and the picks that are to become the presets.
+
+For each arch it runs ``pynq-mnist tune`` (resumable) on all of MNIST, then
+``pynq-mnist train --from-search`` at each preset's limits, and records in
+``bench/results/search.json`` the command, the wall times, every trial, the front,
+and each pick's validation and test accuracy against issue 12's targets. The
+hand presets measured in ``bench/results/train.json`` are drawn on each front's
+plot for reference. Run directories go to ``bench/runs/search/`` (not committed).
+
+Usage::
+
+    python bench/search.py [--archs cnn mlp] [--workers 2] [--data DIR]
+    python bench/search.py --quick     # smoke budget and data: checks the path, not the nets
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+#: preset -> (arch, the limits its pick is chosen within, issue 12's accuracy target).
+PICKS = {
+    "cnn": ("cnn", {"max_nonzero": 10000, "max_bits": 6}, 0.992),
+    "cnn-tiny": ("cnn", {"max_nonzero": 2000, "max_bits": 5}, 0.987),
+    "cnn-1k": ("cnn", {"max_nonzero": 1000}, 0.982),
+    "mlp": ("mlp", {"max_nonzero": 25000, "max_bits": 4}, 0.983),
+}
+WALL_LIMIT_S = 90 * 60  # per arch, on 2 cores
+#: Per arch, the search's limits: the loosest of its presets', so that Hyperband
+#: promotes only candidates some preset could pick.
+SEARCH_LIMITS = {
+    "cnn": {"nonzero_weights": 10000, "max_weight_bits": 6},
+    "mlp": {"nonzero_weights": 25000, "max_weight_bits": 4},
+}
+
+
+def _run(cmd: list[str]) -> float:
+    """Run ``cmd`` in the repository root (where the relative paths in it start)."""
+    print(f"[bench] {shlex.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def _relative(path: Path) -> str:
+    """Results record paths relative to the repository (absolute ones outside it)."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", nargs="+", default=["cnn", "mlp"], choices=["cnn", "mlp"])
+    parser.add_argument("--workers", type=int, default=2, help="local workers per search")
+    parser.add_argument("--data", help="MNIST dir (default $PYNQ_MNIST_DATA or the cache)")
+    parser.add_argument("--runs", type=Path, default=HERE / "runs" / "search")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "search.json")
+    parser.add_argument("--quick", action="store_true", help="smoke preset and budget")
+    args = parser.parse_args(argv)
+
+    from pynq_mnist.host_training.training import run_dir as rd
+    from pynq_mnist.host_training.training.search import layout
+    from pynq_mnist.host_training.training.train import versions
+
+    cli = [sys.executable, "-m", "pynq_mnist"]
+    data = ["--data", args.data] if args.data else []
+    reference = HERE / "results" / "train.json"
+    results: dict = {
+        "command": shlex.join(["python", "bench/search.py", *argv]),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        "versions": versions(),
+        "quick": args.quick,
+        "wall_limit_seconds_per_arch": WALL_LIMIT_S,
+        "searches": {},
+        "picks": {},
+    }
+    for arch in args.archs:
+        search_dir = args.runs / arch
+        config = args.runs / f"{arch}-search.json"
+        rd.write_json(config, {"search": {"limits": SEARCH_LIMITS[arch]}})
+        tune = [*cli, "tune", "--arch", arch, "--workers", str(args.workers),
+                "--config", _relative(config), "--out", _relative(search_dir), *data]  # fmt: skip
+        if args.quick:
+            tune += ["--preset", "smoke", "--budget", "smoke"]
+        if reference.is_file():
+            tune += ["--reference", _relative(reference)]
+        wall = _run(tune)
+        doc = layout.read_front(search_dir)
+        results["searches"][arch] = {
+            "command": shlex.join(tune[2:]),
+            "wall_seconds_this_call": wall,
+            "within_wall_limit": wall <= WALL_LIMIT_S,
+            "front": doc["front"],
+            "cost": doc["cost"],
+            "trials": doc["trials"],
+            "progress": doc["progress"],
+        }
+        for preset, (pick_arch, limits, target) in PICKS.items():
+            if pick_arch != arch:
+                continue
+            run = args.runs / f"pick-{preset}"
+            flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
+            train = [*cli, "train", "--from-search", _relative(search_dir), *flags,
+                     "--out", _relative(run), *data]  # fmt: skip
+            try:
+                wall = _run(train)
+            except subprocess.CalledProcessError as e:
+                results["picks"][preset] = {"limits": limits, "error": f"exit {e.returncode}"}
+                continue
+            m = rd.load_metrics(run)
+            pick = rd.read_json(run / "search_pick.json")["trial"]
+            results["picks"][preset] = {
+                "command": shlex.join(train[2:]),
+                "limits": limits,
+                "trial": pick["trial_id"],
+                "val_accuracy": pick["val_accuracy"],
+                "test_accuracy": m["student"]["test_accuracy"],
+                "nonzero_weights": m["student"]["nonzero_weights"],
+                "max_weight_bits": m["student"]["max_weight_bits"],
+                "student": m["student"]["config"],
+                "target_test_accuracy": target,
+                "target_met": None if args.quick else m["student"]["test_accuracy"] >= target,
+                "wall_seconds": wall,
+            }
+        results["searches"][arch]["search_dir"] = _relative(search_dir)
+        rd.write_json(args.out, results)  # partial results survive an interruption
+    print(f"[bench] wrote {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Every hardware cost the project knows for one trained student, in one record.
+
+- ``nonzero_weights``, ``bops``, ``max_weight_bits``: :func:`compression.cost`
+  on the quantized weights (what the FPGA gets);
+- ``cycles_per_frame``: the conversion's cycle model
+  (:func:`hls4ml_config.frame_interval` of :func:`hls4ml_config.stage_cycles`
+  with the reuse factors the conversion will choose), a model of the design,
+  not a synthesis result;
+- ``bytes_per_frame``: bytes the DMA moves per frame, in and out, in the
+  wrapper's stream words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The cost keys, in the order reports show them; each is to be minimised.
+COSTS = ("nonzero_weights", "max_weight_bits", "bops", "cycles_per_frame", "bytes_per_frame")
+
+
+def bytes_per_frame(pixels: int) -> int:
+    """Input beats plus output beats of one frame, in bytes (the wrapper's word layout)."""
+    from pynq_mnist.host_training.conversion import wrapper
+    from pynq_mnist.mnist import NUM_CLASSES
+
+    beat_bytes = wrapper.STREAM_WIDTH_BITS // 8
+    beats_in = -(-pixels // beat_bytes)  # one uint8 pixel per byte
+    return beats_in * beat_bytes + wrapper.output_format(NUM_CLASSES, 0).bytes_per_frame
+
+
+def student_costs(model: Any, arch: str) -> dict[str, int]:
+    """The :data:`COSTS` of a trained student (pruning wrappers stripped)."""
+    import numpy as np
+
+    from pynq_mnist.host_training.conversion import hls4ml_config
+    from pynq_mnist.host_training.training import compression
+
+    cost = compression.cost(model)
+    stages = hls4ml_config.stage_cycles(model, arch, hls4ml_config.planned_reuse_factors(model))
+    return {
+        "nonzero_weights": int(cost["nonzero_weights"]),
+        "max_weight_bits": int(cost["max_weight_bits"]),
+        "bops": int(cost["bops"]),
+        "cycles_per_frame": int(hls4ml_config.frame_interval(stages, arch)),
+        "bytes_per_frame": bytes_per_frame(int(np.prod(model.input_shape[1:]))),
+    }

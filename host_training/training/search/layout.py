@@ -1,0 +1,141 @@
+"""The SEARCH_DIR contract: what a design search leaves behind, and how to read it.
+
+::
+
+    SEARCH_DIR/
+      search.json      the base configuration, search settings, dataset identity (written first)
+      teacher.h5       the teacher every trial distils from (trained once, before the trials)
+      tuner/           keras-tuner's project: oracle.json, trial_*/trial.json (the chief's)
+      front.json       every trial, the Pareto front, progress (rewritten as trials end)
+      plots/front.png  accuracy against the chosen cost: all trials, the front, references
+      state/           the teacher's checkpoints, the workers' logs
+
+Reading needs no TensorFlow and no keras-tuner: the trial files are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pynq_mnist.host_training.training import run_dir as rd
+from pynq_mnist.host_training.training.config import ConfigError
+from pynq_mnist.host_training.training.search.costs import COSTS
+from pynq_mnist.host_training.training.search.front import ACCURACY, pareto_front
+from pynq_mnist.host_training.training.search.settings import Settings
+
+SETTINGS = "search.json"
+TUNER = "tuner"
+FRONT = "front.json"
+PLOT = "plots/front.png"
+LOGS = "state/logs"
+
+
+#: What identifies the dataset across machines (its path may differ on each).
+DATASET_KEYS = ("class_names", "train", "test")
+
+
+def dataset_identity(data) -> dict:
+    """The recorded identity of a loaded :class:`pynq_mnist.mnist.Dataset`."""
+    described = data.describe()
+    return {key: described[key] for key in DATASET_KEYS}
+
+
+def check_dataset(out: Path, data) -> None:
+    """Refuse a dataset other than the one the search in ``out`` was started on."""
+    saved = rd.read_json(Path(out) / SETTINGS).get("dataset")
+    if saved is None:
+        raise ConfigError(f"{Path(out) / SETTINGS} records no dataset; was it edited by hand?")
+    if dataset_identity(data) != saved:
+        raise ConfigError(
+            f"this dataset ({dataset_identity(data)}) is not the one the search in {out} "
+            f"runs on ({saved}); pass the same --data"
+        )
+
+
+def write_settings(
+    out: Path, config: dict, settings: Settings, command: str, dataset: dict
+) -> None:
+    """Record what is searched; refuse a SEARCH_DIR that holds a different search."""
+    doc = {"config": config, "settings": settings.model_dump(mode="json"), "dataset": dataset}
+    path = out / SETTINGS
+    if path.is_file():
+        saved = rd.read_json(path)
+        if {k: saved.get(k) for k in doc} != doc:
+            differs = [k for k in doc if saved.get(k) != doc[k]]
+            raise ConfigError(
+                f"{out} holds a different search (differs in: {', '.join(differs)}); "
+                "use a new --out, or the same command to resume"
+            )
+        return
+    rd.write_json(path, doc | {"command": command})
+
+
+def read_settings(out: Path) -> tuple[dict, Settings]:
+    """The base configuration and settings of the search in ``out``."""
+    path = Path(out) / SETTINGS
+    if not path.is_file():
+        raise ConfigError(f"{out} holds no design search ({SETTINGS} is missing)")
+    doc = rd.read_json(path)
+    return doc["config"], Settings.model_validate(doc["settings"])
+
+
+def _last(metrics: dict, name: str) -> float | None:
+    history = metrics.get("metrics", {}).get(name)
+    if not history or not history.get("observations"):
+        return None
+    return float(history["observations"][-1]["value"][0])
+
+
+def trials(out: Path) -> list[dict]:
+    """Every trial keras-tuner recorded: id, status, epochs, values and, when done, results."""
+    records = []
+    for path in sorted((Path(out) / TUNER).glob("trial_*/trial.json")):
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # being rewritten right now; the next read gets it
+        values = raw["hyperparameters"]["values"]
+        record = {
+            "trial_id": raw["trial_id"],
+            "status": raw["status"],
+            "epochs": int(values["tuner/epochs"]),
+            "values": {k: v for k, v in values.items() if not k.startswith("tuner/")},
+        }
+        if raw["status"] == "COMPLETED":
+            for name in (ACCURACY, *COSTS, "seconds"):
+                value = _last(raw["metrics"], name)
+                record[name] = int(value) if name in COSTS and value is not None else value
+        records.append(record)
+    return records
+
+
+def full_length(records: list[dict], settings: Settings) -> list[dict]:
+    """Completed trials trained for the full ``budget.max_epochs``: what fronts are made of."""
+    return [
+        r
+        for r in records
+        if r["status"] == "COMPLETED" and r["epochs"] == settings.budget.max_epochs
+    ]
+
+
+def front_document(out: Path, settings: Settings, progress: dict) -> dict:
+    """``front.json``: all trials, the full-length front against ``settings.cost``, progress."""
+    records = trials(out)
+    eligible = full_length(records, settings)
+    front = pareto_front(eligible, settings.cost)
+    return {
+        "arch": settings.arch,
+        "cost": settings.cost,
+        "split": "validation",
+        "trials": records,
+        "front": [p["trial_id"] for p in front],
+        "progress": progress,
+    }
+
+
+def read_front(out: Path) -> dict:
+    path = Path(out) / FRONT
+    if not path.is_file():
+        raise ConfigError(f"{out} holds no {FRONT}; run `pynq-mnist tune --out {out}` first")
+    return rd.read_json(path)

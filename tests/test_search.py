@@ -1,0 +1,375 @@
+"""The design search: fronts, picks, refusals, and a real distributed search on localhost.
+
+The distributed tests run ``pynq-mnist tune`` as a process (a chief and workers
+talking keras-tuner's gRPC on loopback) on a tiny data subset and a tiny space,
+and kill processes with SIGKILL the way a user's crash or Ctrl-C would.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pynq_mnist import cli
+from pynq_mnist.host_training.training.config import ConfigError
+from pynq_mnist.host_training.training.search import front, layout
+from pynq_mnist.host_training.training.search.settings import settings
+
+# --------------------------------------------------------------------------- fronts
+
+
+def _point(trial_id, accuracy, nonzero, bits=4, **costs):
+    return {
+        "trial_id": trial_id,
+        "val_accuracy": accuracy,
+        "nonzero_weights": nonzero,
+        "max_weight_bits": bits,
+        "bops": costs.get("bops", nonzero * 10),
+        "cycles_per_frame": costs.get("cycles", 784),
+        "bytes_per_frame": 792,
+    }
+
+
+FRONT_CASES = [
+    # (points as (id, accuracy, nonzero), ids on the front cheapest first)
+    ([("a", 0.90, 100), ("b", 0.95, 200), ("c", 0.97, 400)], ["a", "b", "c"]),
+    ([("a", 0.90, 100), ("b", 0.89, 200), ("c", 0.97, 400)], ["a", "c"]),  # b dominated
+    ([("a", 0.95, 100), ("b", 0.95, 200)], ["a"]),  # same accuracy, dearer: not on it
+    ([("b", 0.93, 100), ("a", 0.93, 100)], ["a"]),  # exact tie: the first id
+    ([("a", 0.90, 500), ("b", 0.96, 100), ("c", 0.99, 900)], ["b", "c"]),
+    ([("a", 0.5, 10)], ["a"]),
+    ([], []),
+]
+
+
+@pytest.mark.parametrize("points,expected", FRONT_CASES)
+def test_front_of_hand_made_sets(points, expected):
+    trials = [_point(*p) for p in points]
+    assert [p["trial_id"] for p in front.pareto_front(trials, "nonzero_weights")] == expected
+
+
+def test_front_against_another_cost():
+    trials = [_point("a", 0.9, 100, bops=900), _point("b", 0.95, 200, bops=300)]
+    assert [p["trial_id"] for p in front.pareto_front(trials, "bops")] == ["b"]
+    with pytest.raises(ConfigError, match="unknown cost 'area'"):
+        front.pareto_front(trials, "area")
+
+
+def test_pick_within_limits():
+    trials = [
+        _point("0", 0.990, 9000, bits=6),
+        _point("1", 0.985, 1900, bits=5),
+        _point("2", 0.987, 1950, bits=6),
+        _point("3", 0.980, 800, bits=4),
+    ]
+    assert front.pick(trials, {"nonzero_weights": 2000, "max_weight_bits": 5})["trial_id"] == "1"
+    assert front.pick(trials, {"nonzero_weights": 2000})["trial_id"] == "2"
+    assert front.pick(trials, {"nonzero_weights": 10000, "bops": None})["trial_id"] == "0"
+    with pytest.raises(front.NoPointFits, match=r"nonzero_weights <= 500.*nonzero_weights >= 800"):
+        front.pick(trials, {"nonzero_weights": 500})
+    with pytest.raises(ConfigError, match="unknown limit 'luts'"):
+        front.pick(trials, {"luts": 100})
+    with pytest.raises(ConfigError, match="limit nonzero_weights must be a positive integer"):
+        front.pick(trials, {"nonzero_weights": 0})
+
+
+# --------------------------------------------------------------------------- refusals
+
+BAD_SEARCHES = [
+    ({"space": {"filters": {"choice": [8, 0]}}}, r"space\.filters takes ints in \[1, 512\], got 0"),
+    ({"space": {"units": {"choice": [8]}}}, r"space\.units is not a search dimension of the cnn"),
+    (
+        {"space": {"lr": {"min": 0.1, "max": 0.01}}},
+        r"search\.space\.lr: min \(0\.1\) must be below",
+    ),
+    ({"space": {"conv_blocks": {"choice": [4]}}}, r"space\.conv_blocks takes ints in \[1, 3\]"),
+    ({"space": {"sparsity": {"choice": []}}}, r"'choice' is empty"),
+    ({"space": {"dense": {"min": 1, "max": 8}}}, r"space\.dense takes a 'choice' list"),
+    ({"budget": {"max_epochs": 0}}, r"max_epochs must be at least 1, got 0"),
+    ({"budget": {"factor": 1}}, r"factor must be at least 2"),
+    ({"budget": {"trials": 8}}, r"search\.budget\.trials: Extra inputs are not permitted"),
+    ({"limits": {"nonzero": 2000}}, r"search\.limits\.nonzero: Extra inputs are not permitted"),
+    ({"limits": {"nonzero_weights": -5}}, r"nonzero_weights must be a positive integer or null"),
+    ({"limits": {"max_weight_bits": "5"}}, r"search\.limits\.max_weight_bits"),
+    ({"cost": "luts"}, r"search\.cost"),
+    ({"spaces": {}}, r"unknown search key\(s\) spaces"),
+]
+
+
+@pytest.mark.parametrize("search,message", BAD_SEARCHES)
+def test_bad_space_budget_limit_keys_are_refused(search, message):
+    with pytest.raises(ConfigError, match=message):
+        settings("cnn", search)
+
+
+def test_refused_before_any_training(tmp_path, capsys):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"search": {"budget": {"max_epochs": 0}}}))
+    out = tmp_path / "search"
+    rc = cli.main(["tune", "--arch", "cnn", "--config", str(config), "--out", str(out)])
+    assert rc == 2
+    assert "max_epochs must be at least 1" in capsys.readouterr().err
+    assert not out.exists()  # nothing written, nothing trained
+    rc = cli.main(["tune", "--arch", "cnn", "--workers", "0", "--out", str(out)])
+    assert rc == 2 and "--workers must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["tune", "--arch", "cnn", "--budget", "huge", "--out", str(out)])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_space_whose_student_cannot_train_is_refused(tmp_path):
+    # per-layer base bits cannot follow a search that changes the layer count
+    from pynq_mnist.host_training.training.search.cli import prepare
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"student": {"bias_bits": [8, 8, 8]}}))
+    args = _args(tmp_path, config=str(config))
+    with pytest.raises(ConfigError, match=r"search\.space\.conv_blocks = 1: student\.bias_bits"):
+        prepare(args)
+
+
+def test_a_worker_needs_the_chief_and_the_same_dataset(tmp_path, monkeypatch, capsys):
+    from pynq_mnist.host_training.training.search import engine
+
+    for name in (engine.TUNER_ID, engine.ORACLE_IP, engine.ORACLE_PORT):
+        monkeypatch.delenv(name, raising=False)
+    rc = cli.main(["tune", "--worker", "--out", str(tmp_path)])
+    assert rc == 2 and "KERASTUNER_TUNER_ID is not set" in capsys.readouterr().err
+    monkeypatch.setenv(engine.TUNER_ID, "chief")
+    rc = cli.main(["tune", "--worker", "--out", str(tmp_path)])
+    assert rc == 2 and "must not be called 'chief'" in capsys.readouterr().err
+
+    class Data:
+        def __init__(self, train):
+            self.train = train
+
+        def describe(self):
+            return {"class_names": list("0123456789"), "train": self.train, "test": 10000,
+                    "source": "/somewhere"}  # fmt: skip
+
+    (tmp_path / layout.SETTINGS).write_text(
+        json.dumps({"dataset": layout.dataset_identity(Data(60000))})
+    )
+    layout.check_dataset(tmp_path, Data(60000))
+    with pytest.raises(ConfigError, match="is not the one the search .* runs on"):
+        layout.check_dataset(tmp_path, Data(59000))
+
+
+def _args(tmp_path, **over):
+    import argparse
+
+    base = dict(arch="cnn", preset=None, config=None, budget="default", out=str(tmp_path / "s"),
+                workers=1, bind="127.0.0.1", port=0, data=None, seed=None)  # fmt: skip
+    return argparse.Namespace(**(base | over))
+
+
+# --------------------------------------------------------------------------- real searches
+
+#: A tiny search: 300 training images, one conv block of 2-4 filters, Hyperband
+#: with max_epochs 2 and factor 2 (5 trials: 2 of 1 epoch, 3 of 2 epochs).
+TINY = {
+    "data": {"train_subset": 300, "test_subset": 200},
+    "search": {
+        "space": {
+            "conv_blocks": {"choice": [1]},
+            "filters": {"choice": [2, 3, 4]},
+            "dense": {"choice": [0]},
+            "weight_bits": {"choice": [3, 4]},
+            "activation_bits": None,
+            "kd_temperature": None,
+            "kd_alpha": None,
+            "augment": None,
+        },
+    },
+}
+PLANNED = 5
+
+
+def _tune(tmp_path: Path, out: Path, workers: int) -> subprocess.Popen:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    cmd = [sys.executable, "-m", "pynq_mnist", "tune", "--arch", "cnn", "--preset", "smoke",
+           "--budget", "smoke", "--config", str(config), "--workers", str(workers),
+           "--out", str(out)]  # fmt: skip
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        value = condition()
+        if value:
+            return value
+        if proc.poll() is not None:
+            raise AssertionError(f"tune ended early:\n{proc.stdout.read()}")
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _ongoing(out: Path) -> dict:
+    try:
+        return json.loads((out / "tuner" / "oracle.json").read_text())["ongoing_trials"]
+    except (OSError, json.JSONDecodeError, KeyError):
+        return {}
+
+
+def _trial_starts(out: Path) -> list[str]:
+    """Trial ids in the order the workers started them, from their logs."""
+    starts = []
+    for log in sorted((out / layout.LOGS).glob("worker*.log")):
+        starts += re.findall(r"\[search worker\d+\] trial (\d+)", log.read_text())
+    return starts
+
+
+@pytest.fixture(scope="module")
+def killed_worker_search(tmp_path_factory):
+    """chief + 2 workers; worker1 is SIGKILLed while it runs a trial."""
+    tmp = tmp_path_factory.mktemp("search2")
+    out = tmp / "search"
+    proc = _tune(tmp, out, workers=2)
+    try:
+        trial = _wait_for(lambda: _ongoing(out).get("worker1"), proc)
+        pid = json.loads((out / "state" / "pids.json").read_text())["worker1"]
+        os.kill(pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return out, trial, proc.returncode, output
+
+
+@pytest.mark.slow
+def test_two_worker_search_runs_every_trial_once(killed_worker_search):
+    out, killed, rc, output = killed_worker_search
+    assert rc == 0, output
+    doc = json.loads((out / layout.FRONT).read_text())
+    assert [t["status"] for t in doc["trials"]] == ["COMPLETED"] * PLANNED
+    assert len({t["trial_id"] for t in doc["trials"]}) == PLANNED
+    starts = _trial_starts(out)
+    # every trial started once, but the killed one, which its restarted worker reran
+    assert sorted(starts) == sorted([t["trial_id"] for t in doc["trials"]] + [killed])
+    assert {t["epochs"] for t in doc["trials"]} == {1, 2}  # Hyperband's rungs
+    assert "worker0" in {p.stem for p in (out / layout.LOGS).glob("*.log")}
+    # the front: full-length trials only, and the one pareto_front gives
+    config, chosen = layout.read_settings(out)
+    full = layout.full_length(doc["trials"], chosen)
+    assert {t["epochs"] for t in full} == {2}
+    assert doc["front"] == [p["trial_id"] for p in front.pareto_front(full, "nonzero_weights")]
+    assert doc["front"] and doc["progress"]["trials_done"] == PLANNED
+    for t in doc["trials"]:
+        assert 0 <= t["val_accuracy"] <= 1 and t["nonzero_weights"] > 0
+        assert t["max_weight_bits"] in (3, 4) and t["cycles_per_frame"] >= 784
+    assert (out / layout.PLOT).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_killed_worker_loses_only_its_trial(killed_worker_search):
+    out, killed, rc, output = killed_worker_search
+    assert rc == 0, output
+    assert re.search(rf"worker1 died \(exit -9\) while running trial {killed}; restarted", output)
+    doc = json.loads((out / layout.FRONT).read_text())
+    assert {t["trial_id"]: t["status"] for t in doc["trials"]}[killed] == "COMPLETED"
+
+
+@pytest.mark.slow
+def test_from_search_trains_the_pick_or_refuses(killed_worker_search, tmp_path, capsys):
+    out, _, rc, _ = killed_worker_search
+    assert rc == 0
+    doc = json.loads((out / layout.FRONT).read_text())
+    by_id = {t["trial_id"]: t for t in doc["trials"]}
+    cheapest = by_id[doc["front"][0]]
+    rc = cli.main(["train", "--from-search", str(out), "--out", str(tmp_path / "none"),
+                   "--max-nonzero", str(cheapest["nonzero_weights"] - 1)])  # fmt: skip
+    assert rc == 2
+    assert "no full-length trial of the search fits" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+    run = tmp_path / "pick"
+    rc = cli.main(["train", "--from-search", str(out), "--out", str(run),
+                   "--max-nonzero", str(cheapest["nonzero_weights"])])  # fmt: skip
+    assert rc == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    # the retrained pick is that very trial: same student, same cost, same validation curve
+    assert metrics["student"]["nonzero_weights"] == cheapest["nonzero_weights"]
+    assert metrics["student"]["history"]["val_accuracy"][-1] == pytest.approx(
+        cheapest["val_accuracy"], abs=1e-6
+    )
+    assert (
+        json.loads((run / "search_pick.json").read_text())["trial"]["trial_id"]
+        == cheapest["trial_id"]
+    )
+
+
+@pytest.mark.slow
+def test_search_resumes_after_a_kill(tmp_path):
+    out = tmp_path / "search"
+    proc = _tune(tmp_path, out, workers=1)
+    try:
+        _wait_for(
+            lambda: any(t["status"] == "COMPLETED" for t in layout.trials(out)), proc
+        )  # fmt: skip
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole command, as Ctrl-\ or a crash would
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = {t["trial_id"]: t for t in layout.trials(out) if t["status"] == "COMPLETED"}
+    assert 1 <= len(before) < PLANNED
+    proc = _tune(tmp_path, out, workers=1)
+    output, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, output
+    assert "teacher: found" in output
+    after = {t["trial_id"]: t for t in layout.trials(out)}
+    assert len(after) == PLANNED and all(t["status"] == "COMPLETED" for t in after.values())
+    for trial_id, trial in before.items():
+        assert after[trial_id] == trial  # finished trials are kept, not rerun
+    starts = _trial_starts(out)
+    assert all(starts.count(trial_id) == 1 for trial_id in before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_search_cycles_are_the_conversions_target_ii(arch, tmp_path):
+    """The search's cycles per frame, from the Keras model, equal target_ii from hls4ml's graph."""
+    import hls4ml
+
+    from pynq_mnist.host_training.conversion import hls4ml_config as hc
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.models import build_student
+    from pynq_mnist.host_training.training.search.costs import student_costs
+
+    student = resolve({"arch": arch})["student"]
+    model = build_student(student | ({"dense": [16]} if arch == "cnn" else {}), arch)
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=hc.hls_config(model, arch), io_type=hc.IO_TYPES[arch],
+        output_dir=str(tmp_path / "hls"), backend="Vivado",
+    )  # fmt: skip
+    stages = hc.target_ii(model, arch, hls_model)
+    assert stages == hc.stage_cycles(model, arch, hc.planned_reuse_factors(model))
+    assert student_costs(model, arch)["cycles_per_frame"] == hc.frame_interval(stages, arch)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_augmentation_shifts_and_rotates_only_in_training(arch):
+    import numpy as np
+
+    from pynq_mnist.host_training.training.models import augmentation, input_shape
+
+    x = np.zeros((8, 28, 28, 1), np.float32)
+    x[:, 10:18, 12:16] = 0.5  # a bar away from the border
+    x = x.reshape((8, *input_shape(arch)))
+    aug = augmentation(arch, seed=0)
+    moved = np.asarray(aug(x, training=True))
+    assert moved.shape == x.shape
+    assert not np.allclose(moved, x)  # some images moved
+    assert np.asarray(aug(x, training=False)) == pytest.approx(x)  # inference: untouched
+    # small: the bar's mass stays (nothing shifted out of the frame), give or take resampling
+    assert moved.sum(axis=tuple(range(1, moved.ndim))) == pytest.approx(x[0].sum(), rel=0.15)
