@@ -52,7 +52,19 @@ CELLS = {
     "dma_cell": "axi_dma_0",
     "ip_cell": "nn_0",
     "timer_cell": "stream_timer_0",
+    "ip_reset_cell": "ip_reset_gpio",
+    "ip_reset_and_cell": "ip_reset_and",
 }
+
+# The IP's software reset: a 1-bit AXI GPIO (PG144) whose output, ANDed with
+# proc_sys_reset's peripheral_aresetn, drives the IP's ap_rst_n. It holds the IP
+# out of reset at power-up (C_DOUT_DEFAULT 1); writing 0 to GPIO_DATA resets the
+# IP alone (its half-read input frame and its queued output), leaving the DMA,
+# whose own soft reset (DMACR.Reset) does not reach the IP, to the driver.
+IP_RESET_VLNV = "xilinx.com:ip:axi_gpio:2.0"
+IP_RESET_AND_VLNV = "xilinx.com:ip:util_vector_logic:2.0"
+IP_RESET_BASE = 0x41200000
+IP_RESET_RANGE = 0x10000
 
 # The optional latency counter (stream_timer.v; its header documents the registers).
 TIMER_RTL = Path(__file__).parent / "stream_timer.v"
@@ -143,6 +155,10 @@ def design_params(
         "timer_rtl": str(TIMER_RTL),
         "timer_base": f"0x{TIMER_BASE:08X}",
         "timer_range": f"0x{TIMER_RANGE:X}",
+        "ip_reset_vlnv": IP_RESET_VLNV,
+        "ip_reset_and_vlnv": IP_RESET_AND_VLNV,
+        "ip_reset_base": f"0x{IP_RESET_BASE:08X}",
+        "ip_reset_range": f"0x{IP_RESET_RANGE:X}",
         "out_dir": str(Path(out_dir).resolve()),
         "jobs": int(jobs),
     }
