@@ -197,7 +197,10 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
     system = g.net_of("/rst_fclk0/peripheral_aresetn")
     assert {f"{DMA}/axi_resetn", f"{GPIO}/s_axi_aresetn", f"{GATE}/Op1"} <= system
     assert f"{IP}/{ports['ip_rst_port']}" not in system
-    assert g.net_of(f"{IP}/{ports['ip_rst_port']}") == {f"{GATE}/Res", f"{IP}/{ports['ip_rst_port']}"}
+    assert g.net_of(f"{IP}/{ports['ip_rst_port']}") == {
+        f"{GATE}/Res",
+        f"{IP}/{ports['ip_rst_port']}",
+    }
     assert g.net_of(f"{GPIO}/gpio_io_o") == {f"{GPIO}/gpio_io_o", f"{GATE}/Op2"}
     assert g.cells[GPIO] == bd_params.IP_RESET_VLNV
     assert g.cells[GATE] == bd_params.IP_RESET_AND_VLNV

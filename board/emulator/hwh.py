@@ -7,6 +7,7 @@ design ``pynq-mnist build-overlay`` builds (the hls4ml PYNQ-Z2 layout)::
     processing_system7_0 --M_AXI_GP0--> hier_0/axi_dma_0 (S_AXI_LITE, simple mode)
     hier_0/axi_dma_0 --M_AXIS_MM2S--> hier_0/<top>_0 --out--> S_AXIS_S2MM
     hier_0/axi_dma_0 --M_AXI_MM2S/S2MM--> processing_system7_0 S_AXI_HP0
+    processing_system7_0 --M_AXI_GP0--> ip_reset_gpio (S_AXI; its bit resets the IP)
 
 Widths, the DMA length width, the clock and the IP's VLNV come from the bundle
 metadata. The file says it is emulated in its system name, in a comment, and in
@@ -22,6 +23,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pynq_mnist.bundle import Bundle, BundleMetadata
+from pynq_mnist.vivado_bd import params as bd
 
 from .clocks import IO_PLL_MHZ, fclk_divisors
 
@@ -117,11 +119,18 @@ def emulated_hwh(meta: BundleMetadata) -> str:
 
 
 def design_hwh(
-    name: str, vlnv: str, in_w: int, out_w: int, length_width_bits: int, clock_mhz: float
+    name: str,
+    vlnv: str,
+    in_w: int,
+    out_w: int,
+    length_width_bits: int,
+    clock_mhz: float,
+    ip_reset: bool = True,
 ) -> str:
     """The text of an emulated ``.hwh``: PS7, an AXI DMA and the IP ``vlnv`` between them.
 
-    ``in_w`` / ``out_w`` are the stream widths in bits into and out of the IP.
+    ``in_w`` / ``out_w`` are the stream widths in bits into and out of the IP;
+    ``ip_reset=False`` leaves out the IP reset GPIO (a design built before it existed).
     """
     ip_name = ip_instance(vlnv)
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="0", VIVADOVERSION=EMULATED_TAG)
@@ -180,6 +189,24 @@ def design_hwh(
     _bus(busses, "in_r", "dma_M_AXIS_MM2S", "TARGET", "axis").set("DATAWIDTH", str(in_w))
     _bus(busses, "out_r", "ip_out", "INITIATOR", "axis").set("DATAWIDTH", str(out_w))
 
+    gpio_name = bd.CELLS["ip_reset_cell"]
+    if ip_reset:
+        gpio = _module(modules, gpio_name, bd.IP_RESET_VLNV, gpio_name)
+        _params(
+            gpio,
+            {
+                "C_GPIO_WIDTH": 1,
+                "C_ALL_INPUTS": 0,
+                "C_ALL_OUTPUTS": 1,
+                "C_DOUT_DEFAULT": "0x00000001",
+                "C_IS_DUAL": 0,
+                "C_BASEADDR": f"0x{bd.IP_RESET_BASE:08X}",
+                "C_HIGHADDR": f"0x{bd.IP_RESET_BASE + bd.IP_RESET_RANGE - 1:08X}",
+                "EDK_IPTYPE": "PERIPHERAL",
+            },
+        )
+        _bus(ET.SubElement(gpio, "BUSINTERFACES"), "S_AXI", "ps7_M_AXI_GP0", "SLAVE", "aximm", 32)
+
     d0, d1 = fclk_divisors(clock_mhz)
     ps = _module(modules, PS_NAME, PS_VLNV, PS_NAME, IS_PL="FALSE")
     ps_params = {"PCW_UIPARAM_DDR_PARTNO": "MT41K256M16 RE-125"}
@@ -195,6 +222,10 @@ def design_hwh(
     _bus(busses, "S_AXI_HP0", "dma_M_AXI_MM2S", "SLAVE", "aximm", 64)
     mmap = ET.SubElement(ps, "MEMORYMAP")
     _memrange(mmap, DMA_NAME, "S_AXI_LITE", "M_AXI_GP0", DMA_BASE, DMA_RANGE, "REGISTER")
+    if ip_reset:
+        _memrange(
+            mmap, gpio_name, "S_AXI", "M_AXI_GP0", bd.IP_RESET_BASE, bd.IP_RESET_RANGE, "REGISTER"
+        )
 
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(
