@@ -258,3 +258,16 @@ def test_pynq_keeps_its_own_axi_gpio_driver():
     from pynq.overlay import _ip_drivers
 
     assert _ip_drivers[bd.IP_RESET_VLNV] is pynq.lib.AxiGPIO
+
+
+def test_the_hls_build_makes_ap_rst_n_reset_the_networks_static_state():
+    """hls4ml's io_stream layers keep static counters: the IP reset must clear them too."""
+    from pynq_mnist.host_training.conversion.wrapper import TEMPLATES
+
+    tcl = (TEMPLATES / "build_hls.tcl.in").read_text()
+    solution, rtl, synth = (
+        tcl.index("open_solution"),
+        tcl.index("config_rtl -reset state"),
+        tcl.index("csynth_design"),
+    )
+    assert solution < rtl < synth
