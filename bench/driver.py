@@ -49,8 +49,27 @@ from pathlib import Path
 import numpy as np
 
 HLS4ML_DRIVER = "templates/vivado_accelerator/pynq-z2/python_drivers/axi_stream_driver.py"
-HLS4ML_VLNV = "xilinx.com:hls:myproject_axi:1.0"
 FLOAT_BITS = 32
+
+
+def hls4ml_design():
+    """hls4ml's PYNQ-Z2 block design: our design's PS and DMA, laid out as hls4ml does.
+
+    hls4ml's ``pynq-z2/tcl_scripts/axi_stream_design.tcl`` groups ``axi_dma_0`` and
+    ``myproject_axi_0`` (ports ``in_r``/``out_r``) in ``hier_0``, with 256-beat bursts;
+    its driver reaches the DMA as ``hier_0.axi_dma_0``.
+    """
+    from dataclasses import replace
+
+    from pynq_mnist.design import PYNQ_Z2, Cell, IpPorts, Vlnv
+
+    return replace(
+        PYNQ_Z2,
+        dma=Cell(f"hier_0/{PYNQ_Z2.dma.instance}", PYNQ_Z2.dma.vlnv),
+        ip=Cell("hier_0/myproject_axi_0", Vlnv("xilinx.com", "hls", "myproject_axi", "1.0")),
+        ip_ports=IpPorts(input="in_r", output="out_r"),
+        dma_burst_size=256,
+    )
 
 
 def hls4ml_overlay_class() -> type:
@@ -102,10 +121,11 @@ def float_stream_ip(meta, answers: dict[bytes, np.ndarray]):
     logits, klass = meta.output.field("logits"), meta.output.field("class")
     n_pix = meta.input.pixels_per_frame
     half_step = 2.0 ** -(logits.frac_bits + 1)
+    scale = np.float32(meta.input.pixel["scale"])
 
     def network(beats: np.ndarray) -> np.ndarray:
         pixels = beats.astype(np.uint32).view(np.float32).reshape(len(beats), n_pix)
-        raw = np.rint(pixels * 256).astype(np.uint8).view("<u8").reshape(len(beats), -1)
+        raw = np.rint(pixels / scale).astype(np.uint8).view("<u8").reshape(len(beats), -1)
         words = np.stack([answers[row.tobytes()] for row in raw])
         out = logits.value(logits.extract(words)).astype(np.float32)
         out[np.arange(len(out)), klass.extract(words)[:, 0]] += half_step
@@ -182,8 +202,10 @@ def run_hls4ml(
         raise RuntimeError("hls4ml's driver must run on the emulated board")
     predict_only = [0.0, 0.0]  # wall, device
 
+    scale = np.float32(meta.input.pixel["scale"])
+
     def classify(x: np.ndarray) -> np.ndarray:
-        encoded = x.astype(np.float32) / np.float32(256)
+        encoded = x.astype(np.float32) * scale
         wall, dev, out = _timed(device, lambda: theirs.predict(encoded))
         predict_only[0] += wall
         predict_only[1] += dev
@@ -227,8 +249,8 @@ def run_comparison(
     bit = work / "hls4ml_float.bit"
     bit.write_text("EMULATED placeholder bitstream\n")
     hwh = design_hwh(
+        hls4ml_design(),
         "hls4ml_float",
-        HLS4ML_VLNV,
         FLOAT_BITS,
         FLOAT_BITS,
         int(meta.dma["length_width_bits"]),

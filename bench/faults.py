@@ -42,11 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leak-calls", type=_positive, default=10_000)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "faults.json"))
     args = parser.parse_args(argv)
+    from pynq_mnist.board.result_files import OutputError, writable_dir, write_atomic
+
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("")  # --out is writable before anything is measured
-    tmp.unlink()
+    try:
+        writable_dir(out.parent)  # before anything is measured
+    except OutputError as e:
+        parser.error(str(e))
 
     from pynq_mnist.board import load_overlay
     from pynq_mnist.board.emulator.fault_scenarios import Runner, Sizes
@@ -72,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             r["wrong_after_recovery"] for r in report["scenarios"]
         )
         report["met"] = report["wrong_after_recovery_total"] == 0
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(tmp, out)
+        write_atomic(out, json.dumps(report, indent=2) + "\n")
         print(
             f"{record['scenario']:<52} {str(record['error'])[:48]:<48} "
             f"recovery {record['recovery_s']:.3f} s, wrong after: {record['wrong_after_recovery']}",

@@ -1,6 +1,7 @@
 """Does a ``.hwh`` describe the design a bundle's metadata expects?
 
-Checked before anything is downloaded: an AXI DMA 7.1 in simple mode with the
+Checked before anything is downloaded: the design's AXI DMA
+(:data:`pynq_mnist.design.PYNQ_Z2`) in simple mode with the
 bundle's LENGTH width, stream widths that match the bundle's input and output
 formats, and the network IP with the bundle's VLNV. Reading the ``.hwh`` with
 the standard library keeps the answer independent of pynq's parser caches.
@@ -13,8 +14,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pynq_mnist.bundle import BundleError, BundleMetadata
+from pynq_mnist.design import PYNQ_Z2
 
-DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
+DMA_VLNV = str(PYNQ_Z2.dma.vlnv)
 
 
 class DesignMismatch(BundleError):

@@ -12,16 +12,16 @@ The driver is a :class:`pynq.DefaultIP` made from the GPIO's ``ip_dict`` entry
 by :func:`find_ip_reset`. It declares no ``bindto``: binding
 ``xilinx.com:ip:axi_gpio:2.0`` would replace pynq's own ``AxiGPIO`` driver for
 every overlay in the process (pynq keeps one driver per VLNV), so the overlay
-binds it by that VLNV and the cell name of the design instead.
+binds it by that VLNV and the design's cell path (:data:`pynq_mnist.design.PYNQ_Z2`).
 """
 
 from __future__ import annotations
 
 import pynq
 
-from pynq_mnist.vivado_bd.params import CELLS, IP_RESET_VLNV
+from pynq_mnist.design import IP_RESET_DATA_REG, PYNQ_Z2
 
-GPIO_DATA = 0x00  # PG144: channel 1 data; bit 0 is the IP's active-low reset
+GPIO_DATA = IP_RESET_DATA_REG
 
 
 class IPReset(pynq.DefaultIP):
@@ -46,7 +46,7 @@ class IPReset(pynq.DefaultIP):
 
 def find_ip_reset(overlay: pynq.Overlay) -> IPReset | None:
     """The design's IP reset, or None for a design built without one."""
-    for name, ip in overlay.ip_dict.items():
-        if ip.get("type") == IP_RESET_VLNV and name.split("/")[-1] == CELLS["ip_reset_cell"]:
-            return IPReset({**ip, "device": overlay.device})
-    return None
+    ip = overlay.ip_dict.get(PYNQ_Z2.ip_reset.path)
+    if ip is None or ip.get("type") != str(PYNQ_Z2.ip_reset.vlnv):
+        return None
+    return IPReset({**ip, "device": overlay.device})

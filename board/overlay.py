@@ -39,6 +39,7 @@ import numpy as np
 import pynq
 
 from pynq_mnist.bundle import Bundle, BundleError
+from pynq_mnist.design import PYNQ_Z2
 from pynq_mnist.overlays import locate
 
 from .design_check import check_design
@@ -104,7 +105,7 @@ def overlay_files(bundle: Bundle, target: str) -> tuple[Path, Path, bool]:
 
 def _find_dma(overlay: pynq.Overlay):
     for name, ip in overlay.ip_dict.items():
-        if str(ip.get("type", "")).startswith("xilinx.com:ip:axi_dma:"):
+        if str(ip.get("type", "")).startswith(PYNQ_Z2.dma.vlnv.type_prefix):
             driver = overlay
             for part in name.split("/"):
                 driver = getattr(driver, part)

@@ -28,7 +28,7 @@ from pynq_mnist.board.emulator import axi_dma
 from pynq_mnist.board.emulator.hwh import design_hwh
 from pynq_mnist.board.emulator.stream_ip import FunctionIP
 from pynq_mnist.board.ip_reset import IPReset
-from pynq_mnist.vivado_bd import params as bd
+from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2, Vlnv
 
 FRAME_S = 0.002  # the slow IP's compute per frame: a 2,000-frame call lasts 4 s
 
@@ -212,7 +212,8 @@ def _fast(words):
 def test_a_design_without_the_ip_reset_is_restored_by_configuring_the_pl(tmp_path):
     meta = synthetic_metadata()
     b = write_synthetic_bundle(tmp_path / "synthetic", meta)
-    hwh = design_hwh(meta.name, meta.ip["vlnv"], 64, 64, 26, 100.0, ip_reset=False)
+    design = PYNQ_Z2.with_ip(Vlnv.parse(meta.ip["vlnv"]))
+    hwh = design_hwh(design, meta.name, 64, 64, 26, 100.0, ip_reset=False)
     (b / "synthetic.hwh").write_text(hwh)
     (b / "synthetic.bit").write_text("placeholder")
     ol = load(b, timeout_s=0.1)
@@ -242,22 +243,24 @@ def test_the_ip_reset_gpio_holds_the_ip_and_only_the_ip(bundle):
 def test_the_gpio_parameters_the_emulator_reads_exist_in_a_vivado_made_hwh(pynq_z2_base_hwh):
     """C_GPIO_WIDTH and C_DOUT_DEFAULT are read from the .hwh; Vivado writes these names."""
     root = ET.parse(pynq_z2_base_hwh).getroot()
-    gpios = [m for m in root.iter("MODULE") if m.get("VLNV") == bd.IP_RESET_VLNV]
+    vlnv = str(PYNQ_Z2.ip_reset.vlnv)
+    gpios = [m for m in root.iter("MODULE") if m.get("VLNV") == vlnv]
     assert gpios, "the base overlay has AXI GPIOs of this VLNV"
     names = {p.get("NAME") for p in gpios[0].iter("PARAMETER")}
-    assert {"C_GPIO_WIDTH", "C_ALL_OUTPUTS", "C_DOUT_DEFAULT", "C_BASEADDR"} <= names
+    assert {*IP_RESET_PARAMS, "C_BASEADDR"} <= names
     assert any(b.get("NAME") == "S_AXI" for b in gpios[0].iter("BUSINTERFACE"))
-    ours = ET.fromstring(design_hwh("x", "a:b:c:1.0", 64, 64, 26, 100.0))
-    [gpio] = [m for m in ours.iter("MODULE") if m.get("VLNV") == bd.IP_RESET_VLNV]
-    assert gpio.get("INSTANCE") == bd.CELLS["ip_reset_cell"]
-    assert {"C_GPIO_WIDTH", "C_DOUT_DEFAULT"} <= {p.get("NAME") for p in gpio.iter("PARAMETER")}
+    ours = ET.fromstring(design_hwh(PYNQ_Z2, "x", 64, 64, 26, 100.0))
+    [gpio] = [m for m in ours.iter("MODULE") if m.get("VLNV") == vlnv]
+    assert gpio.get("FULLNAME") == "/" + PYNQ_Z2.ip_reset.path
+    values = {p.get("NAME"): p.get("VALUE") for p in gpio.iter("PARAMETER")}
+    assert {k: values[k] for k in IP_RESET_PARAMS} == IP_RESET_PARAMS
 
 
 def test_pynq_keeps_its_own_axi_gpio_driver():
     """Our IPReset driver must not take over every axi_gpio of every overlay."""
     from pynq.overlay import _ip_drivers
 
-    assert _ip_drivers[bd.IP_RESET_VLNV] is pynq.lib.AxiGPIO
+    assert _ip_drivers[str(PYNQ_Z2.ip_reset.vlnv)] is pynq.lib.AxiGPIO
 
 
 def test_the_hls_build_makes_ap_rst_n_reset_the_networks_static_state():

@@ -8,6 +8,7 @@ from test_board_fakes import synthetic_ip, synthetic_metadata, synthetic_words
 from pynq_mnist.board.emulator import axi_dma
 from pynq_mnist.board.emulator.device import EmulatedDevice
 from pynq_mnist.board.emulator.hwh import emulated_hwh
+from pynq_mnist.design import PYNQ_Z2
 
 
 @pytest.fixture
@@ -18,7 +19,8 @@ def board(tmp_path):
     (tmp_path / "d.bit").write_text("placeholder")
     dev = EmulatedDevice(synthetic_ip)
     ol = pynq.Overlay(str(tmp_path / "d.bit"), device=dev)
-    return ol, ol.hier_0.axi_dma_0, dev.dmas["hier_0/axi_dma_0"], dev
+    name = PYNQ_Z2.dma.path
+    return ol, getattr(ol, name), dev.dmas[name], dev
 
 
 def frames(n, seed=0):

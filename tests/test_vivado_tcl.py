@@ -202,8 +202,8 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
         f"{IP}/{ports['ip_rst_port']}",
     }
     assert g.net_of(f"{GPIO}/gpio_io_o") == {f"{GPIO}/gpio_io_o", f"{GATE}/Op2"}
-    assert g.cells[GPIO] == bd_params.IP_RESET_VLNV
-    assert g.cells[GATE] == bd_params.IP_RESET_AND_VLNV
+    assert g.cells[GPIO] == str(bd_params.DESIGN.ip_reset.vlnv)
+    assert g.cells[GATE] == str(bd_params.DESIGN.ip_reset_and.vlnv)
     gpio, gate = g.props[GPIO], g.props[GATE]
     assert (gpio["CONFIG.C_GPIO_WIDTH"], gpio["CONFIG.C_ALL_OUTPUTS"]) == ("1", "1")
     assert int(gpio["CONFIG.C_DOUT_DEFAULT"], 16) & 1  # the IP runs from power-up
@@ -213,7 +213,9 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
 
     # address map
     assert [f"{PS}/Data", f"{DMA}/S_AXI_LITE/Reg", "0x40400000", "0x10000"] in g.addresses
-    assert [f"{PS}/Data", f"{GPIO}/S_AXI/Reg", "0x41200000", "0x10000"] in g.addresses
+    design = bd_params.DESIGN
+    gpio_at = [f"0x{design.ip_reset_base:08X}", f"0x{design.ip_reset_range:X}"]
+    assert [f"{PS}/Data", f"{GPIO}/S_AXI/Reg", *gpio_at] in g.addresses
     for space in ("Data_MM2S", "Data_S2MM"):
         assert [
             f"{DMA}/{space}",

@@ -1,27 +1,22 @@
-"""The numbers and names the block design Tcl reads, derived once from ``bundle.json``.
+"""The numbers and names the block design Tcl reads: the design description and ``bundle.json``.
 
-Vivado never sees the metadata: :func:`design_params` turns it into a flat dict
-and :func:`write_params_tcl` writes that dict as one Tcl ``dict`` in a file the
-build script sources. So widths and the clock are typed once (in the bundle),
-and the Tcl and the tests read the same values.
+Vivado never sees either: :func:`design_params` turns the bundle's metadata and
+:data:`pynq_mnist.design.PYNQ_Z2` (cell names, VLNVs, addresses, bursts) into a
+flat dict and :func:`write_params_tcl` writes that dict as one Tcl ``dict`` in a
+file the build script sources. So each fact is typed once, and the Tcl, the
+emulated ``.hwh`` and the tests read the same values.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 from pynq_mnist.bundle import BundleError, BundleMetadata
+from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2
 
-# The HLS IP's ports. A bundle names them in ``ip.ports`` (keys input, output,
-# clock, reset: written by convert); these defaults serve a bundle that does not.
-IP_PORTS = {
-    "ip_in_port": "in_stream",
-    "ip_out_port": "out_stream",
-    "ip_clk_port": "ap_clk",
-    "ip_rst_port": "ap_rst_n",
-}
 _PORT_KEYS = {
     "ip_in_port": "input",
     "ip_out_port": "output",
@@ -31,45 +26,41 @@ _PORT_KEYS = {
 
 
 def ip_ports(meta: BundleMetadata) -> dict[str, str]:
-    """The IP's port names, keyed as the Tcl reads them (``ip_in_port`` ...)."""
+    """The IP's port names, keyed as the Tcl reads them (``ip_in_port`` ...).
+
+    A bundle names them in ``ip.ports`` (written by convert); the design's
+    defaults serve a bundle that does not.
+    """
     named = meta.ip.get("ports", {})
-    return {key: named.get(_PORT_KEYS[key], default) for key, default in IP_PORTS.items()}
+    defaults = asdict(DESIGN.ip_ports)
+    return {key: named.get(role, defaults[role]) for key, role in _PORT_KEYS.items()}
 
 
-# The board: the block design and its PS configuration are written for this part.
-BOARD_PART_PATTERN = "tul.com.tw:pynq-z2:part0:*"
-PART = "xc7z020clg400-1"
-HP0_WIDTH_BITS = 64
-# Vivado's usual address for an AXI DMA on GP0; any free GP0 address would do.
-DMA_LITE_BASE = 0x40400000
-DMA_LITE_RANGE = 0x10000
-DDR_RANGE = 0x20000000  # 512 MiB on the PYNQ-Z2
-
-BD_NAME = "pynq_mnist"
+DESIGN = PYNQ_Z2
 # Instance names in the block design, hence in the .hwh the board reads.
 CELLS = {
-    "ps_cell": "processing_system7_0",
-    "dma_cell": "axi_dma_0",
-    "ip_cell": "nn_0",
-    "timer_cell": "stream_timer_0",
-    "ip_reset_cell": "ip_reset_gpio",
-    "ip_reset_and_cell": "ip_reset_and",
+    "ps_cell": DESIGN.ps.path,
+    "dma_cell": DESIGN.dma.path,
+    "ip_cell": DESIGN.ip.path,
+    "timer_cell": DESIGN.timer.path,
+    "reset_cell": DESIGN.reset.path,
+    "ip_reset_cell": DESIGN.ip_reset.path,
+    "ip_reset_and_cell": DESIGN.ip_reset_and.path,
+    "ctrl_interconnect_cell": DESIGN.ctrl_interconnect.path,
+    "mem_interconnect_cell": DESIGN.mem_interconnect.path,
 }
-
-# The IP's software reset: a 1-bit AXI GPIO (PG144) whose output, ANDed with
-# proc_sys_reset's peripheral_aresetn, drives the IP's ap_rst_n. It holds the IP
-# out of reset at power-up (C_DOUT_DEFAULT 1); writing 0 to GPIO_DATA resets the
-# IP alone (its half-read input frame and its queued output), leaving the DMA,
-# whose own soft reset (DMACR.Reset) does not reach the IP, to the driver.
-IP_RESET_VLNV = "xilinx.com:ip:axi_gpio:2.0"
-IP_RESET_AND_VLNV = "xilinx.com:ip:util_vector_logic:2.0"
-IP_RESET_BASE = 0x41200000
-IP_RESET_RANGE = 0x10000
+# The VLNVs the Tcl creates its Xilinx cells with.
+VLNVS = {
+    "ps_vlnv": str(DESIGN.ps.vlnv),
+    "dma_vlnv": str(DESIGN.dma.vlnv),
+    "reset_vlnv": str(DESIGN.reset.vlnv),
+    "ip_reset_vlnv": str(DESIGN.ip_reset.vlnv),
+    "ip_reset_and_vlnv": str(DESIGN.ip_reset_and.vlnv),
+    "interconnect_vlnv": str(DESIGN.ctrl_interconnect.vlnv),
+}
 
 # The optional latency counter (stream_timer.v; its header documents the registers).
 TIMER_RTL = Path(__file__).parent / "stream_timer.v"
-TIMER_BASE = 0x43C00000
-TIMER_RANGE = 0x1000
 TIMER_ID = 0x53544D52
 TIMER_REGISTERS = {
     "id": 0x00,
@@ -84,8 +75,8 @@ TIMER_REGISTERS = {
 def latency_counter_info() -> dict:
     """Where the board finds the latency counter: recorded in ``bundle.json`` ``build``."""
     return {
-        "instance": CELLS["timer_cell"],
-        "base_address": f"0x{TIMER_BASE:08X}",
+        "instance": DESIGN.timer.path,
+        "base_address": f"0x{DESIGN.timer_base:08X}",
         "id": f"0x{TIMER_ID:08X}",
         "registers": {name: f"0x{offset:02X}" for name, offset in TIMER_REGISTERS.items()},
         "what": "cycles from the first input beat to the output beat with TLAST, last run",
@@ -94,10 +85,10 @@ def latency_counter_info() -> dict:
 
 def check_target(meta: BundleMetadata) -> None:
     """Refuse a bundle this block design cannot build: another part, or an unusable name."""
-    if meta.ip["part"] != PART:
+    if meta.ip["part"] != DESIGN.part:
         raise BundleError(
             f"the bundle targets part {meta.ip['part']} but this block design is for the "
-            f"PYNQ-Z2 ({PART}); convert the model for the PYNQ-Z2"
+            f"PYNQ-Z2 ({DESIGN.part}); convert the model for the PYNQ-Z2"
         )
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", meta.name):
         raise BundleError(
@@ -134,31 +125,32 @@ def design_params(
     return {
         "name": meta.name,
         "part": meta.ip["part"],
-        "board_part_pattern": BOARD_PART_PATTERN,
-        "bd_name": BD_NAME,
+        "board_part_pattern": DESIGN.board_part_pattern,
+        "bd_name": DESIGN.bd_name,
         "ip_vlnv": meta.ip["vlnv"],
         "ip_repo": str(Path(ip_repo).resolve()),
         **ip_ports(meta),
         **CELLS,
+        **VLNVS,
         "in_width_bits": in_width,
         "out_width_bits": out_width,
         # AXI DMA: the memory-map side must be at least as wide as its stream.
-        "dma_mm2s_mm_width_bits": max(HP0_WIDTH_BITS, in_width),
-        "dma_s2mm_mm_width_bits": max(HP0_WIDTH_BITS, out_width),
+        "dma_mm2s_mm_width_bits": max(DESIGN.hp0_width_bits, in_width),
+        "dma_s2mm_mm_width_bits": max(DESIGN.hp0_width_bits, out_width),
         "dma_length_width_bits": int(meta.dma["length_width_bits"]),
+        "dma_burst_size": DESIGN.dma_burst_size,
         "fclk0_mhz": f"{float(meta.ip['clock_mhz']):g}",
-        "hp0_width_bits": HP0_WIDTH_BITS,
-        "dma_lite_base": f"0x{DMA_LITE_BASE:08X}",
-        "dma_lite_range": f"0x{DMA_LITE_RANGE:X}",
-        "ddr_range": f"0x{DDR_RANGE:X}",
+        "hp0_width_bits": DESIGN.hp0_width_bits,
+        "dma_lite_base": f"0x{DESIGN.dma_lite_base:08X}",
+        "dma_lite_range": f"0x{DESIGN.dma_lite_range:X}",
+        "ddr_range": f"0x{DESIGN.ddr_range:X}",
         "latency_counter": int(latency_counter),
         "timer_rtl": str(TIMER_RTL),
-        "timer_base": f"0x{TIMER_BASE:08X}",
-        "timer_range": f"0x{TIMER_RANGE:X}",
-        "ip_reset_vlnv": IP_RESET_VLNV,
-        "ip_reset_and_vlnv": IP_RESET_AND_VLNV,
-        "ip_reset_base": f"0x{IP_RESET_BASE:08X}",
-        "ip_reset_range": f"0x{IP_RESET_RANGE:X}",
+        "timer_base": f"0x{DESIGN.timer_base:08X}",
+        "timer_range": f"0x{DESIGN.timer_range:X}",
+        "ip_reset_base": f"0x{DESIGN.ip_reset_base:08X}",
+        "ip_reset_range": f"0x{DESIGN.ip_reset_range:X}",
+        **{f"ip_reset_{k.lower()}": v for k, v in IP_RESET_PARAMS.items()},
         "out_dir": str(Path(out_dir).resolve()),
         "jobs": int(jobs),
     }

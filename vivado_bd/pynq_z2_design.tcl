@@ -25,7 +25,7 @@ proc ::pynq_mnist::p {params key} {
 # the explicit PYNQ-Z2 configuration of pynq_z2_ps7.tcl; then the PL side.
 proc ::pynq_mnist::add_ps7 {params use_board_preset} {
     set name [p $params ps_cell]
-    set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7:5.5 $name]
+    set ps [create_bd_cell -type ip -vlnv [p $params ps_vlnv] $name]
     if {$use_board_preset} {
         apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
             -config {make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"} $ps
@@ -46,7 +46,7 @@ proc ::pynq_mnist::add_ps7 {params use_board_preset} {
 
 # AXI DMA 7.1 in simple (register) mode: pynq.lib.dma drives it this way.
 proc ::pynq_mnist::add_dma {params} {
-    set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 [p $params dma_cell]]
+    set dma [create_bd_cell -type ip -vlnv [p $params dma_vlnv] [p $params dma_cell]]
     set_property -dict [list \
         CONFIG.c_include_sg {0} \
         CONFIG.c_sg_include_stscntrl_strm {0} \
@@ -57,8 +57,8 @@ proc ::pynq_mnist::add_dma {params} {
         CONFIG.c_m_axis_mm2s_tdata_width [p $params in_width_bits] \
         CONFIG.c_m_axi_s2mm_data_width [p $params dma_s2mm_mm_width_bits] \
         CONFIG.c_s_axis_s2mm_tdata_width [p $params out_width_bits] \
-        CONFIG.c_mm2s_burst_size {16} \
-        CONFIG.c_s2mm_burst_size {16} \
+        CONFIG.c_mm2s_burst_size [p $params dma_burst_size] \
+        CONFIG.c_s2mm_burst_size [p $params dma_burst_size] \
     ] $dma
     return $dma
 }
@@ -85,17 +85,17 @@ proc ::pynq_mnist::add_ip {params} {
 proc ::pynq_mnist::add_ip_reset {params} {
     set gpio [create_bd_cell -type ip -vlnv [p $params ip_reset_vlnv] [p $params ip_reset_cell]]
     set_property -dict [list \
-        CONFIG.C_GPIO_WIDTH {1} \
-        CONFIG.C_ALL_OUTPUTS {1} \
-        CONFIG.C_DOUT_DEFAULT {0x00000001} \
+        CONFIG.C_GPIO_WIDTH [p $params ip_reset_c_gpio_width] \
+        CONFIG.C_ALL_OUTPUTS [p $params ip_reset_c_all_outputs] \
+        CONFIG.C_DOUT_DEFAULT [p $params ip_reset_c_dout_default] \
     ] $gpio
     set gate [create_bd_cell -type ip -vlnv [p $params ip_reset_and_vlnv] [p $params ip_reset_and_cell]]
     set_property -dict [list CONFIG.C_OPERATION {and} CONFIG.C_SIZE {1}] $gate
     return $gpio
 }
 
-proc ::pynq_mnist::add_interconnect {name num_si num_mi} {
-    set ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 $name]
+proc ::pynq_mnist::add_interconnect {params name num_si num_mi} {
+    set ic [create_bd_cell -type ip -vlnv [p $params interconnect_vlnv] $name]
     set_property -dict [list CONFIG.NUM_SI $num_si CONFIG.NUM_MI $num_mi] $ic
     return $ic
 }
@@ -134,15 +134,18 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
     set dma [p $params dma_cell]
     set ip [p $params ip_cell]
     set timer [p $params latency_counter]
+    set ctrl [p $params ctrl_interconnect_cell]
+    set mem [p $params mem_interconnect_cell]
+    set rst [p $params reset_cell]
     add_ps7 $params $use_board_preset
     add_dma $params
     add_ip $params
     set gpio [p $params ip_reset_cell]
     set gate [p $params ip_reset_and_cell]
     add_ip_reset $params
-    add_interconnect ctrl_interconnect 1 [expr {2 + $timer}]
-    add_interconnect mem_interconnect 2 1
-    create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset:5.0 rst_fclk0
+    add_interconnect $params $ctrl 1 [expr {2 + $timer}]
+    add_interconnect $params $mem 2 1
+    create_bd_cell -type ip -vlnv [p $params reset_vlnv] $rst
     set clocked {}
     set resets {}
     if {$timer} {
@@ -155,28 +158,28 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
     # data path
     connect_streams $params
     # control: GP0 -> DMA registers, the IP reset GPIO (and the timer's registers)
-    connect_bd_intf_net [get_bd_intf_pins $ps/M_AXI_GP0] [get_bd_intf_pins ctrl_interconnect/S00_AXI]
-    connect_bd_intf_net [get_bd_intf_pins ctrl_interconnect/M00_AXI] [get_bd_intf_pins $dma/S_AXI_LITE]
-    connect_bd_intf_net [get_bd_intf_pins ctrl_interconnect/M01_AXI] [get_bd_intf_pins $gpio/S_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $ps/M_AXI_GP0] [get_bd_intf_pins $ctrl/S00_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $ctrl/M00_AXI] [get_bd_intf_pins $dma/S_AXI_LITE]
+    connect_bd_intf_net [get_bd_intf_pins $ctrl/M01_AXI] [get_bd_intf_pins $gpio/S_AXI]
     if {$timer} {
-        connect_bd_intf_net [get_bd_intf_pins ctrl_interconnect/M02_AXI] [get_bd_intf_pins $t/s_axi]
+        connect_bd_intf_net [get_bd_intf_pins $ctrl/M02_AXI] [get_bd_intf_pins $t/s_axi]
     }
     # memory: DMA masters -> HP0
-    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_MM2S] [get_bd_intf_pins mem_interconnect/S00_AXI]
-    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_S2MM] [get_bd_intf_pins mem_interconnect/S01_AXI]
-    connect_bd_intf_net [get_bd_intf_pins mem_interconnect/M00_AXI] [get_bd_intf_pins $ps/S_AXI_HP0]
+    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_MM2S] [get_bd_intf_pins $mem/S00_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_S2MM] [get_bd_intf_pins $mem/S01_AXI]
+    connect_bd_intf_net [get_bd_intf_pins $mem/M00_AXI] [get_bd_intf_pins $ps/S_AXI_HP0]
 
     # one clock, one reset
     connect_bd_net [get_bd_pins $ps/FCLK_CLK0] \
         [get_bd_pins $ps/M_AXI_GP0_ACLK] [get_bd_pins $ps/S_AXI_HP0_ACLK] \
         [get_bd_pins $dma/s_axi_lite_aclk] [get_bd_pins $dma/m_axi_mm2s_aclk] \
         [get_bd_pins $dma/m_axi_s2mm_aclk] [get_bd_pins $ip/[p $params ip_clk_port]] \
-        [get_bd_pins ctrl_interconnect/aclk] [get_bd_pins mem_interconnect/aclk] \
-        [get_bd_pins rst_fclk0/slowest_sync_clk] [get_bd_pins $gpio/s_axi_aclk] {*}$clocked
-    connect_bd_net [get_bd_pins $ps/FCLK_RESET0_N] [get_bd_pins rst_fclk0/ext_reset_in]
-    connect_bd_net [get_bd_pins rst_fclk0/interconnect_aresetn] \
-        [get_bd_pins ctrl_interconnect/aresetn] [get_bd_pins mem_interconnect/aresetn]
-    connect_bd_net [get_bd_pins rst_fclk0/peripheral_aresetn] \
+        [get_bd_pins $ctrl/aclk] [get_bd_pins $mem/aclk] \
+        [get_bd_pins $rst/slowest_sync_clk] [get_bd_pins $gpio/s_axi_aclk] {*}$clocked
+    connect_bd_net [get_bd_pins $ps/FCLK_RESET0_N] [get_bd_pins $rst/ext_reset_in]
+    connect_bd_net [get_bd_pins $rst/interconnect_aresetn] \
+        [get_bd_pins $ctrl/aresetn] [get_bd_pins $mem/aresetn]
+    connect_bd_net [get_bd_pins $rst/peripheral_aresetn] \
         [get_bd_pins $dma/axi_resetn] [get_bd_pins $gpio/s_axi_aresetn] \
         [get_bd_pins $gate/Op1] {*}$resets
     # the IP's reset: system reset AND the GPIO's bit

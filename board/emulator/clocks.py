@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pynq import ps
 
-IO_PLL_MHZ = 1000.0  # the FCLK source on the PYNQ-Z2
+from pynq_mnist.design import PYNQ_Z2
+
+IO_PLL_MHZ = PYNQ_Z2.io_pll_mhz
 CPU_MHZ = 650.0  # the PYNQ-Z2's Cortex-A9 clock (a model value, not measured)
 
 

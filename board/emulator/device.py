@@ -20,7 +20,7 @@ from pathlib import Path
 import pynq
 from pynq.pl_server.device import Device
 
-from pynq_mnist.vivado_bd.params import CELLS, IP_RESET_VLNV
+from pynq_mnist.design import PYNQ_Z2
 
 from .axi_dma import AxiDmaModel, IPModel
 from .axi_gpio import AxiGpioModel
@@ -28,7 +28,7 @@ from .clocks import install_emulated_clocks
 from .memory import CMA_BYTES, EmulatedMemory
 
 BOARD_NAME = "Pynq-Z2 (emulated)"
-DMA_TYPE = "xilinx.com:ip:axi_dma:"
+DMA_TYPE = PYNQ_Z2.dma.vlnv.type_prefix
 
 
 class EmulatedDevice(Device):
@@ -95,20 +95,20 @@ class EmulatedDevice(Device):
                 model = AxiDmaModel(
                     self.memory,
                     self._ip_factory(),
-                    int(p.get("c_sg_length_width", 26)),
+                    int(p["c_sg_length_width"]),
                     int(p["c_m_axis_mm2s_tdata_width"]) // 8,
                     int(p["c_s_axis_s2mm_tdata_width"]) // 8,
                 )
                 self.dmas[name] = model
                 self.map(ip["phys_addr"], ip["addr_range"], model)
         self.ip_reset = None
-        for name, ip in parser.ip_dict.items():
-            if ip.get("type") == IP_RESET_VLNV and name.split("/")[-1] == CELLS["ip_reset_cell"]:
-                p = ip["parameters"]
-                self.ip_reset = AxiGpioModel(
-                    int(p["C_GPIO_WIDTH"]), int(p["C_DOUT_DEFAULT"], 16), self._drive_ip_reset
-                )
-                self.map(ip["phys_addr"], ip["addr_range"], self.ip_reset)
+        gpio = parser.ip_dict.get(PYNQ_Z2.ip_reset.path)
+        if gpio is not None and gpio.get("type") == str(PYNQ_Z2.ip_reset.vlnv):
+            p = gpio["parameters"]
+            self.ip_reset = AxiGpioModel(
+                int(p["C_GPIO_WIDTH"]), int(p["C_DOUT_DEFAULT"], 16), self._drive_ip_reset
+            )
+            self.map(gpio["phys_addr"], gpio["addr_range"], self.ip_reset)
         self.post_download(bitstream, parser, self.name)
 
     def _drive_ip_reset(self, bits: int) -> None:

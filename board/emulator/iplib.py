@@ -42,9 +42,10 @@ import numpy as np
 
 from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
 
+from .cache import cache_dir
+
 ABI_VERSION = 1
 LIBRARY_NAME = "libpynq_mnist_ip.so"
-CACHE_ENV_VAR = "PYNQ_MNIST_EMULATOR_CACHE"
 COMPILE_TIMEOUT_S = 600
 #: What the library is built from, under ``BUNDLE/hls`` (the HLS build adds
 #: ``work/``, ``ip_repo/`` and ``reports/`` beside them, which change nothing here).
@@ -148,12 +149,6 @@ def sources_digest(hls_dir: str | os.PathLike) -> str:
     for rel in SOURCE_PATHS:
         h.update(rel.encode() + b"\0" + sha256_tree(Path(hls_dir) / rel).encode())
     return h.hexdigest()
-
-
-def cache_dir() -> Path:
-    """Where rebuilt libraries go: ``$PYNQ_MNIST_EMULATOR_CACHE`` or ``~/.cache/pynq-mnist/emulator``."""
-    env = os.environ.get(CACHE_ENV_VAR)
-    return Path(env or "~/.cache/pynq-mnist/emulator").expanduser()
 
 
 # --------------------------------------------------------------------------- packing

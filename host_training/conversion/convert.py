@@ -48,6 +48,7 @@ from pynq_mnist.bundle import (
     staged_dir,
     write_metadata,
 )
+from pynq_mnist.design import PYNQ_Z2
 from pynq_mnist.host_training.conversion import hls4ml_config, wrapper
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 
@@ -55,7 +56,6 @@ PROJECT_NAME = "mnist_net"
 #: HLS files hashed beside the library's sources.
 HLS_EXTRA_SOURCES = ("build_hls.tcl", "hls4ml_config.json")
 GOLDEN_FRAMES = 64
-DMA_LENGTH_WIDTH_BITS = 26
 FILES = {
     "golden": "golden.npz",
     "hls": "hls",
@@ -80,8 +80,8 @@ def convert_model(model, arch: str, output_dir: Path, mults_per_cycle: int):
         project_name=PROJECT_NAME,
         backend="Vivado",
         io_type=hls4ml_config.IO_TYPES[arch],
-        part=hls4ml_config.PART,
-        clock_period=1000.0 / hls4ml_config.CLOCK_MHZ,
+        part=PYNQ_Z2.part,
+        clock_period=1000.0 / PYNQ_Z2.fclk0_mhz,
     )
     hls_model.compile()
     return config, hls_model
@@ -193,8 +193,8 @@ def convert(
                 n_classes=len(data.class_names),
                 frac_bits=frac_bits,
                 dest=hls_dir,
-                part=hls4ml_config.PART,
-                clock_mhz=hls4ml_config.CLOCK_MHZ,
+                part=PYNQ_Z2.part,
+                clock_mhz=PYNQ_Z2.fclk0_mhz,
             )
             (hls_dir / "hls4ml_config.json").write_text(json.dumps(config, indent=2) + "\n")
             compile_library(hls_dir, stage / FILES["emulator"])
@@ -229,7 +229,8 @@ def convert(
             if _export_network(hls_model, stage / FILES["network"], progress):
                 files["network"] = FILES["network"]
 
-            ip_class = (words[:, 0] & np.uint64(0xF)).astype(np.int64)
+            output_format = wrapper.output_format(len(data.class_names), frac_bits)
+            ip_class = output_format.unpack(words)["class"]
             keras_class = np.argmax(keras_logits, axis=1)
             accuracy = {
                 "frames": int(len(images)),
@@ -253,18 +254,16 @@ def convert(
                         "frame_shape": list(input_format.frame_shape),
                         "pixel": input_format.pixel,
                     },
-                    "output": _output_dict(
-                        wrapper.output_format(len(data.class_names), frac_bits)
-                    ),
+                    "output": _output_dict(output_format),
                     "ip": {
                         "top": wrapper.TOP,
-                        "vlnv": wrapper.vlnv(),
-                        "part": hls4ml_config.PART,
-                        "clock_mhz": hls4ml_config.CLOCK_MHZ,
+                        "vlnv": str(PYNQ_Z2.ip.vlnv),
+                        "part": PYNQ_Z2.part,
+                        "clock_mhz": PYNQ_Z2.fclk0_mhz,
                         "target_ii_cycles": max(stages.values()),
                         "target_ii_stages": stages,
                         "target_ii_basis": "cycle model of the design (not a synthesis result)",
-                        "ports": wrapper.PORTS,
+                        "ports": asdict(PYNQ_Z2.ip_ports),
                         "hls4ml": {
                             "version": _hls4ml_version(),
                             "project_name": PROJECT_NAME,
@@ -275,7 +274,7 @@ def convert(
                             "precisions": precisions,
                         },
                     },
-                    "dma": {"length_width_bits": DMA_LENGTH_WIDTH_BITS},
+                    "dma": {"length_width_bits": PYNQ_Z2.dma_length_width_bits},
                     "model": {
                         "arch": arch,
                         "run_dir": str(run_dir.resolve()),
@@ -356,11 +355,13 @@ def _report(meta: BundleMetadata, emulate_s: float, workers: int, total_s: float
         "beats_in_per_frame": meta.input.beats_per_frame,
         "bytes_out_per_frame": meta.output.bytes_per_frame,
         "beats_out_per_frame": meta.output.beats_per_frame,
+        "logit_bits": meta.output.field("logits").width,
         "logit_frac_bits": meta.output.field("logits").frac_bits,
         "logit_type": meta.model["logit_type"],
         "reuse_factors": meta.ip["hls4ml"]["reuse_factors"],
         "io_type": meta.ip["hls4ml"]["io_type"],
         "target_ii_cycles": meta.ip["target_ii_cycles"],
+        "clock_mhz": meta.ip["clock_mhz"],
         "precisions": meta.ip["hls4ml"]["precisions"],
         "emulate_s": round(emulate_s, 3),
         "emulate_workers": workers,
@@ -378,9 +379,9 @@ def format_report(r: dict) -> str:
         f"  argmax agreement          {100 * r['agreement']:.2f} %   ({r['disagreements']} frames differ)",
         f"  per frame in              {r['bytes_in_per_frame']} bytes in {r['beats_in_per_frame']} beats",
         f"  per frame out             {r['bytes_out_per_frame']} bytes in {r['beats_out_per_frame']} beat",
-        f"  logits                    {r['logit_type']} on chip, 6-bit out with {r['logit_frac_bits']} fraction bits",
+        f"  logits                    {r['logit_type']} on chip, {r['logit_bits']}-bit out with {r['logit_frac_bits']} fraction bits",
         f"  reuse factors             {r['reuse_factors']}",
-        f"  target II (cycle model)   {r['target_ii_cycles']} cycles/frame at 100 MHz",
+        f"  target II (cycle model)   {r['target_ii_cycles']} cycles/frame at {r['clock_mhz']:g} MHz",
         f"  emulation (host timing)   {r['emulate_s']:.2f} s for {r['frames']} frames "
         f"on {r['emulate_workers']} process{'es' if r['emulate_workers'] > 1 else ''}",
         "  precisions:",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pynq_mnist import encoding
+from pynq_mnist.host_training.conversion import wrapper
 
 #: Multipliers per clock one layer may use. 4-8 bit products map to LUTs, roughly
 #: 30-60 LUTs each with their adder tree: 256 keeps a layer near 10k of the
@@ -34,11 +35,8 @@ from pynq_mnist import encoding
 MULTS_PER_CYCLE = 256
 #: Per arch: how tensors move between layers.
 IO_TYPES = {"mlp": "io_parallel", "cnn": "io_stream"}
-PART = "xc7z020clg400-1"
-CLOCK_MHZ = 100.0
 #: Vivado HLS's default limit on the elements of a completely partitioned array.
 PARTITION_LIMIT = 4096
-PIXELS_PER_BEAT = 8
 SUPPORTED_LAYERS = {"InputLayer", "QDense", "QConv2D", "QActivation", "MaxPooling2D", "Flatten"}
 
 
@@ -227,7 +225,7 @@ def target_ii(model, arch: str, hls_model) -> dict[str, int]:
     per clock. Stages overlap (DATAFLOW), so the frame interval is the largest.
     """
     pixels = int(np.prod(model.input_shape[1:]))
-    stages = {"read_frame": pixels // PIXELS_PER_BEAT if arch == "mlp" else pixels}
+    stages = {"read_frame": pixels // wrapper.PIXELS_PER_BEAT if arch == "mlp" else pixels}
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "MaxPooling2D":

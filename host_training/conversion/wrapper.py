@@ -15,21 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
+from pynq_mnist import encoding
 from pynq_mnist.bundle import Field, OutputFormat
+from pynq_mnist.design import PYNQ_Z2
 
 TEMPLATES = Path(__file__).parent / "hls"
-TOP = "pynq_mnist_top"
-IP_VENDOR, IP_LIBRARY, IP_VERSION = "pynq_mnist", "hls", "1.0"
-STREAM_WIDTH_BITS = 64
+VLNV = PYNQ_Z2.ip.vlnv
+TOP = VLNV.name
+STREAM_WIDTH_BITS = PYNQ_Z2.stream_width_bits
+PIXELS_PER_BEAT = STREAM_WIDTH_BITS // encoding.PIXEL_BITS
 CLASS_BITS = 4
 LOGIT_BITS = 6
-#: Ports of the IP (C argument names, which HLS keeps for AXI-Stream interfaces).
-PORTS = {"input": "in_stream", "output": "out_stream", "clock": "ap_clk", "reset": "ap_rst_n"}
 _PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
-
-
-def vlnv() -> str:
-    return f"{IP_VENDOR}:{IP_LIBRARY}:{TOP}:{IP_VERSION}"
 
 
 # --------------------------------------------------------------------------- word layout
@@ -126,7 +123,9 @@ def write_hls_sources(
         "net_function": project_name,
         "io_stream": int(io_type == "io_stream"),
         "pixels": pixels,
-        "beats_in": pixels * 8 // STREAM_WIDTH_BITS,
+        "stream_width_bits": STREAM_WIDTH_BITS,
+        "pixels_per_beat": PIXELS_PER_BEAT,
+        "beats_in": pixels // PIXELS_PER_BEAT,
         "n_classes": n_classes,
         "class_bits": CLASS_BITS,
         "logit_bits": LOGIT_BITS,
@@ -134,9 +133,9 @@ def write_hls_sources(
         "top": TOP,
         "part": part,
         "clock_period_ns": f"{1000.0 / clock_mhz:g}",
-        "ip_vendor": IP_VENDOR,
-        "ip_library": IP_LIBRARY,
-        "ip_version": IP_VERSION,
+        "ip_vendor": VLNV.vendor,
+        "ip_library": VLNV.library,
+        "ip_version": VLNV.version,
         "net_source": f"{project_name}.cpp",
     }
     (dest / "pynq_mnist_config.h").write_text(render(TEMPLATES / "pynq_mnist_config.h.in", values))

@@ -5,16 +5,16 @@
 // The "ended" stream carries the input's TLAST past the network to the packer.
 #include "pynq_mnist_top.h"
 
-#if PYNQ_MNIST_CLASS_BITS + PYNQ_MNIST_N_CLASSES * PYNQ_MNIST_LOGIT_BITS > 64
-#error "the class index and the logits do not fit in one 64-bit output beat"
+#if PYNQ_MNIST_CLASS_BITS + PYNQ_MNIST_N_CLASSES * PYNQ_MNIST_LOGIT_BITS > PYNQ_MNIST_STREAM_WIDTH_BITS
+#error "the class index and the logits do not fit in one output beat"
 #endif
-#if PYNQ_MNIST_BEATS_IN * 8 != PYNQ_MNIST_PIXELS
-#error "a frame must be a whole number of 8-pixel beats"
+#if PYNQ_MNIST_BEATS_IN * PYNQ_MNIST_PIXELS_PER_BEAT != PYNQ_MNIST_PIXELS
+#error "a frame must be a whole number of beats"
 #endif
 
 namespace {
 
-const int PIXELS_PER_BEAT = 8;
+const int PIXELS_PER_BEAT = PYNQ_MNIST_PIXELS_PER_BEAT;
 
 #if PYNQ_MNIST_IO_STREAM
 typedef input_t::value_type pixel_t;

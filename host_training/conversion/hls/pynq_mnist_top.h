@@ -1,6 +1,6 @@
 // pynq-mnist: the IP's top level, an AXI-Stream wrapper around the hls4ml network.
 //
-// Input:  64-bit beats of 8 uint8 pixels (pixel i of a beat at bits 8i..8i+7),
+// Input:  PYNQ_MNIST_STREAM_WIDTH_BITS-bit beats (64) of uint8 pixels (pixel i of a beat at bits 8i..8i+7),
 //         PYNQ_MNIST_BEATS_IN beats per frame, frames back to back.
 // Output: one 64-bit beat per frame: bits [CLASS_BITS-1:0] the argmax of the
 //         full-precision logits (first maximum wins), then N_CLASSES signed
@@ -23,7 +23,7 @@
 
 #include "pynq_mnist_config.h"
 
-typedef ap_axiu<64, 0, 0, 0> axis_beat_t;
+typedef ap_axiu<PYNQ_MNIST_STREAM_WIDTH_BITS, 0, 0, 0> axis_beat_t;
 
 void pynq_mnist_top(hls::stream<axis_beat_t> &in_stream, hls::stream<axis_beat_t> &out_stream);
 
