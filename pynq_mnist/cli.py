@@ -13,6 +13,8 @@ import importlib
 import shlex
 import sys
 
+#: Commands that pick up where an interrupted run stopped (the others start over).
+RESUMABLE = ("train", "build-overlay", "pipeline")
 COMMANDS = {
     "train": ("pynq_mnist.host_training.training.cli", "train a teacher and a compressed student"),
     "convert": ("pynq_mnist.host_training.conversion.cli", "student -> hls4ml IP + overlay bundle"),
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
+        hint = "; run the same command again to resume" if args.command in RESUMABLE else ""
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
 

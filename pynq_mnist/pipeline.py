@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,16 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset", help="training preset (default: the arch's own; 'smoke' for a quick try)"
     )
     parser.add_argument("--data", help="MNIST folder (default $PYNQ_MNIST_DATA, else download)")
-    parser.add_argument("--target", choices=("auto", "board", "emulator"), default="auto")
-    parser.add_argument(
-        "--latency-calls", type=int, default=1000, help="single-frame calls for the latency"
-    )
+    from pynq_mnist.board.bench_options import add_measurement_arguments
+
     # The emulated CNN costs milliseconds of host time per frame: a lighter sweep
     # than `pynq-mnist bench` makes on a board.
-    parser.add_argument("--batches", default="1,10,100,1000", help="batch sizes for throughput")
-    parser.add_argument(
-        "--frames-per-point", type=int, default=1000, help="frames timed per batch size"
-    )
+    add_measurement_arguments(parser, batches=(1, 10, 100, 1000), frames_per_point=1000)
 
 
 def bundle_is_current(bundle_dir: Path, run_dir: Path) -> bool:
@@ -56,7 +52,9 @@ def bundle_is_current(bundle_dir: Path, run_dir: Path) -> bool:
 
 def run_arch(arch: str, args: argparse.Namespace) -> dict:
     """Every stage for one architecture; returns its summary row."""
-    from pynq_mnist.board.bench import run_benchmark, write_results
+    from pynq_mnist.board.bench import run_benchmark
+    from pynq_mnist.board.bench_files import BenchFiles
+    from pynq_mnist.board.bench_options import BenchOptions
     from pynq_mnist.board.overlay import load_overlay
     from pynq_mnist.host_training.conversion.convert import convert
     from pynq_mnist.host_training.training.train import train
@@ -85,11 +83,9 @@ def run_arch(arch: str, args: argparse.Namespace) -> dict:
             overlay,
             data.test_images,
             data.test_labels,
-            latency_calls=args.latency_calls,
-            batches=tuple(int(b) for b in args.batches.split(",")),
-            frames_per_point=args.frames_per_point,
+            BenchOptions.from_args(args),
+            BenchFiles(bench_dir),
         )
-    write_results(result, bench_dir)
     wall["bench_s"] = time.perf_counter() - t0
     return summary_row(arch, metrics, bundle_dir, result, wall)
 
@@ -99,7 +95,7 @@ def summary_row(arch: str, metrics: dict, bundle_dir: Path, bench: dict, wall: d
     from pynq_mnist.bundle import Bundle
 
     meta = Bundle(bundle_dir).metadata
-    best = max(bench["throughput"], key=lambda r: r["frames_per_s"])
+    top = bench["throughput_plateau"]
     student = metrics["student"]
     return {
         "arch": arch,
@@ -119,8 +115,8 @@ def summary_row(arch: str, metrics: dict, bundle_dir: Path, bench: dict, wall: d
         "timings": bench["timings"],
         "latency_p50_us": bench["latency"]["p50_us"],
         "latency_p99_us": bench["latency"]["p99_us"],
-        "best_frames_per_s": best["frames_per_s"],
-        "best_batch": best["batch"],
+        "plateau_frames_per_s": top["frames_per_s"],
+        "plateau_batch": top["batch"],
         "wall_seconds": wall,
         "bundle": str(bundle_dir),
     }
@@ -144,7 +140,7 @@ def format_summary(rows: list[dict]) -> str:
             f"  stream     {r['bytes_in_per_frame']} bytes in, {r['bytes_out_per_frame']} out "
             "per frame",
             f"  speed      latency p50 {r['latency_p50_us']:.1f} us, p99 {r['latency_p99_us']:.1f}"
-            f" us; {r['best_frames_per_s']:.0f} frames/s at batch {r['best_batch']}",
+            f" us; {r['plateau_frames_per_s']:.0f} frames/s from batch {r['plateau_batch']} on",
             f"             [{r['timings']}]",
             "  wall       "
             + ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in r["wall_seconds"].items()),
@@ -154,6 +150,15 @@ def format_summary(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pynq_mnist.board.bench_options import BenchOptionError, BenchOptions
+    from pynq_mnist.board.result_files import OutputError, writable_dir
+
+    try:  # refused before hours of training, not after
+        BenchOptions.from_args(args)
+        writable_dir(args.out)
+    except (BenchOptionError, OutputError) as e:
+        print(f"pynq-mnist pipeline: error: {e}", file=sys.stderr)
+        return 2
     archs = ARCHS if args.arch == "all" else (args.arch,)
     rows = [run_arch(arch, args) for arch in archs]
     out = Path(args.out)
