@@ -121,11 +121,10 @@ def float_stream_ip(meta, answers: dict[bytes, np.ndarray]):
     logits, klass = meta.output.field("logits"), meta.output.field("class")
     n_pix = meta.input.pixels_per_frame
     half_step = 2.0 ** -(logits.frac_bits + 1)
-    scale = np.float32(meta.input.pixel["scale"])
 
     def network(beats: np.ndarray) -> np.ndarray:
         pixels = beats.astype(np.uint32).view(np.float32).reshape(len(beats), n_pix)
-        raw = np.rint(pixels / scale).astype(np.uint8).view("<u8").reshape(len(beats), -1)
+        raw = meta.input.pixel.from_network_input(pixels).view("<u8").reshape(len(beats), -1)
         words = np.stack([answers[row.tobytes()] for row in raw])
         out = logits.value(logits.extract(words)).astype(np.float32)
         out[np.arange(len(out)), klass.extract(words)[:, 0]] += half_step
@@ -202,10 +201,8 @@ def run_hls4ml(
         raise RuntimeError("hls4ml's driver must run on the emulated board")
     predict_only = [0.0, 0.0]  # wall, device
 
-    scale = np.float32(meta.input.pixel["scale"])
-
     def classify(x: np.ndarray) -> np.ndarray:
-        encoded = x.astype(np.float32) * scale
+        encoded = meta.input.pixel.to_network_input(x)
         wall, dev, out = _timed(device, lambda: theirs.predict(encoded))
         predict_only[0] += wall
         predict_only[1] += dev

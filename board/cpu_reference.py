@@ -1,11 +1,10 @@
 """The student network on the CPU in numpy, bit-exact with the hls4ml IP.
 
 This is the ARM baseline of the benchmark and an oracle for the FPGA: it reads
-the ``.npz`` that :func:`pynq_mnist.host_training.conversion.network_export.export_network`
-writes from the hls4ml ``ModelGraph`` and recomputes every layer in integers.
-
-Numbers travel as raw integers: a value of fixed-point type ``t`` is
-``raw * 2**-t.frac``. Each layer follows what hls4ml's C++ does:
+the network file (:mod:`pynq_mnist.network_file`) that
+:func:`pynq_mnist.host_training.conversion.network_export.export_network` writes
+from the hls4ml ``ModelGraph`` and recomputes every layer in integers
+(:mod:`pynq_mnist.fixed_point`). Each layer follows what hls4ml's C++ does:
 
 - Dense and Conv2D: every product ``x * w`` is cast to ``accum_t``, the bias is
   cast to ``accum_t``, the sum is kept in ``accum_t``, and the sum is cast to the
@@ -17,166 +16,23 @@ Numbers travel as raw integers: a value of fixed-point type ``t`` is
   before the maximum, under ``io_parallel`` after it; then cast to the result type.
 - Zero padding and reshape (flatten): data movement, then a cast.
 
-A cast follows ``ap_fixed`` semantics: first the quantization mode (``TRN`` is
-floor, ``RND_CONV`` rounds half to even, ...), then the overflow mode (``WRAP``
-keeps the low bits, ``SAT`` clips).
-
-Only numpy, the standard library and ``pynq_mnist.encoding`` are imported: this runs
-on the board.
+A pixel's raw byte enters with the fraction bits of the bundle's pixel format
+(``BundleMetadata.input.pixel_frac_bits``), given to :meth:`CpuReference.from_file`.
+Only numpy and the standard library are imported: this runs on the board.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
-from pynq_mnist.encoding import PIXEL_BITS
+from pynq_mnist.fixed_point import FixedPointError, FixedType, requantize
+from pynq_mnist.network_file import NetworkFileError, read_network
 
-FORMAT = "pynq-mnist-network"
-FORMAT_VERSION = 1
-
-_ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
-_SATURATION = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
 # Frames per pass are chosen so that the largest layer output stays near this many
 # elements (2 MiB of int64): small enough for the caches, large enough for BLAS.
 _BATCH_ELEMENTS = 2**18
-
-
-class NetworkFileError(ValueError):
-    """The network file is malformed or describes something this reference cannot run."""
-
-
-@dataclass(frozen=True)
-class FixedType:
-    """An ``ap_fixed``/``ap_ufixed``/``ap_int`` type: ``width`` bits, ``integer`` of them above the point."""
-
-    width: int
-    integer: int
-    signed: bool
-    rounding: str = "TRN"
-    saturation: str = "WRAP"
-
-    def __post_init__(self) -> None:
-        if self.width < 1 or self.width > 62:
-            raise NetworkFileError(f"type width {self.width} outside 1..62")
-        if self.rounding not in _ROUNDING:
-            raise NetworkFileError(
-                f"unknown rounding mode {self.rounding!r}; expected one of {_ROUNDING}"
-            )
-        if self.saturation not in _SATURATION:
-            raise NetworkFileError(
-                f"unknown saturation mode {self.saturation!r}; expected one of {_SATURATION}"
-            )
-
-    @classmethod
-    def from_dict(cls, d: dict) -> FixedType:
-        """Read the dict the exporter writes (``saturation_bits`` must be 0)."""
-        if d.get("saturation_bits", 0):
-            raise NetworkFileError(f"saturation_bits={d['saturation_bits']} is not supported: {d}")
-        try:
-            return cls(
-                int(d["width"]),
-                int(d["integer"]),
-                bool(d["signed"]),
-                d["rounding"],
-                d["saturation"],
-            )
-        except KeyError as e:
-            raise NetworkFileError(f"type {d} lacks {e}") from None
-
-    @property
-    def frac(self) -> int:
-        return self.width - self.integer
-
-    @property
-    def raw_min(self) -> int:
-        if not self.signed:
-            return 0
-        return -(2 ** (self.width - 1)) + (self.saturation == "SAT_SYM")
-
-    @property
-    def raw_max(self) -> int:
-        return 2 ** (self.width - self.signed) - 1
-
-    def __str__(self) -> str:
-        kind = "fixed" if self.signed else "ufixed"
-        return f"ap_{kind}<{self.width},{self.integer},AP_{self.rounding},AP_{self.saturation}>"
-
-
-def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
-    """Cast raw integers with ``frac`` fractional bits to type ``t`` as ``ap_fixed`` does.
-
-    Parameters
-    ----------
-    raw : np.ndarray
-        Integer array (any integer dtype); the value is ``raw * 2**-frac``.
-    frac : int
-        Fractional bits of ``raw``.
-    t : FixedType
-        The destination type.
-
-    Returns
-    -------
-    np.ndarray
-        int64 raw values of type ``t`` (value ``out * 2**-t.frac``).
-    """
-    x = np.asarray(raw, dtype=np.int64)
-    shift = frac - t.frac
-    if shift < 0:
-        x = x << -shift
-    elif shift > 0:
-        x = _round_shift(x, shift, t.rounding)
-    return _overflow(x, t)
-
-
-def _round_shift(x: np.ndarray, d: int, mode: str) -> np.ndarray:
-    """``x / 2**d`` rounded to an integer by ``mode`` (d >= 1)."""
-    half = 1 << (d - 1)
-    if mode == "TRN":
-        return x >> d
-    if mode == "RND":
-        return (x + half) >> d
-    if mode == "RND_MIN_INF":
-        return (x + (half - 1)) >> d
-    if mode == "RND_CONV":
-        # A tie rounds up exactly when the truncated quotient is odd.
-        y = (x >> d) & 1
-        y += x
-        y += half - 1
-        y >>= d
-        return y
-    mag = np.abs(x)
-    if mode == "TRN_ZERO":
-        mag >>= d
-    elif mode == "RND_ZERO":
-        mag += half - 1
-        mag >>= d
-    else:  # RND_INF: half away from zero
-        mag += half
-        mag >>= d
-    return np.where(x < 0, -mag, mag)
-
-
-def _overflow(y: np.ndarray, t: FixedType) -> np.ndarray:
-    lo, hi = t.raw_min, t.raw_max
-    if y.size == 0 or (y.min() >= lo and y.max() <= hi):
-        return y  # the common case: nothing overflows, every mode keeps the value
-    if t.saturation == "WRAP":
-        y = y & (2**t.width - 1)
-        if t.signed:
-            y = np.where(y > hi, y - 2**t.width, y)
-        return y
-    if t.saturation == "SAT_ZERO":
-        return np.where((y < lo) | (y > hi), 0, y)
-    return np.clip(y, lo, hi)
-
-
-def _quantize_bound(t: FixedType) -> int:
-    """Largest magnitude a raw value of ``t`` can take."""
-    return max(abs(t.raw_min), abs(t.raw_max))
 
 
 class _Layer:
@@ -193,8 +49,14 @@ class _Layer:
 
 
 class _Input(_Layer):
+    """Raw pixel bytes, with ``pixel_frac_bits`` fraction bits, cast to the input type."""
+
+    def __init__(self, name: str, out_t: FixedType, pixel_frac_bits: int):
+        super().__init__(name, out_t, out_t)
+        self.pixel_frac_bits = pixel_frac_bits
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return requantize(x, PIXEL_BITS, self.out_t)  # pixel p means p / 2**PIXEL_BITS
+        return requantize(x, self.pixel_frac_bits, self.out_t)
 
 
 class _Cast(_Layer):
@@ -288,7 +150,7 @@ class _MultiplyAccumulate:
         self.accum_t = accum_t
         self.bias = requantize(bias, b_t.frac, accum_t)
         self.exact_products = accum_t.frac >= self.product_frac
-        xmax = _quantize_bound(in_t)
+        xmax = in_t.raw_bound
         colsum = int(np.abs(self.w).sum(axis=0).max(initial=0))
         bound = xmax * colsum  # largest |partial sum| of raw products
         if accum_t.saturation != "WRAP":
@@ -392,8 +254,16 @@ class CpuReference:
         self.batch = self._batch_size()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> CpuReference:
+    def from_file(cls, path: str | os.PathLike, pixel_frac_bits: int) -> CpuReference:
         """Load a network written by ``export_network``.
+
+        Parameters
+        ----------
+        path : path
+            The network file (a bundle's ``files["network"]``).
+        pixel_frac_bits : int
+            Fraction bits of a raw pixel byte: the bundle's
+            ``metadata.input.pixel_frac_bits`` (pixel ``p`` means ``p * 2**-pixel_frac_bits``).
 
         Raises
         ------
@@ -402,21 +272,9 @@ class CpuReference:
             reference does not implement (the message names it).
         """
         source = os.fspath(path)
-        try:
-            with np.load(source, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            raise NetworkFileError(f"{source}: cannot read a network .npz ({e})") from None
-        if "graph" not in arrays:
-            raise NetworkFileError(f"{source}: no 'graph' entry; write it with export_network()")
-        graph = json.loads(str(arrays["graph"]))
-        if graph.get("format") != FORMAT or graph.get("format_version") != FORMAT_VERSION:
-            raise NetworkFileError(
-                f"{source}: format {graph.get('format')!r} v{graph.get('format_version')}, "
-                f"this reader takes {FORMAT!r} v{FORMAT_VERSION}; re-export the network"
-            )
+        graph, arrays = read_network(source)
         return cls(
-            _build_layers(graph, arrays, source),
+            _build_layers(graph, arrays, source, pixel_frac_bits),
             tuple(graph["input_shape"]),
             graph["io_type"],
             source,
@@ -436,7 +294,7 @@ class CpuReference:
         Parameters
         ----------
         frames : np.ndarray
-            uint8 frames of shape (N, 28, 28) or (N, 784); pixel ``p`` means ``p / 256``.
+            uint8 frames of shape (N, 28, 28) or (N, 784); pixel ``p`` means ``p * 2**-pixel_frac_bits``.
         """
         x = self._check_frames(frames)
         return np.concatenate(
@@ -479,7 +337,7 @@ class CpuReference:
         return frames.reshape(len(frames), size)
 
 
-def _build_layers(graph: dict, arrays: dict, source: str) -> list[_Layer]:
+def _build_layers(graph: dict, arrays: dict, source: str, pixel_frac_bits: int) -> list[_Layer]:
     layers: list[_Layer] = []
     in_t: FixedType | None = None
     for i, spec in enumerate(graph["layers"]):
@@ -487,7 +345,7 @@ def _build_layers(graph: dict, arrays: dict, source: str) -> list[_Layer]:
         try:
             out_t = FixedType.from_dict(spec["result_t"])
             if kind == "input":
-                layer: _Layer = _Input(name, out_t, out_t)
+                layer: _Layer = _Input(name, out_t, pixel_frac_bits)
             elif in_t is None:
                 raise NetworkFileError("the first layer must be the input")
             elif kind in ("dense", "conv2d"):
@@ -532,7 +390,7 @@ def _build_layers(graph: dict, arrays: dict, source: str) -> list[_Layer]:
                 )
             else:
                 raise NetworkFileError(f"layer kind {kind!r} is not implemented")
-        except (KeyError, NetworkFileError) as e:
+        except (KeyError, TypeError, NetworkFileError, FixedPointError) as e:
             raise NetworkFileError(f"{source}: layer {i} ({name!r}, {kind}): {e}") from None
         layers.append(layer)
         in_t = out_t

@@ -177,6 +177,7 @@ class MnistOverlay(pynq.Overlay):
         self.ip_reset = find_ip_reset(self)
         self._lock = threading.Lock()
         self._dirty = False
+        self._golden_vectors = None
         self.recoveries = 0
         self.last_recovery_s = 0.0
         self.board_name = (
@@ -302,27 +303,33 @@ class MnistOverlay(pynq.Overlay):
             self.download()
             self.link.reset()
 
+    def _golden(self):
+        """The bundle's golden vectors, read (and checked) once, when first needed."""
+        if self._golden_vectors is None:
+            self._golden_vectors = self.bundle.golden_vectors()
+        return self._golden_vectors
+
     def _restore(self) -> None:
         """Reset, then prove the data path clean with the golden vectors (lock held)."""
         t0 = time.perf_counter()
         self.reset_device()
         saved, self.timer = self.timer, StageTimer()
         try:
-            frames, expected = self.bundle.golden()
+            golden = self._golden()
             self._dirty = True
             try:
-                got = self._transfer_all(self.metadata.input.pack(frames))
+                got = self._transfer_all(self.metadata.input.pack(golden.frames))
             except Exception as e:
                 raise RecoveryFailed(
                     f"the overlay did not recover after a failed call: the golden vectors "
                     f"failed after a reset of the IP and the DMA ({type(e).__name__}: {e}). "
                     "Nothing was classified; call again to retry, or load the overlay again"
                 ) from e
-            bad = int((got != expected.reshape(got.shape)).any(axis=1).sum())
-            if bad:
+            problems = golden.mismatches(self.metadata.output, got)
+            if problems:
                 raise RecoveryFailed(
-                    f"the overlay did not recover after a failed call: {bad} of {len(frames)} "
-                    "golden frames gave other words after a reset of the IP and the DMA. "
+                    "the overlay did not recover after a failed call: after a reset of the IP "
+                    "and the DMA the golden vectors differ (" + "; ".join(problems) + "). "
                     "Nothing was classified; load the overlay again"
                 )
             self._dirty = False
@@ -366,19 +373,17 @@ class MnistOverlay(pynq.Overlay):
 
     def _self_test(self) -> None:
         t0 = time.perf_counter()
-        frames, expected = self.bundle.golden()
-        got = self.execute(frames)
+        golden = self._golden()
+        got = self.execute(golden.frames)
         self.timer.clear()
         self.self_test_s = time.perf_counter() - t0
-        bad = np.flatnonzero((got != expected.reshape(got.shape)).any(axis=1))
-        if bad.size:
-            i = int(bad[0])
+        problems = golden.mismatches(self.metadata.output, got)
+        if problems:
             self._free_buffers()
             raise GoldenMismatch(
-                f"golden self-test failed on {self.target}: {bad.size} of {len(frames)} frames "
-                f"differ; frame {i} gave {[hex(w) for w in got[i]]}, the bundle expects "
-                f"{[hex(w) for w in expected.reshape(got.shape)[i]]}. The bitstream and the "
-                "bundle do not belong together (rebuild the overlay from this bundle)"
+                f"golden self-test failed on {self.target}: " + "; ".join(problems) + ". The "
+                "bitstream and the bundle do not belong together (rebuild the overlay from "
+                "this bundle)"
             )
 
     def close(self) -> None:

@@ -4,15 +4,22 @@ A bundle is a folder::
 
     BUNDLE/
       bundle.json          metadata (this module's schema), written last
-      golden.npz           frames + the exact output words the IP must give
+      golden.npz           frames, the exact output words the IP must give, and
+                           their decoded classes and logits
       hls/                 HLS project: hls4ml network + our AXI-Stream wrapper
       emulator/            the wrapper compiled for this host (the emulated board)
+      network.npz          the network for the numpy CPU reference (pynq_mnist.network_file)
       NAME.bit, NAME.hwh   after ``pynq-mnist build-overlay`` (Vivado)
 
 Each fact lives once, in ``bundle.json``; both sides read it through
-:class:`BundleMetadata`. Derived numbers that people and Tcl like to see (beats
-and bytes per frame) are stored too, and :func:`BundleMetadata.from_dict`
-refuses a file whose numbers disagree with each other.
+:class:`BundleMetadata`, whose every section is a typed, validated dataclass
+(also readable by key, as the JSON it is written as). A value of the wrong type
+or out of range is refused on read with an error naming the file, the key and
+what is allowed. Derived numbers that people and Tcl like to see (beats and
+bytes per frame) are stored too, and :func:`BundleMetadata.from_dict` refuses a
+file whose numbers disagree with each other. ``bundle.json`` carries the
+SHA-256 of its own canonical JSON (``metadata_sha256``), so an edit by hand is
+refused like an edited file.
 
 This module imports numpy and the standard library only: the board uses it.
 """
@@ -22,25 +29,112 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pynq_mnist.atomic import atomic_path
+from pynq_mnist.design import DesignError, Vlnv
 from pynq_mnist.digest import file_digest
 
 SCHEMA = "pynq-mnist-bundle"
 SCHEMA_VERSION = 1
 METADATA_FILE = "bundle.json"
+DIGEST_KEY = "metadata_sha256"
+#: The AXI-Stream TDATA widths a bundle may use.
+STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
+#: The AXI DMA's LENGTH register width, in bits (PG021: 8 to 26).
+LENGTH_WIDTHS = range(8, 27)
+WORD_BITS = 64  # output words are read as little-endian uint64
 
 
 class BundleError(ValueError):
     """A bundle, its metadata or data given to it is not what it must be."""
+
+
+# --------------------------------------------------------------------------- checked values
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_FIXED = re.compile(r"ap_u?fixed<\d+,-?\d+(,[A-Z_]+)*>")
+
+
+def _get(d: Any, key: str, source: str, section: str = "") -> Any:
+    where = f"{section}.{key}" if section else key
+    if not isinstance(d, dict):
+        raise BundleError(f"{source}: {section or 'the metadata'} must be a JSON object")
+    if key not in d:
+        raise BundleError(f"{source}: missing key {key!r} ({where})")
+    return d[key]
+
+
+def _int(value: Any, where: str, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BundleError(f"{where} must be an integer, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        allowed = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
+        raise BundleError(f"{where} is {value}; allowed: {allowed}")
+    return value
+
+
+def _float(value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BundleError(f"{where} must be a finite number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise BundleError(f"{where} is {value}; allowed: {lo}..{hi}")
+    return float(value)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise BundleError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _str(value: Any, where: str, pattern: re.Pattern | None = None, what: str = "") -> str:
+    if not isinstance(value, str) or not value:
+        raise BundleError(f"{where} must be a non-empty string, got {value!r}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise BundleError(f"{where} is {value!r}; allowed: {what}")
+    return value
+
+
+def safe_name(value: Any, where: str) -> str:
+    """``value`` if it can name a file or folder: no separators, no ``..``, no leading dot."""
+    return _str(value, where, _SAFE_NAME, "letters, digits, '_', '.', '-' (no '/', no leading '.')")
+
+
+def _relative_path(value: Any, where: str) -> str:
+    """A path inside the bundle: relative, '/'-separated safe names, no '..'."""
+    text = _str(value, where)
+    for part in text.split("/"):
+        if not _SAFE_NAME.fullmatch(part):
+            raise BundleError(
+                f"{where} is {text!r}; allowed: a path inside the bundle "
+                "(relative, no '..', no leading '.', parts of letters, digits, '_', '.', '-')"
+            )
+    return text
+
+
+def _dict(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise BundleError(f"{where} must be a JSON object, got {value!r}")
+    return value
+
+
+def _refuse_unknown(d: dict, known: set[str], where: str) -> None:
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise BundleError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {sorted(known)}")
 
 
 # --------------------------------------------------------------------------- formats
@@ -61,6 +155,21 @@ class Field:
     signed: bool = False
     frac_bits: int = 0
 
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Field:
+        _dict(d, where)
+        _refuse_unknown(d, {f.name for f in fields(cls)}, where)
+        name = _str(_get(d, "name", where), f"{where}.name", _IDENTIFIER, "an identifier")
+        w = f"{where} ({name})"
+        return cls(
+            name=name,
+            lsb=_int(_get(d, "lsb", where), f"{w}.lsb", 0),
+            width=_int(_get(d, "width", where), f"{w}.width", 1, WORD_BITS),
+            count=_int(d.get("count", 1), f"{w}.count", 1),
+            signed=_bool(d.get("signed", False), f"{w}.signed"),
+            frac_bits=_int(d.get("frac_bits", 0), f"{w}.frac_bits", -WORD_BITS, WORD_BITS),
+        )
+
     @property
     def msb(self) -> int:
         return self.lsb + self.count * self.width - 1
@@ -71,7 +180,7 @@ class Field:
         mask = np.uint64((1 << self.width) - 1)
         for k in range(self.count):
             bit = self.lsb + k * self.width
-            raw = (words[:, bit // 64] >> np.uint64(bit % 64)) & mask
+            raw = (words[:, bit // WORD_BITS] >> np.uint64(bit % WORD_BITS)) & mask
             out[:, k] = raw.astype(np.int64)
         if self.signed:
             out[out >= 1 << (self.width - 1)] -= 1 << self.width
@@ -80,6 +189,70 @@ class Field:
     def value(self, raw: np.ndarray) -> np.ndarray:
         """Real values of raw integers: integers stay integers when ``frac_bits`` is 0."""
         return raw if self.frac_bits == 0 else raw * 2.0**-self.frac_bits
+
+    def decode(self, words: np.ndarray) -> np.ndarray:
+        """Values of this field: ``(N,)`` for one element, else ``(N, count)``."""
+        values = self.value(self.extract(words))
+        return values[:, 0] if self.count == 1 else values
+
+    @property
+    def raw_range(self) -> tuple[int, int]:
+        """The smallest and largest raw integer the field holds."""
+        if self.signed:
+            return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
+        return 0, (1 << self.width) - 1
+
+    def encode(self, raw: np.ndarray) -> np.ndarray:
+        """Raw integers ``(N, count)`` (in :attr:`raw_range`) as their bits in uint64 words
+        ``(N, words)`` of a frame of ``words`` 64-bit words (OR them into a frame's words)."""
+        raw = np.asarray(raw, dtype=np.int64).reshape(len(raw), self.count)
+        lo, hi = self.raw_range
+        if raw.size and (raw.min() < lo or raw.max() > hi):
+            raise BundleError(f"field {self.name!r}: raw values outside {lo}..{hi}")
+        n_words = self.msb // WORD_BITS + 1
+        out = np.zeros((len(raw), n_words), dtype=np.uint64)
+        mask = np.int64((1 << self.width) - 1)
+        for k in range(self.count):
+            bit = self.lsb + k * self.width
+            out[:, bit // WORD_BITS] |= (raw[:, k] & mask).astype(np.uint64) << np.uint64(
+                bit % WORD_BITS
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """How a pixel travels: a uint8 byte ``p`` means the value ``p * scale``."""
+
+    dtype: str
+    scale: float
+    hls_type: str
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> PixelFormat:
+        _dict(d, where)
+        _refuse_unknown(d, {"dtype", "scale", "hls_type"}, where)
+        dtype = _get(d, "dtype", where)
+        if dtype != "uint8":
+            raise BundleError(f"{where}.dtype: input pixel dtype must be uint8, got {dtype!r}")
+        scale = _float(_get(d, "scale", where), f"{where}.scale", 2.0**-WORD_BITS, 1.0)
+        if math.frexp(scale)[0] != 0.5:
+            raise BundleError(f"{where}.scale is {scale}; allowed: a power of two 2**-k")
+        hls_type = _str(_get(d, "hls_type", where), f"{where}.hls_type", _FIXED, "ap_ufixed<W,I>")
+        return cls(dtype, scale, hls_type)
+
+    @property
+    def frac_bits(self) -> int:
+        """Fraction bits of a raw pixel byte: ``scale == 2**-frac_bits``."""
+        return -(math.frexp(self.scale)[1] - 1)
+
+    def to_network_input(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels as the float32 values the network computes on."""
+        return pixels.astype(np.float32) * np.float32(self.scale)
+
+    def from_network_input(self, values: np.ndarray) -> np.ndarray:
+        """The uint8 pixels of float values made by :meth:`to_network_input`."""
+        return np.rint(np.asarray(values) / self.scale).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -92,7 +265,15 @@ class InputFormat:
 
     stream_width_bits: int
     frame_shape: tuple[int, ...]
-    pixel: dict  # encoding.describe(): dtype, scale, hls_type
+    pixel: PixelFormat
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pixel, dict):
+            object.__setattr__(self, "pixel", PixelFormat.from_dict(self.pixel, "input.pixel"))
+
+    @property
+    def pixel_frac_bits(self) -> int:
+        return self.pixel.frac_bits
 
     @property
     def pixels_per_frame(self) -> int:
@@ -131,6 +312,16 @@ class InputFormat:
         """Stream bytes for ``frames``: a uint8 array of ``N * bytes_per_frame``."""
         return self.check_frames(frames).reshape(-1)
 
+    def unpack(self, stream: np.ndarray) -> np.ndarray:
+        """Frames ``(N, pixels)`` uint8 of stream bytes (or beats) made by :meth:`pack`."""
+        data = np.ascontiguousarray(stream).view(np.uint8).reshape(-1)
+        if data.size % self.bytes_per_frame:
+            raise BundleError(
+                f"{data.size} input bytes are not a whole number of "
+                f"{self.bytes_per_frame}-byte frames"
+            )
+        return data.reshape(-1, self.pixels_per_frame)
+
 
 @dataclass(frozen=True)
 class OutputFormat:
@@ -144,6 +335,10 @@ class OutputFormat:
     def bytes_per_frame(self) -> int:
         return self.beats_per_frame * self.stream_width_bits // 8
 
+    @property
+    def words_per_frame(self) -> int:
+        return self.bytes_per_frame * 8 // WORD_BITS
+
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:
@@ -151,7 +346,7 @@ class OutputFormat:
         raise BundleError(f"the output format has no field {name!r}")
 
     def words(self, data: np.ndarray) -> np.ndarray:
-        """Received bytes (or uint64 words) as ``(N, beats)`` little-endian uint64 words."""
+        """Received bytes (or uint64 words) as ``(N, words)`` little-endian uint64 words."""
         data = np.ascontiguousarray(data)
         if data.dtype != np.uint64:
             if data.nbytes % self.bytes_per_frame:
@@ -160,100 +355,373 @@ class OutputFormat:
                     f"{self.bytes_per_frame}-byte frames"
                 )
             data = data.view("<u8")
-        return data.reshape(-1, self.bytes_per_frame // 8)
+        return data.reshape(-1, self.words_per_frame)
 
     def unpack(self, data: np.ndarray) -> dict[str, np.ndarray]:
         """Every field of every frame: ``{name: (N,) or (N, count) array}``."""
         words = self.words(data)
-        out = {}
+        return {f.name: f.decode(words) for f in self.fields}
+
+    def pack(self, raw: dict[str, np.ndarray]) -> np.ndarray:
+        """Output words ``(N, words)`` uint64 holding each field's raw integers ``raw[name]``."""
+        n = len(next(iter(raw.values())))
+        out = np.zeros((n, self.words_per_frame), dtype=np.uint64)
         for f in self.fields:
-            values = f.value(f.extract(words))
-            out[f.name] = values[:, 0] if f.count == 1 else values
+            bits = f.encode(raw[f.name])
+            out[:, : bits.shape[1]] |= bits
         return out
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class _Section(Mapping):
+    """A typed section of ``bundle.json``, also readable by key as the JSON it is written as.
+
+    ``from_dict`` checks every value; a field that is ``None`` is absent from the JSON.
+    """
+
+    KEYS: tuple[str, ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.KEYS and getattr(self, key) is not None:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self.KEYS if getattr(self, k) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def to_dict(self) -> dict:
+        return {k: self[k] for k in self}
+
+
+@dataclass(frozen=True, eq=True)
+class IpSection(_Section):
+    """The network IP: its top function, VLNV, target part and clock, ports and hls4ml set-up."""
+
+    top: str
+    vlnv: str
+    part: str
+    clock_mhz: float
+    target_ii_cycles: int
+    target_ii_stages: dict | None = None
+    target_ii_basis: str | None = None
+    ports: dict | None = None
+    hls4ml: dict | None = None
+    KEYS = (
+        "top",
+        "vlnv",
+        "part",
+        "clock_mhz",
+        "target_ii_cycles",
+        "target_ii_stages",
+        "target_ii_basis",
+        "ports",
+        "hls4ml",
+    )
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> IpSection:
+        w = f"{source}: ip"
+        _dict(d, w)
+        _refuse_unknown(d, set(cls.KEYS), w)
+        for key in cls.KEYS[:5]:
+            _get(d, key, source, "ip")
+        vlnv = _str(d["vlnv"], f"{w}.vlnv")
+        try:
+            Vlnv.parse(vlnv)
+        except DesignError as e:
+            raise BundleError(f"{w}.vlnv: {e}") from None
+        ports = d.get("ports")
+        if ports is not None:
+            _dict(ports, f"{w}.ports")
+            _refuse_unknown(ports, {"input", "output", "clock", "reset"}, f"{w}.ports")
+            for role, name in ports.items():
+                _str(name, f"{w}.ports.{role}", _IDENTIFIER, "an identifier")
+        stages = d.get("target_ii_stages")
+        if stages is not None:
+            for stage, cycles in _dict(stages, f"{w}.target_ii_stages").items():
+                _int(cycles, f"{w}.target_ii_stages.{stage}", 1)
+        return cls(
+            top=_str(d["top"], f"{w}.top", _IDENTIFIER, "an identifier"),
+            vlnv=vlnv,
+            part=safe_name(d["part"], f"{w}.part"),
+            # above 0 and at most the PS7's FCLK limit (250 MHz; any higher is a typo)
+            clock_mhz=_float(d["clock_mhz"], f"{w}.clock_mhz", 1e-3, 250.0),
+            target_ii_cycles=_int(d["target_ii_cycles"], f"{w}.target_ii_cycles", 1),
+            target_ii_stages=stages,
+            target_ii_basis=d.get("target_ii_basis"),
+            ports=ports,
+            hls4ml=None if d.get("hls4ml") is None else _dict(d["hls4ml"], f"{w}.hls4ml"),
+        )
+
+
+@dataclass(frozen=True, eq=True)
+class DmaSection(_Section):
+    """The AXI DMA's LENGTH register width: the longest simple-mode transfer."""
+
+    length_width_bits: int
+    KEYS = ("length_width_bits",)
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> DmaSection:
+        w = f"{source}: dma"
+        _dict(d, w)
+        _refuse_unknown(d, set(cls.KEYS), w)
+        lw = _get(d, "length_width_bits", source, "dma")
+        return cls(_int(lw, f"{w}.length_width_bits", LENGTH_WIDTHS[0], LENGTH_WIDTHS[-1]))
+
+
+@dataclass(frozen=True, eq=True)
+class ModelSection(_Section):
+    """Where the network came from: architecture, training run, hashes, logit type."""
+
+    arch: str
+    run_dir: str
+    student_sha256: str | None = None
+    hls4ml_config_sha256: str | None = None
+    logit_type: str | None = None
+    KEYS = ("arch", "run_dir", "student_sha256", "hls4ml_config_sha256", "logit_type")
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> ModelSection:
+        w = f"{source}: model"
+        _dict(d, w)
+        _refuse_unknown(d, set(cls.KEYS), w)
+        hashes = {}
+        for key in ("student_sha256", "hls4ml_config_sha256"):
+            if d.get(key) is not None:
+                hashes[key] = _str(d[key], f"{w}.{key}", _HEX64, "64 hex digits")
+        logit_type = d.get("logit_type")
+        if logit_type is not None:
+            _str(logit_type, f"{w}.logit_type", _FIXED, "an ap_fixed<W,I> type")
+        return cls(
+            arch=_str(_get(d, "arch", source, "model"), f"{w}.arch", _IDENTIFIER, "an identifier"),
+            run_dir=_str(_get(d, "run_dir", source, "model"), f"{w}.run_dir"),
+            logit_type=logit_type,
+            **hashes,
+        )
+
+
+@dataclass(frozen=True, eq=True)
+class AccuracySection(_Section):
+    """What conversion measured on the test frames (fractions in 0..1)."""
+
+    frames: int
+    keras: float
+    emulated: float
+    agreement: float
+    csim_bit_exact: bool | None = None
+    run_metrics_test_accuracy: float | None = None
+    disagreements: dict | None = None
+    KEYS = (
+        "frames",
+        "keras",
+        "emulated",
+        "agreement",
+        "csim_bit_exact",
+        "run_metrics_test_accuracy",
+        "disagreements",
+    )
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> AccuracySection:
+        w = f"{source}: accuracy"
+        _dict(d, w)
+        _refuse_unknown(d, set(cls.KEYS), w)
+        frac = {
+            k: _float(_get(d, k, source, "accuracy"), f"{w}.{k}", 0.0, 1.0) for k in cls.KEYS[1:4]
+        }
+        run = d.get("run_metrics_test_accuracy")
+        return cls(
+            frames=_int(_get(d, "frames", source, "accuracy"), f"{w}.frames", 1),
+            csim_bit_exact=None
+            if d.get("csim_bit_exact") is None
+            else _bool(d["csim_bit_exact"], f"{w}.csim_bit_exact"),
+            run_metrics_test_accuracy=None
+            if run is None
+            else _float(run, f"{w}.run_metrics_test_accuracy", 0.0, 1.0),
+            disagreements=None
+            if d.get("disagreements") is None
+            else _dict(d["disagreements"], f"{w}.disagreements"),
+            **frac,
+        )
+
+
+@dataclass(frozen=True, eq=True)
+class FilesSection(_Section):
+    """The bundle's files, as paths inside the bundle folder."""
+
+    golden: str
+    hls: str
+    emulator: str
+    network: str | None = None
+    bitstream: str | None = None
+    hwh: str | None = None
+    reports: str | None = None
+    KEYS = ("golden", "hls", "emulator", "network", "bitstream", "hwh", "reports")
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> FilesSection:
+        w = f"{source}: files"
+        _dict(d, w)
+        _refuse_unknown(d, set(cls.KEYS), w)
+        for key in cls.KEYS[:3]:
+            _get(d, key, source, "files")
+        return cls(**{k: _relative_path(v, f"{w}.{k}") for k, v in d.items() if v is not None})
+
+
+def _sha256_section(d: Any, source: str) -> dict[str, str]:
+    w = f"{source}: sha256"
+    _dict(d, w)
+    for rel, digest in d.items():
+        _relative_path(rel, f"{w} key")
+        _str(digest, f"{w}.{rel}", _HEX64, "64 hex digits")
+    return dict(d)
+
+
+_SECTIONS = {
+    "ip": IpSection,
+    "dma": DmaSection,
+    "model": ModelSection,
+    "accuracy": AccuracySection,
+    "files": FilesSection,
+}
 
 
 # --------------------------------------------------------------------------- metadata
 
 
-def _require(d: dict, key: str, where: str) -> Any:
-    if not isinstance(d, dict) or key not in d:
-        raise BundleError(f"{where}: missing key {key!r}")
-    return d[key]
+def canonical_json(d: dict) -> bytes:
+    """The canonical JSON of ``d``: sorted keys, no spaces, UTF-8 (what the digest covers)."""
+    return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def metadata_digest(d: dict) -> str:
+    """SHA-256 of the canonical JSON of ``d`` without its own digest key."""
+    return hashlib.sha256(
+        canonical_json({k: v for k, v in d.items() if k != DIGEST_KEY})
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
 class BundleMetadata:
     """Everything the board needs to know about an overlay (``bundle.json``).
 
-    ``model``, ``accuracy``, ``ip``, ``files``, ``sha256`` and ``build`` are plain
-    dicts; their required keys are checked in :meth:`from_dict`.
+    Sections given as dicts are validated into their typed sections.
     """
 
     name: str
     classes: tuple[str, ...]
     input: InputFormat
     output: OutputFormat
-    ip: dict
-    dma: dict
-    model: dict
-    accuracy: dict
-    files: dict
+    ip: IpSection
+    dma: DmaSection
+    model: ModelSection
+    accuracy: AccuracySection
+    files: FilesSection
     sha256: dict = field(default_factory=dict)
     build: dict | None = None
     schema_version: int = SCHEMA_VERSION
 
-    REQUIRED = {
-        "ip": ("top", "vlnv", "part", "clock_mhz", "target_ii_cycles"),
-        "dma": ("length_width_bits",),
-        "model": ("arch", "run_dir"),
-        "accuracy": ("frames", "keras", "emulated", "agreement"),
-        "files": ("golden", "hls", "emulator"),
-    }
+    def __post_init__(self) -> None:
+        for key, kind in _SECTIONS.items():
+            value = getattr(self, key)
+            if not isinstance(value, kind):
+                object.__setattr__(self, key, kind.from_dict(dict(value), "metadata"))
 
     @property
     def max_transfer_bytes(self) -> int:
         """The AXI DMA's simple-mode limit: the LENGTH register's width."""
-        return (1 << int(self.dma["length_width_bits"])) - 1
+        return (1 << self.dma.length_width_bits) - 1
 
     # ------------------------------------------------------------------ (de)serialise
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "metadata") -> BundleMetadata:
-        """Validate ``d`` and build the metadata; every problem names ``source``."""
-        if _require(d, "schema", source) != SCHEMA:
+        """Validate ``d`` and build the metadata; every problem names ``source`` and the key."""
+        if not isinstance(d, dict):
+            raise BundleError(f"{source}: the metadata must be a JSON object")
+        if _get(d, "schema", source) != SCHEMA:
             raise BundleError(f"{source}: not a pynq-mnist bundle (schema {d['schema']!r})")
-        version = _require(d, "schema_version", source)
+        version = _get(d, "schema_version", source)
         if version != SCHEMA_VERSION:
             raise BundleError(
                 f"{source}: schema_version {version} but this pynq-mnist reads "
                 f"{SCHEMA_VERSION}; convert the model again with this version"
             )
-        for section, keys in cls.REQUIRED.items():
-            for key in keys:
-                _require(_require(d, section, source), key, f"{source} [{section}]")
-        i, o = _require(d, "input", source), _require(d, "output", source)
+        known = {"schema", "schema_version", "name", "classes", "input", "output", "sha256"}
+        _refuse_unknown(d, known | set(_SECTIONS) | {"build", DIGEST_KEY}, source)
+        sections = {
+            key: kind.from_dict(_get(d, key, source), source) for key, kind in _SECTIONS.items()
+        }
+        i, o = _get(d, "input", source), _get(d, "output", source)
+        _dict(i, f"{source}: input")
+        _dict(o, f"{source}: output")
+        _refuse_unknown(
+            i,
+            {"stream_width_bits", "frame_shape", "pixel", "beats_per_frame", "bytes_per_frame"},
+            f"{source}: input",
+        )
+        _refuse_unknown(
+            o,
+            {"stream_width_bits", "beats_per_frame", "bytes_per_frame", "fields"},
+            f"{source}: output",
+        )
+        widths = {}
+        for where, stored in (("input", i), ("output", o)):
+            wb = _int(
+                _get(stored, "stream_width_bits", source, where),
+                f"{source}: {where}.stream_width_bits",
+            )
+            if wb not in STREAM_WIDTHS:
+                raise BundleError(
+                    f"{source}: {where} stream_width_bits {wb} is not an AXI-Stream width "
+                    f"(allowed: {STREAM_WIDTHS})"
+                )
+            widths[where] = wb
+        shape = _get(i, "frame_shape", source, "input")
+        if not isinstance(shape, list) or not shape:
+            raise BundleError(f"{source}: input.frame_shape must be a list of sizes, got {shape!r}")
+        shape = tuple(_int(n, f"{source}: input.frame_shape[{k}]", 1) for k, n in enumerate(shape))
         inp = InputFormat(
-            stream_width_bits=int(_require(i, "stream_width_bits", f"{source} [input]")),
-            frame_shape=tuple(_require(i, "frame_shape", f"{source} [input]")),
-            pixel=dict(_require(i, "pixel", f"{source} [input]")),
+            widths["input"],
+            shape,
+            PixelFormat.from_dict(_get(i, "pixel", source, "input"), f"{source}: input.pixel"),
         )
+        raw_fields = _get(o, "fields", source, "output")
+        if not isinstance(raw_fields, list):
+            raise BundleError(f"{source}: output.fields must be a list")
         out = OutputFormat(
-            stream_width_bits=int(_require(o, "stream_width_bits", f"{source} [output]")),
-            beats_per_frame=int(_require(o, "beats_per_frame", f"{source} [output]")),
-            fields=tuple(Field(**f) for f in _require(o, "fields", f"{source} [output]")),
+            stream_width_bits=widths["output"],
+            beats_per_frame=_int(
+                _get(o, "beats_per_frame", source, "output"), f"{source}: output.beats_per_frame", 1
+            ),
+            fields=tuple(
+                Field.from_dict(f, f"{source}: output.fields[{k}]")
+                for k, f in enumerate(raw_fields)
+            ),
         )
+        classes = _get(d, "classes", source)
+        if not isinstance(classes, list) or not classes:
+            raise BundleError(f"{source}: classes must be a non-empty list of names")
+        classes = tuple(_str(c, f"{source}: classes[{k}]") for k, c in enumerate(classes))
+        if len(set(classes)) != len(classes):
+            raise BundleError(f"{source}: classes must be distinct, got {list(classes)}")
+        build = d.get("build")
+        if build is not None:
+            _dict(build, f"{source}: build")
         meta = cls(
-            name=str(_require(d, "name", source)),
-            classes=tuple(_require(d, "classes", source)),
+            name=safe_name(_get(d, "name", source), f"{source}: name"),
+            classes=classes,
             input=inp,
             output=out,
-            ip=d["ip"],
-            dma=d["dma"],
-            model=d["model"],
-            accuracy=d["accuracy"],
-            files=d["files"],
-            sha256=d.get("sha256", {}),
-            build=d.get("build"),
+            sha256=_sha256_section(d.get("sha256", {}), source),
+            build=build,
+            **sections,
         )
         meta._check_consistent(i, o, source)
         return meta
@@ -262,38 +730,43 @@ class BundleMetadata:
         def fail(msg: str) -> None:
             raise BundleError(f"{source}: {msg}")
 
-        if self.input.pixel.get("dtype") != "uint8":
-            fail(f"input pixel dtype must be uint8, got {self.input.pixel.get('dtype')!r}")
         for fmt, stored, where in ((self.input, i, "input"), (self.output, o, "output")):
-            w = fmt.stream_width_bits
-            if w not in (8, 16, 32, 64, 128, 256, 512, 1024):
-                fail(f"{where} stream_width_bits {w} is not an AXI-Stream width")
             for key in ("beats_per_frame", "bytes_per_frame"):
                 if key in stored and stored[key] != getattr(fmt, key):
                     fail(f"{where} {key} is {stored[key]} but the format gives {getattr(fmt, key)}")
         if self.input.bytes_per_frame % (self.input.stream_width_bits // 8):
-            fail("an input frame is not a whole number of stream beats")
-        if self.output.stream_width_bits % 64:
-            fail("output stream_width_bits must be a multiple of 64")
+            fail("input: a frame is not a whole number of stream beats")
+        if self.output.stream_width_bits % WORD_BITS:
+            fail(f"output stream_width_bits must be a multiple of {WORD_BITS}")
         frame_bits = self.output.beats_per_frame * self.output.stream_width_bits
         used: set[int] = set()
         for f in self.output.fields:
-            if f.width <= 0 or f.count <= 0 or f.lsb < 0 or f.msb >= frame_bits:
+            if f.msb >= frame_bits:
                 fail(f"output field {f.name!r} does not fit in {frame_bits} bits")
             for k in range(f.count):
                 lo = f.lsb + k * f.width
-                if lo // 64 != (lo + f.width - 1) // 64:
+                if lo // WORD_BITS != (lo + f.width - 1) // WORD_BITS:
                     fail(f"output field {f.name!r}[{k}] crosses a 64-bit word")
                 bits = set(range(lo, lo + f.width))
                 if bits & used:
                     fail(f"output field {f.name!r} overlaps another field")
                 used |= bits
-        names = {f.name for f in self.output.fields}
-        if not {"class", "logits"} <= names:
+        names = [f.name for f in self.output.fields]
+        if len(set(names)) != len(names):
+            fail(f"output fields must have distinct names, got {names}")
+        if not {"class", "logits"} <= set(names):
             fail(f"output fields must include 'class' and 'logits', got {sorted(names)}")
-        if self.output.field("logits").count != len(self.classes):
-            fail(f"{self.output.field('logits').count} logits but {len(self.classes)} classes")
-        if len(self.classes) > 1 << self.output.field("class").width:
+        klass, logits = self.output.field("class"), self.output.field("logits")
+        if klass.count != 1 or klass.signed or klass.frac_bits:
+            fail("output field 'class' must be one unsigned integer (count 1, frac_bits 0)")
+        if not logits.signed or not 0 <= logits.frac_bits < logits.width:
+            fail(
+                f"output field 'logits' must be signed with frac_bits in 0..{logits.width - 1}, "
+                f"got signed={logits.signed}, frac_bits={logits.frac_bits}"
+            )
+        if logits.count != len(self.classes):
+            fail(f"{logits.count} logits but {len(self.classes)} classes")
+        if len(self.classes) > 1 << klass.width:
             fail("the class field is too narrow for the class count")
 
     def to_dict(self) -> dict:
@@ -305,7 +778,7 @@ class BundleMetadata:
             "input": {
                 "stream_width_bits": self.input.stream_width_bits,
                 "frame_shape": list(self.input.frame_shape),
-                "pixel": self.input.pixel,
+                "pixel": asdict(self.input.pixel),
                 "beats_per_frame": self.input.beats_per_frame,
                 "bytes_per_frame": self.input.bytes_per_frame,
             },
@@ -316,8 +789,10 @@ class BundleMetadata:
                 "fields": [asdict(f) for f in self.output.fields],
             },
         }
-        for key in ("ip", "dma", "model", "accuracy", "files", "sha256", "build"):
-            d[key] = getattr(self, key)
+        for key in _SECTIONS:
+            d[key] = getattr(self, key).to_dict()
+        d["sha256"] = self.sha256
+        d["build"] = self.build
         return d
 
 
@@ -358,8 +833,18 @@ class Bundle:
             )
         try:
             raw = json.loads(meta_file.read_text())
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise BundleError(f"{meta_file}: not valid JSON ({e})") from None
+        if not isinstance(raw, dict):
+            raise BundleError(f"{meta_file}: the metadata must be a JSON object")
+        recorded = raw.get(DIGEST_KEY)
+        if recorded != metadata_digest(raw):
+            raise BundleError(
+                f"{meta_file}: {DIGEST_KEY} "
+                + ("is missing" if recorded is None else "does not match the file's content")
+                + ": bundle.json was edited after it was written (or by an older pynq-mnist); "
+                "convert or build the bundle again instead of editing it"
+            )
         self.metadata = BundleMetadata.from_dict(raw, source=str(meta_file))
 
     def __repr__(self) -> str:
@@ -393,20 +878,113 @@ class Bundle:
 
     def golden(self) -> tuple[np.ndarray, np.ndarray]:
         """The golden ``(frames uint8 (N, 784), output words uint64 (N, beats))``."""
-        with np.load(self.file("golden")) as g:
-            return g["frames"], g["words"]
+        g = self.golden_vectors()
+        return g.frames, g.words
+
+    def golden_vectors(self) -> Golden:
+        """The golden vectors, checked against the metadata's formats (:class:`Golden`)."""
+        return Golden.read(self.file("golden"), self.metadata)
+
+
+# --------------------------------------------------------------------------- golden vectors
+
+
+@dataclass(frozen=True)
+class Golden:
+    """Frames, the exact output words the IP gives for them, and those words decoded.
+
+    The decoded ``classes`` and ``logits`` are stored at conversion, so a bundle
+    whose output format was changed afterwards fails the check even though its
+    raw words still match.
+    """
+
+    frames: np.ndarray
+    words: np.ndarray
+    classes: np.ndarray
+    logits: np.ndarray
+
+    KEYS = ("frames", "words", "classes", "logits")
+
+    @classmethod
+    def of(
+        cls, input: InputFormat, output: OutputFormat, frames: np.ndarray, words: np.ndarray
+    ) -> Golden:
+        """Golden vectors of ``frames`` and their ``words``, decoded with ``output``."""
+        words = output.words(words)
+        decoded = output.unpack(words)
+        return cls(input.check_frames(frames), words, decoded["class"], decoded["logits"])
+
+    def write(self, path: str | os.PathLike) -> None:
+        """Write ``golden.npz`` atomically."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **{k: getattr(self, k) for k in self.KEYS})
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, meta: BundleMetadata) -> Golden:
+        """Read and check ``golden.npz``: shapes and dtypes that fit ``meta``'s formats."""
+        try:
+            with np.load(path, allow_pickle=False) as g:
+                missing = [k for k in cls.KEYS if k not in g.files]
+                if missing:
+                    raise BundleError(
+                        f"{path}: no {missing[0]!r} array (golden vectors written by an older "
+                        "pynq-mnist); convert the model again"
+                    )
+                arrays = {k: g[k] for k in cls.KEYS}
+        except (OSError, ValueError) as e:
+            raise BundleError(f"{path}: cannot read the golden vectors ({e})") from None
+        n = len(arrays["frames"])
+        expected = {
+            "frames": (np.uint8, (n, meta.input.pixels_per_frame)),
+            "words": (np.uint64, (n, meta.output.words_per_frame)),
+            "classes": (np.int64, (n,)),
+            "logits": (np.float64, (n, len(meta.classes))),
+        }
+        for key, (dtype, shape) in expected.items():
+            a = arrays[key]
+            if a.dtype != dtype or a.shape != shape or n == 0:
+                raise BundleError(
+                    f"{path}: {key} is {a.dtype} {a.shape}; the metadata needs {np.dtype(dtype)} "
+                    f"{shape} with at least one frame"
+                )
+        return cls(**arrays)
+
+    def mismatches(self, output: OutputFormat, words: np.ndarray) -> list[str]:
+        """How ``words`` (a device's answers to :attr:`frames`) differ from the golden ones.
+
+        Compares the raw words, then the classes and logits ``output`` decodes from them.
+        """
+        got = output.words(words)
+        decoded = output.unpack(got)
+        problems = []
+        for what, a, b in (
+            ("output words", got, self.words),
+            ("classes", decoded["class"], self.classes),
+            ("logits", decoded["logits"], self.logits),
+        ):
+            if a.shape != b.shape:
+                problems.append(f"{what}: shape {a.shape}, the golden vectors have {b.shape}")
+                continue
+            bad = np.flatnonzero((a != b).reshape(len(a), -1).any(axis=1))
+            if bad.size:
+                i = int(bad[0])
+                got_i, want_i = np.asarray(a[i]).tolist(), np.asarray(b[i]).tolist()
+                if what == "output words":
+                    got_i, want_i = [hex(w) for w in got_i], [hex(w) for w in want_i]
+                problems.append(
+                    f"{what} differ on {bad.size} of {len(a)} frames (frame {i}: got "
+                    f"{got_i}, golden {want_i})"
+                )
+        return problems
 
 
 def write_metadata(bundle_dir: str | os.PathLike, meta: BundleMetadata) -> None:
-    """Write ``bundle.json`` atomically (validating it first)."""
+    """Write ``bundle.json`` atomically, validated and with its own digest."""
     d = meta.to_dict()
     BundleMetadata.from_dict(json.loads(json.dumps(d)), source="metadata being written")
-    bundle_dir = Path(bundle_dir)
-    fd, tmp = tempfile.mkstemp(dir=bundle_dir, prefix=".bundle.", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(d, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, bundle_dir / METADATA_FILE)
+    d[DIGEST_KEY] = metadata_digest(json.loads(json.dumps(d)))
+    with atomic_path(Path(bundle_dir) / METADATA_FILE) as tmp:
+        tmp.write_text(json.dumps(d, indent=2, sort_keys=False) + "\n")
 
 
 @contextlib.contextmanager

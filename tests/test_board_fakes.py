@@ -13,6 +13,7 @@ from pynq_mnist.board.emulator.stream_ip import FunctionIP
 from pynq_mnist.bundle import (
     BundleMetadata,
     Field,
+    Golden,
     InputFormat,
     OutputFormat,
     sha256_tree,
@@ -66,7 +67,7 @@ def synthetic_metadata(
         },
         dma={"length_width_bits": length_width_bits},
         model={"arch": "synthetic", "run_dir": "none"},
-        accuracy={"frames": 0, "keras": 0.0, "emulated": 0.0, "agreement": 1.0},
+        accuracy={"frames": 16, "keras": 0.0, "emulated": 0.0, "agreement": 1.0},
         files={"golden": "golden.npz", "hls": "hls", "emulator": "emulator"},
     )
 
@@ -77,7 +78,7 @@ def write_synthetic_bundle(folder, meta: BundleMetadata | None = None, seed: int
     folder.mkdir(parents=True, exist_ok=True)
     frames = np.random.default_rng(seed).integers(0, 256, (16, 784), dtype=np.uint8)
     words = synthetic_words(frames) if golden is None else golden
-    np.savez(folder / "golden.npz", frames=frames, words=words)
+    Golden.of(meta.input, meta.output, frames, words).write(folder / "golden.npz")
     (folder / "hls").mkdir(exist_ok=True)
     (folder / "emulator").mkdir(exist_ok=True)
     meta = BundleMetadata(

@@ -159,7 +159,7 @@ def test_a_golden_mismatch_is_refused_at_load(tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (16, 784), dtype=np.uint8)
     wrong = synthetic_words(x) ^ np.uint64(1)
     b = write_synthetic_bundle(tmp_path / "bad_golden", golden=wrong)
-    with pytest.raises(GoldenMismatch, match="16 of 16 frames differ"):
+    with pytest.raises(GoldenMismatch, match="output words differ on 16 of 16 frames"):
         load(b)
 
 

@@ -12,6 +12,7 @@ from pynq_mnist.bundle import (
     BundleError,
     BundleMetadata,
     Field,
+    Golden,
     staged_dir,
     write_metadata,
 )
@@ -157,7 +158,7 @@ def test_bundle_hashes_and_files(tmp_path):
         bundle.file("hls")
     meta = bundle.metadata.to_dict()
     meta["sha256"] = {"golden.npz": "0" * 64}
-    (b / METADATA_FILE).write_text(json.dumps(meta))
+    write_metadata(b, BundleMetadata.from_dict(meta))
     with pytest.raises(BundleError, match="does not match its recorded sha256"):
         Bundle(b).verify_hashes()
 
@@ -180,3 +181,139 @@ def test_locator_by_path_and_by_name(tmp_path, monkeypatch):
         locate("mnist_b")
     with pytest.raises(BundleError, match="has no bundle.json"):
         locate(tmp_path / "store")
+
+
+# --------------------------------------------------------------------------- whole-bundle checks
+
+
+def test_an_edited_bundle_json_is_refused(tmp_path):
+    b = write_bundle(tmp_path / "b")
+    assert Bundle(b).metadata.output.field("logits").frac_bits == 2
+    d = json.loads((b / METADATA_FILE).read_text())
+    d["output"]["fields"][1]["frac_bits"] = 3  # a valid value, but not the written one
+    (b / METADATA_FILE).write_text(json.dumps(d, indent=2))
+    with pytest.raises(BundleError, match="metadata_sha256 does not match"):
+        Bundle(b)
+    del d["metadata_sha256"]
+    (b / METADATA_FILE).write_text(json.dumps(d))
+    with pytest.raises(BundleError, match="metadata_sha256 is missing"):
+        Bundle(b)
+
+
+def test_the_self_digest_ignores_formatting_only(tmp_path):
+    b = write_bundle(tmp_path / "b")
+    d = json.loads((b / METADATA_FILE).read_text())
+    (b / METADATA_FILE).write_text(json.dumps(d, indent=None, sort_keys=True))
+    assert Bundle(b).metadata.name == "mnist_test"
+
+
+def _set(*path_value):
+    *path, value = path_value
+
+    def change(d):
+        for key in path[:-1]:
+            d = d[key]
+        d[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, key, message",
+    [
+        (_set("ip", "clock_mhz", 0), "ip.clock_mhz", "allowed"),
+        (_set("ip", "clock_mhz", -5.0), "ip.clock_mhz", "allowed"),
+        (_set("ip", "clock_mhz", "100"), "ip.clock_mhz", "finite number"),
+        (_set("ip", "target_ii_cycles", 0), "ip.target_ii_cycles", "allowed"),
+        (_set("ip", "vlnv", "vendor:lib:name"), "ip.vlnv", "not a VLNV"),
+        (_set("ip", "vlnv", "a:b:../x:1.0"), "ip.vlnv", "not a VLNV"),
+        (_set("ip", "top", "top; rm -rf"), "ip.top", "identifier"),
+        (_set("ip", "ports", {"input": "in stream"}), "ip.ports.input", "identifier"),
+        (_set("ip", "colour", "red"), "ip", "unknown key 'colour'"),
+        (_set("dma", "length_width_bits", 27), "dma.length_width_bits", "8..26"),
+        (_set("dma", "length_width_bits", 26.5), "dma.length_width_bits", "integer"),
+        (_set("name", "../../etc"), "name", "no '/'"),
+        (_set("name", ".."), "name", "no '/'"),
+        (_set("name", "a/b"), "name", "no '/'"),
+        (_set("files", "golden", "../golden.npz"), "files.golden", "no '..'"),
+        (_set("files", "hls", "/abs/hls"), "files.hls", "relative"),
+        (_set("sha256", {"../x": "0" * 64}), "sha256 key", "inside the bundle"),
+        (_set("sha256", {"hls": "xyz"}), "sha256.hls", "64 hex"),
+        (_set("input", "stream_width_bits", "64"), "input.stream_width_bits", "integer"),
+        (_set("input", "frame_shape", [28, 0]), "input.frame_shape[1]", "allowed"),
+        (_set("input", "pixel", "scale", 0.3), "input.pixel.scale", "power of two"),
+        (_set("input", "pixel", "hls_type", "float"), "input.pixel.hls_type", "ap_ufixed"),
+        (_set("output", "beats_per_frame", 0), "output.beats_per_frame", "allowed"),
+        (_set("output", "fields", 1, "width", 65), "output.fields[1] (logits).width", "1..64"),
+        (_set("output", "fields", 1, "signed", 1), "output.fields[1] (logits).signed", "true"),
+        (_set("output", "fields", 1, "frac_bits", 6), "", "frac_bits in 0..5"),
+        (_set("output", "fields", 1, "signed", False), "", "'logits' must be signed"),
+        (_set("output", "fields", 0, "signed", True), "", "'class' must be one unsigned"),
+        (_set("output", "fields", 0, "lsb", -1), "output.fields[0] (class).lsb", "allowed"),
+        (_set("output", "fields", 0, "name", "class/x"), "output.fields[0].name", "identifier"),
+        (_set("accuracy", "keras", 1.5), "accuracy.keras", "allowed"),
+        (_set("accuracy", "frames", 0), "accuracy.frames", "allowed"),
+        (_set("model", "student_sha256", "abc"), "model.student_sha256", "64 hex"),
+        (_set("model", "logit_type", "int"), "model.logit_type", "ap_fixed"),
+        (_set("classes", ["0"] * 10), "", "distinct"),
+    ],
+)
+def test_every_bad_value_is_refused_naming_its_key(change, key, message):
+    d = metadata_dict()
+    change(d)
+    with pytest.raises(BundleError) as e:
+        BundleMetadata.from_dict(d, source="b/bundle.json")
+    text = str(e.value)
+    assert text.startswith("b/bundle.json: ")
+    assert key in text and message in text, text
+
+
+def test_output_pack_is_the_inverse_of_unpack():
+    out = BundleMetadata.from_dict(metadata_dict()).output
+    rng = np.random.default_rng(0)
+    raw = {"class": rng.integers(0, 10, (5, 1)), "logits": rng.integers(-32, 32, (5, 10))}
+    words = out.pack(raw)
+    got = out.unpack(words)
+    assert got["class"].tolist() == raw["class"][:, 0].tolist()
+    assert np.array_equal(got["logits"], raw["logits"] / 4.0)
+    with pytest.raises(BundleError, match="outside -32..31"):
+        out.pack({"class": raw["class"], "logits": raw["logits"] + 40})
+
+
+def test_input_unpack_is_the_inverse_of_pack():
+    fmt = BundleMetadata.from_dict(metadata_dict()).input
+    frames = np.random.default_rng(1).integers(0, 256, (3, 784), dtype=np.uint8)
+    assert np.array_equal(fmt.unpack(fmt.pack(frames).view("<u8")), frames)
+    pixel = fmt.pixel
+    assert pixel.frac_bits == encoding.PIXEL_BITS
+    assert np.array_equal(pixel.from_network_input(pixel.to_network_input(frames)), frames)
+    assert np.array_equal(pixel.to_network_input(frames), encoding.to_network_input(frames))
+
+
+def test_golden_vectors_check_decoded_classes_and_logits(tmp_path):
+    meta = BundleMetadata.from_dict(metadata_dict())
+    frames = np.zeros((2, 784), np.uint8)
+    words = meta.output.pack({"class": np.array([[3], [4]]), "logits": np.ones((2, 10), int)})
+    Golden.of(meta.input, meta.output, frames, words).write(tmp_path / "golden.npz")
+    golden = Golden.read(tmp_path / "golden.npz", meta)
+    assert golden.mismatches(meta.output, words) == []
+    # the same words read with another logit format: raw words equal, decoded logits not
+    d = metadata_dict()
+    d["output"]["fields"][1]["frac_bits"] = 3
+    other = BundleMetadata.from_dict(d)
+    problems = golden.mismatches(other.output, words)
+    assert len(problems) == 1 and problems[0].startswith("logits differ on 2 of 2")
+    wrong = words.copy()
+    wrong[1, 0] ^= np.uint64(1)  # class 4 -> 5
+    problems = golden.mismatches(meta.output, wrong)
+    assert [p.split(" ")[0] for p in problems] == ["output", "classes"]
+    # a golden file of another shape is refused naming the array
+    np.savez(
+        tmp_path / "bad.npz",
+        frames=frames,
+        words=words[:, :0],
+        classes=golden.classes,
+        logits=golden.logits,
+    )
+    with pytest.raises(BundleError, match="words is uint64"):
+        Golden.read(tmp_path / "bad.npz", meta)

@@ -16,14 +16,13 @@ from math import floor
 import numpy as np
 import pytest
 
-from pynq_mnist.board.cpu_reference import (
-    CpuReference,
-    FixedType,
-    NetworkFileError,
-    requantize,
-)
+from pynq_mnist import encoding
+from pynq_mnist.board.cpu_reference import CpuReference, NetworkFileError
+from pynq_mnist.fixed_point import FixedType, requantize
+from pynq_mnist.network_file import write_network
 
 N_FRAMES = 1000
+PIXEL_FRAC_BITS = encoding.PIXEL_BITS  # the bundle's input.pixel_frac_bits
 
 
 def _qbits(bits: int, integer: int) -> str:
@@ -150,7 +149,7 @@ def mlp_file(mlp_hls, tmp_path_factory):
 
 
 def _assert_bit_exact(hls_model, path, frames: np.ndarray, shape: tuple[int, ...]) -> None:
-    ref = CpuReference.from_file(path)
+    ref = CpuReference.from_file(path, PIXEL_FRAC_BITS)
     expected = np.asarray(hls_model.predict(frames.reshape(shape).astype(np.float64) / 256))
     expected = expected.reshape(len(frames), -1)
     raw = ref.logits_raw(frames)
@@ -181,7 +180,7 @@ def test_cnn_io_stream_matches_hls4ml_csim(cnn_hls, frames, tmp_path):
 
 @pytest.mark.slow
 def test_frames_of_either_shape_give_the_same_classes(mlp_file, frames):
-    ref = CpuReference.from_file(mlp_file)
+    ref = CpuReference.from_file(mlp_file, PIXEL_FRAC_BITS)
     np.testing.assert_array_equal(
         ref.classify(frames[:50]), ref.classify(frames[:50].reshape(50, 784))
     )
@@ -198,7 +197,7 @@ def test_frames_of_either_shape_give_the_same_classes(mlp_file, frames):
 )
 def test_bad_frames_get_clear_errors(mlp_file, bad, error, words):
     with pytest.raises(error, match=words):
-        CpuReference.from_file(mlp_file).classify(bad)
+        CpuReference.from_file(mlp_file, PIXEL_FRAC_BITS).classify(bad)
 
 
 def _graph(path) -> dict:
@@ -248,14 +247,7 @@ def test_requantize_follows_ap_fixed(rounding, saturation, width, integer, signe
 
 
 def _write_graph(path, layers: list[dict], **arrays) -> None:
-    graph = {
-        "format": "pynq-mnist-network",
-        "format_version": 1,
-        "io_type": "io_parallel",
-        "input_shape": [784],
-        "layers": layers,
-    }
-    np.savez(path, graph=np.array(json.dumps(graph)), **arrays)
+    write_network(path, "io_parallel", [784], layers, arrays)
 
 
 def _t(width: int, integer: int, signed: bool = True, saturation: str = "WRAP") -> dict:
@@ -284,19 +276,19 @@ def test_saturating_accumulator_that_can_overflow_is_refused(tmp_path):
         tmp_path / "n.npz", layers, layer1_weight=np.full((784, 2), 7), layer1_bias=np.zeros(2)
     )
     with pytest.raises(NetworkFileError, match="summation order"):
-        CpuReference.from_file(tmp_path / "n.npz")
+        CpuReference.from_file(tmp_path / "n.npz", PIXEL_FRAC_BITS)
 
 
 def test_files_that_are_not_networks_are_refused(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(NetworkFileError, match="cannot read"):
-        CpuReference.from_file(tmp_path / "junk.npz")
+        CpuReference.from_file(tmp_path / "junk.npz", PIXEL_FRAC_BITS)
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(NetworkFileError, match="export_network"):
-        CpuReference.from_file(tmp_path / "other.npz")
+        CpuReference.from_file(tmp_path / "other.npz", PIXEL_FRAC_BITS)
     _write_graph(tmp_path / "odd.npz", [{"kind": "lstm", "name": "x", "result_t": _t(8, 1)}])
     with pytest.raises(NetworkFileError, match="first layer"):
-        CpuReference.from_file(tmp_path / "odd.npz")
+        CpuReference.from_file(tmp_path / "odd.npz", PIXEL_FRAC_BITS)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 from standins.bundles import make_bundle, metadata
 
 from pynq_mnist.board.design_check import design_problems
-from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
+from pynq_mnist.bundle import Bundle, BundleError, BundleMetadata, sha256_tree, write_metadata
 from pynq_mnist.cli import main
 from pynq_mnist.overlays import locate
 from pynq_mnist.vivado_bd.build import build_overlay
@@ -321,7 +321,7 @@ def test_a_bundle_for_another_part_is_refused_before_any_tool_runs(tmp_path, too
     path = make_bundle(tmp_path, "mlp")
     d = json.loads((path / "bundle.json").read_text())
     d["ip"]["part"] = "xczu3eg-sbva484-1-e"
-    (path / "bundle.json").write_text(json.dumps(d))
+    write_metadata(path, BundleMetadata.from_dict(d))
     with pytest.raises(BundleError, match="for the PYNQ-Z2"):
         build_overlay(path)
     assert not calls.exists()

@@ -288,6 +288,6 @@ def test_params_refuse_another_part_and_unusable_names(tmp_path):
     other = type(meta).from_dict({**meta.to_dict(), "ip": {**meta.ip, "part": "xc7z010clg400-1"}})
     with pytest.raises(bd_params.BundleError, match="PYNQ-Z2"):
         bd_params.design_params(other, tmp_path, tmp_path, 1)
-    spaced = type(meta).from_dict({**meta.to_dict(), "name": "my overlay"})
+    spaced = type(meta).from_dict({**meta.to_dict(), "name": "mnist-v2.1"})
     with pytest.raises(bd_params.BundleError, match="cannot name a bitstream"):
         bd_params.design_params(spaced, tmp_path, tmp_path, 1)

@@ -14,7 +14,7 @@ from pynq_mnist.board.emulator.iplib import (
     beats_from_bytes,
     default_workers,
 )
-from pynq_mnist.bundle import Bundle, BundleError
+from pynq_mnist.bundle import Bundle, BundleError, metadata_digest
 
 pytestmark = pytest.mark.slow  # the session's tiny bundle needs a training run
 
@@ -149,6 +149,7 @@ def test_malformed_or_mismatched_metadata_is_refused(tiny_bundle, tmp_path):
     with pytest.raises(BundleError, match="not valid JSON"):
         IPLibrary.for_bundle(copy)
     meta["input"]["beats_per_frame"] = 97
+    meta["metadata_sha256"] = metadata_digest(meta)  # a consistent digest: the numbers decide
     (copy / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="input beats_per_frame is 97"):
         IPLibrary.for_bundle(copy)
@@ -161,6 +162,7 @@ def test_a_library_for_another_frame_size_is_refused(tiny_bundle, tmp_path):
     meta["input"]["frame_shape"] = [28, 14]
     meta["input"].pop("beats_per_frame")
     meta["input"].pop("bytes_per_frame")
+    meta["metadata_sha256"] = metadata_digest(meta)
     (copy / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(IPLibraryError, match="takes 98 beats per frame but the bundle says 49"):
         IPLibrary.for_bundle(copy, cache=tmp_path / "cache")
@@ -196,7 +198,9 @@ def test_cpp_truncates_toward_minus_infinity_and_saturates_like_the_layout(tiny_
     shutil.copytree(tiny_bundle, copy)
     bundle = Bundle(copy)
     frames, words = bundle.golden()
-    logits = CpuReference.from_file(bundle.file("network")).logits(frames)
+    logits = CpuReference.from_file(
+        bundle.file("network"), bundle.metadata.input.pixel_frac_bits
+    ).logits(frames)
     frac = bundle.metadata.output.field("logits").frac_bits
     np.testing.assert_array_equal(words_from_logits(logits, frac), words)
 

@@ -41,6 +41,7 @@ from pynq_mnist.bundle import (
     SCHEMA_VERSION,
     Bundle,
     BundleMetadata,
+    Golden,
     InputFormat,
     OutputFormat,
     sha256_file,
@@ -220,16 +221,14 @@ def convert(
 
             progress("[5/5] golden vectors, network export, metadata")
             n_golden = min(GOLDEN_FRAMES, len(images))
-            np.savez(
-                stage / FILES["golden"],
-                frames=input_format.check_frames(images[:n_golden]),
-                words=words[:n_golden],
+            output_format = wrapper.output_format(len(data.class_names), frac_bits)
+            Golden.of(input_format, output_format, images[:n_golden], words[:n_golden]).write(
+                stage / FILES["golden"]
             )
             files = {key: FILES[key] for key in ("golden", "hls", "emulator")}
             if _export_network(hls_model, stage / FILES["network"], progress):
                 files["network"] = FILES["network"]
 
-            output_format = wrapper.output_format(len(data.class_names), frac_bits)
             ip_class = output_format.unpack(words)["class"]
             keras_class = np.argmax(keras_logits, axis=1)
             accuracy = {
@@ -252,7 +251,7 @@ def convert(
                     "input": {
                         "stream_width_bits": input_format.stream_width_bits,
                         "frame_shape": list(input_format.frame_shape),
-                        "pixel": input_format.pixel,
+                        "pixel": asdict(input_format.pixel),
                     },
                     "output": _output_dict(output_format),
                     "ip": {

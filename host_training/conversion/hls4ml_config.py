@@ -22,11 +22,11 @@ design target from a simple cycle model, not a synthesis result.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from pynq_mnist import encoding
+from pynq_mnist.fixed_point import FixedType
 from pynq_mnist.host_training.conversion import wrapper
 
 #: Multipliers per clock one layer may use. 4-8 bit products map to LUTs, roughly
@@ -42,22 +42,6 @@ SUPPORTED_LAYERS = {"InputLayer", "QDense", "QConv2D", "QActivation", "MaxPoolin
 
 class ConversionError(ValueError):
     """The student cannot be converted as it is; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class FixedType:
-    """``ap_fixed<width, integer>`` (``ap_ufixed`` when not signed)."""
-
-    width: int
-    integer: int
-    signed: bool = True
-
-    @property
-    def frac(self) -> int:
-        return self.width - self.integer
-
-    def __str__(self) -> str:
-        return f"ap_{'' if self.signed else 'u'}fixed<{self.width},{self.integer}>"
 
 
 # --------------------------------------------------------------------------- checks

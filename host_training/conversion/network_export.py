@@ -18,19 +18,12 @@ A type is ``{"width", "integer", "signed", "rounding", "saturation",
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 
-from pynq_mnist.board.cpu_reference import (
-    FORMAT,
-    FORMAT_VERSION,
-    FixedType,
-    NetworkFileError,
-    requantize,
-)
+from pynq_mnist.fixed_point import FixedType, requantize
+from pynq_mnist.network_file import IO_TYPES, NetworkFileError, write_network
 
 
 def export_network(hls_model, path: str | os.PathLike) -> None:
@@ -52,8 +45,8 @@ def export_network(hls_model, path: str | os.PathLike) -> None:
         (the message names the layer and what to change).
     """
     io_type = hls_model.config.get_config_value("IOType")
-    if io_type not in ("io_parallel", "io_stream"):
-        raise NetworkFileError(f"io_type {io_type!r}: only io_parallel and io_stream are supported")
+    if io_type not in IO_TYPES:
+        raise NetworkFileError(f"io_type {io_type!r}: only {' and '.join(IO_TYPES)} are supported")
     specs: list[dict] = []
     arrays: dict[str, np.ndarray] = {}
     previous = None
@@ -73,20 +66,7 @@ def export_network(hls_model, path: str | os.PathLike) -> None:
         previous = layer
     if not specs or specs[0]["kind"] != "input":
         raise NetworkFileError("the model graph must start with its input layer")
-    graph = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "io_type": io_type,
-        "input_shape": [int(d) for d in layers[0].get_output_variable().shape],
-        "layers": specs,
-    }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part.npz")
-    try:
-        np.savez(tmp, graph=np.array(json.dumps(graph)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_network(path, io_type, list(layers[0].get_output_variable().shape), specs, arrays)
 
 
 def _describe(layer) -> tuple[dict, dict[str, np.ndarray]]:

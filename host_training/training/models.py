@@ -6,7 +6,7 @@ only what hls4ml 1.3.0 converts cleanly: ``QConv2D``, ``QDense``,
 weights and biases are ``quantized_bits(bits, integer, alpha=1)``; there is no
 batch norm and no softmax. The last layer is a linear ``QDense`` named
 ``logits``. Inputs are ``encoding.to_network_input(pixels)`` as they are: no
-input quantizer, because p/256 already is the FPGA's ``ap_ufixed<8,0>``.
+input quantizer, because the encoded pixel already is the FPGA's ``ap_ufixed<8,0>``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ typedef result_t logit_t;
 // The logits as they leave the IP: truncated toward -inf, saturated.
 typedef ap_fixed<PYNQ_MNIST_LOGIT_BITS, PYNQ_MNIST_LOGIT_INT_BITS, AP_TRN, AP_SAT> logit_out_t;
 
-// A uint8 pixel p is the ap_ufixed<8,0> value p/256: same bits, no arithmetic.
+// A uint8 pixel p is the ap_ufixed<8,0> value p * 2^-8: same bits, no arithmetic.
 pixel_t pixel_from_byte(ap_uint<8> byte) {
 #pragma HLS INLINE
     pixel_t pixel;

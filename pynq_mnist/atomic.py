@@ -1,0 +1,36 @@
+"""Write a file so that readers see the old one or the whole new one, never a part.
+
+The content goes to a hidden temporary file in the destination's folder (same
+file system, so the final :func:`os.replace` is atomic) that is removed if the
+write fails or is interrupted. Only the standard library is imported: the board
+uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path to write; moved onto ``dest`` when the block ends without error."""
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_text_atomic(dest: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``dest`` atomically; returns ``dest``."""
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text)
+    return Path(dest)
