@@ -32,10 +32,18 @@ def test_every_scenario_ends_with_right_answers(tmp_path):
         leak_calls=300,
     )
     results = Runner(ol, frames(2000).reshape(2000, 784), sizes, on_result=seen.append).run_all()
-    assert seen == results and len(results) == 12
+    assert seen == results and len(results) == 16
     by_name = {r["scenario"]: r for r in results}
     assert all(r["wrong_after_recovery"] == 0 for r in results), results
-    faults = [r for r in results if "thread" not in r["scenario"] and "calls" not in r["scenario"]]
+    edits = [r for r in results if "edited" in r["scenario"] or "changed" in r["scenario"]]
+    assert len(edits) == 4
+    for r in edits:  # refused at load, naming what is wrong; the running overlay untouched
+        assert r["refused_at_load"] and "Error" in r["error"] and not r["recovered"]
+    faults = [
+        r
+        for r in results
+        if r not in edits and "thread" not in r["scenario"] and "calls" not in r["scenario"]
+    ]
     assert all(r["error"] and r["recovered"] and r["recovery_s"] > 0 for r in faults)
     for name in ("dropped TLAST (S2MM never completes)", "mid-frame timeout (stall in frame 6)"):
         assert by_name[name]["error"].startswith("DmaTimeout")

@@ -12,13 +12,17 @@ wrong answers after every scenario: a call answers right or raises.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +46,13 @@ class Sizes:
     thread_count: int = 4
     thread_frames: int = 250
     leak_calls: int = 10_000
+
+
+def _bump_logit_frac(meta: dict) -> None:
+    """Move the logits' fixed-point point by one bit: values off by a factor of 2 if loaded."""
+    for f in meta["output"]["fields"]:
+        if f["name"] == "logits":
+            f["frac_bits"] += 1
 
 
 def _error(e: BaseException | None) -> str | None:
@@ -228,7 +239,45 @@ class Runner:
             max_rss_growth_kib=rss1 - rss0,
         )
 
+    def edited_bundles(self) -> None:
+        """Copies of the bundle, edited by hand or given a foreign file: refused at load.
+
+        The running overlay must keep answering right meanwhile (the check).
+        """
+        from pynq_mnist.board.overlay import load_overlay
+
+        def edit_json(folder: Path, change: Callable[[dict], None]) -> None:
+            path = folder / "bundle.json"
+            meta = json.loads(path.read_text())
+            change(meta)
+            path.write_text(json.dumps(meta, indent=2))
+
+        def edit_golden(folder: Path) -> None:
+            with open(folder / self.ol.metadata.files.golden, "ab") as f:
+                f.write(b"\0")
+
+        edits = {
+            "bundle.json edited: logit fraction bits": lambda d: edit_json(
+                d, lambda m: _bump_logit_frac(m)
+            ),
+            "bundle.json edited: clock_mhz 0": lambda d: edit_json(
+                d, lambda m: m["ip"].update(clock_mhz=0)
+            ),
+            "bundle.json edited: a name with ..": lambda d: edit_json(
+                d, lambda m: m.update(name="../escape")
+            ),
+            "golden.npz changed by one byte": edit_golden,
+        }
+        for name, edit in edits.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = Path(tmp) / self.ol.bundle.path.name
+                shutil.copytree(self.ol.bundle.path, copy)
+                edit(copy)
+                error = _provoke(lambda c=copy: load_overlay(c, "emulator").close())
+            self._record(name, error, refused_at_load=error is not None)
+
     def run_all(self) -> list[dict]:
+        self.edited_bundles()
         self.dma_faults()
         self.persistent_fault()
         self.interrupts()
