@@ -10,8 +10,23 @@ BIN    := $(VENV)/bin
 PYNQ_MNIST_DATA ?= $(abspath $(firstword $(wildcard ../shared/data/mnist)))
 export PYNQ_MNIST_DATA
 
-.PHONY: venv pipeline test lint bench
+.PHONY: venv pipeline test test-board-side lint bench accept
 venv: $(VENV)/.installed
+
+# The board side once more in a board-like venv: the pynq 3.1.x and numpy 1.x of
+# the current PYNQ-Z2 image, no TensorFlow, no hls4ml (the main venv has pynq 3.0.1,
+# the newest that installs beside TensorFlow 2.15). About 3 minutes to create.
+BOARD_VENV  ?= .venv-board
+BOARD_PYNQ  ?= pynq>=3.1,<3.2
+BOARD_TESTS := tests/test_emulator_dma.py tests/test_board_overlay.py \
+	tests/test_board_recovery.py tests/test_fault_scenarios.py tests/test_board_bench.py \
+	tests/test_bundle.py tests/test_design.py
+$(BOARD_VENV)/.installed: setup.py pyproject.toml
+	test -x $(BOARD_VENV)/bin/python || $(PYTHON) -m venv $(BOARD_VENV)
+	$(BOARD_VENV)/bin/pip install -q --upgrade pip "setuptools>=64,<=80" wheel pynqutils "numpy<2"
+	$(BOARD_VENV)/bin/pip install -q --no-build-isolation "$(BOARD_PYNQ)" "numpy<2"
+	$(BOARD_VENV)/bin/pip install -q --no-build-isolation -e . "pytest>=8" "numpy<2"
+	touch $@
 
 $(VENV)/.installed: setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +40,12 @@ pipeline: venv
 lint: venv
 	$(BIN)/ruff check .
 
-test: lint
+test: lint test-board-side
 	$(BIN)/pytest
+
+test-board-side: $(BOARD_VENV)/.installed
+	$(BOARD_VENV)/bin/python -c "import pynq; assert pynq.__version__.startswith('3.1'), pynq.__version__"
+	$(BOARD_VENV)/bin/pytest -q -m "not slow" $(BOARD_TESTS)
 
 bench: venv
 	bash bench/run_all.sh
