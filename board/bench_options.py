@@ -99,9 +99,10 @@ def add_measurement_arguments(
     *,
     batches: tuple[int, ...] = DEFAULT_BATCHES,
     frames_per_point: int = 10_000,
+    target: str = "auto",
 ) -> None:
-    """The flags both ``bench`` and ``pipeline`` take (defaults per command)."""
-    parser.add_argument("--target", choices=("auto", "board", "emulator"), default="auto")
+    """The flags ``bench``, ``pipeline`` and ``accept`` take (defaults per command)."""
+    parser.add_argument("--target", choices=("auto", "board", "emulator"), default=target)
     parser.add_argument(
         "--latency-calls", type=int, default=1000, help="single-frame calls (default %(default)s)"
     )

@@ -20,6 +20,7 @@ COMMANDS = {
     "convert": ("pynq_mnist.host_training.conversion.cli", "student -> hls4ml IP + overlay bundle"),
     "build-overlay": ("pynq_mnist.vivado_bd.build", "HLS + Vivado: bundle -> bitstream"),
     "bench": ("pynq_mnist.board.bench", "accuracy and latency on the board (or emulator)"),
+    "accept": ("pynq_mnist.board.accept", "board tests + a short bench -> a report to attach"),
     "pipeline": ("pynq_mnist.pipeline", "the main job: train -> convert -> emulated board"),
 }
 
