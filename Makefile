@@ -20,7 +20,7 @@ BOARD_VENV  ?= .venv-board
 BOARD_PYNQ  ?= pynq>=3.1,<3.2
 BOARD_TESTS := tests/test_emulator_dma.py tests/test_board_overlay.py \
 	tests/test_board_recovery.py tests/test_fault_scenarios.py tests/test_board_bench.py \
-	tests/test_bundle.py tests/test_design.py
+	tests/test_bundle.py tests/test_design.py tests/test_board_accept.py
 $(BOARD_VENV)/.installed: setup.py pyproject.toml
 	test -x $(BOARD_VENV)/bin/python || $(PYTHON) -m venv $(BOARD_VENV)
 	$(BOARD_VENV)/bin/pip install -q --upgrade pip "setuptools>=64,<=80" wheel pynqutils "numpy<2"
