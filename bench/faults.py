@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "timings": f"host timings on the emulated board ({platform.machine()}), not board timings",
         "bundle": ol.metadata.name,
         "bundle_accuracy_emulated": ol.metadata.accuracy.get("emulated"),
-        "bundle_model": ol.metadata.model,
+        "bundle_model": ol.metadata.to_dict()["model"],
         "target": "0 wrong answers after recovery in every scenario",
         "python": sys.version.split()[0],
         "scenarios": [],

@@ -72,3 +72,24 @@ def test_the_fault_bench_refuses_bad_options_before_loading_anything(tmp_path):
     )
     assert cannot.returncode == 2 and f"cannot write results to {blocked}" in cannot.stderr
     assert "no_such_bundle" not in bad.stderr + cannot.stderr
+
+
+def test_the_fault_bench_writes_every_scenario_with_its_command(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+
+    from pynq_mnist.board.emulator.iplib import IPLibrary
+
+    monkeypatch.setattr(IPLibrary, "for_bundle", classmethod(lambda cls, b: slow_ip()))
+    spec = importlib.util.spec_from_file_location("faults_bench", ROOT / "bench" / "faults.py")
+    faults = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(faults)
+    bundle = write_synthetic_bundle(tmp_path / "synthetic")
+    out = tmp_path / "faults.json"
+    argv = [str(bundle), "--check-frames", "50", "--interrupt-frames", "1500"]
+    argv += ["--leak-calls", "50", "--out", str(out)]
+    assert faults.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["command"] == "python bench/faults.py " + " ".join(argv)
+    assert len(report["scenarios"]) == 17 and report["met"]
+    assert report["wrong_after_recovery_total"] == 0
