@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         "bundle_model": ol.metadata.to_dict()["model"],
         "target": "0 wrong answers after recovery in every scenario",
         "python": sys.version.split()[0],
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "scenarios": [],
     }
 
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             r["wrong_after_recovery"] for r in report["scenarios"]
         )
         report["met"] = report["wrong_after_recovery_total"] == 0
+        report["load_average_1min_now"] = round(os.getloadavg()[0], 2)
         write_atomic(out, json.dumps(report, indent=2) + "\n")
         print(
             f"{record['scenario']:<52} {str(record['error'])[:48]:<48} "
