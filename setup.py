@@ -39,7 +39,7 @@ def packages() -> list[str]:
     return found
 
 
-# The host stack pinned in FIELD_NOTES §3 (TF 2.15, Keras 2 native); pynq 3.0.1
+# The host stack is pinned (TF 2.15 with its native Keras 2); pynq 3.0.1
 # is the newest pynq that installs beside it without moving numpy.
 HOST = [
     "tensorflow-cpu==2.15.1",

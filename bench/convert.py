@@ -29,6 +29,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (results name no machine)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
 
 #: Issue 3's targets.
 TARGETS = {
@@ -61,8 +69,9 @@ def emulate_again(
 ) -> tuple[float, float, int]:
     """Best host (wall, CPU) seconds to stream all test frames through a fresh library,
     and the number of processes that did it. CPU time counts the worker processes."""
-    from pynq_mnist.board.emulator.iplib import IPLibrary, default_workers
+    from pynq_mnist.board.emulator.iplib import IPLibrary
     from pynq_mnist.bundle import Bundle
+    from pynq_mnist.host_training.conversion.parallel_transfer import default_workers, transfer
     from pynq_mnist.mnist import load_mnist
 
     bundle = Bundle(bundle_dir)
@@ -73,7 +82,7 @@ def emulate_again(
     with IPLibrary.for_bundle(bundle) as ip:
         for _ in range(repeats):
             t0, c0 = time.perf_counter(), _cpu_seconds()
-            words = ip.transfer(stream, workers=workers)
+            words = transfer(ip, stream, workers)
             best = min(best, (time.perf_counter() - t0, _cpu_seconds() - c0))
     if words.shape[0] != frames:
         raise RuntimeError(f"{bundle_dir}: the IP returned {words.shape[0]} of {frames} frames")
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle_dir = args.runs / "bundles" / f"mnist_{arch}"
         print(f"[bench] converting {args.runs / arch} -> {bundle_dir}", flush=True)
         report = convert(args.runs / arch, bundle_dir, args.data, workers=args.workers)
-        report["bundle"] = str(bundle_dir)
+        report["bundle"] = repo_relative(bundle_dir)
         report["command"] = command
         wall, cpu, workers = emulate_again(bundle_dir, args.data, args.repeats, args.workers)
         report["emulate_rerun_s"], report["emulate_rerun_cpu_s"] = round(wall, 3), round(cpu, 3)

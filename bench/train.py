@@ -29,6 +29,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (results name no machine)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
 
 #: Issue 2's targets per preset: minimum accuracies, maximum student cost and time.
 TARGETS = {
@@ -79,7 +87,7 @@ def pipeline_row(
     return {
         "arch": m["arch"],
         "preset": m["preset"],
-        "run_dir": str(run_dir),
+        "run_dir": repo_relative(run_dir),
         "teacher_accuracy": m["teacher"]["test_accuracy"],
         "student_accuracy": m["student"]["test_accuracy"],
         "student_nonzero_weights": m["student"]["nonzero_weights"],

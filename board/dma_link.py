@@ -1,7 +1,7 @@
 """pynq's AXI DMA driver with deadlines: a wait that cannot hang.
 
 ``pynq.lib.dma`` spins in ``wait()`` until the channel is idle, forever when
-the IP never sends TLAST (FIELD_NOTES §4). :class:`DmaLink` starts transfers
+the IP never sends TLAST (it has no timeout). :class:`DmaLink` starts transfers
 with the real driver's ``transfer`` (which flushes the source), polls each
 channel's DMASR against a deadline (one register read a round, where pynq's
 ``wait()`` takes four), invalidates the destination as ``wait()`` would, names

@@ -355,9 +355,7 @@ class MnistOverlay(pynq.Overlay):
     def _field(self, frames: np.ndarray, name: str) -> np.ndarray:
         words = self.execute(frames)
         t0 = time.perf_counter()
-        f = self._fields[name]
-        values = f.value(f.extract(words))
-        values = values[:, 0] if f.count == 1 else values
+        values = self._fields[name].decode(words)
         self.timer.record("unpack", time.perf_counter() - t0)
         return values
 

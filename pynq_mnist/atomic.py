@@ -19,7 +19,10 @@ from pathlib import Path
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """A temporary path to write; moved onto ``dest`` when the block ends without error."""
     dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial")
+    # the destination's suffixes stay last: writers such as Keras pick a format by them
+    suffix = "".join(dest.suffixes)
+    stem = dest.name[: len(dest.name) - len(suffix)] if suffix else dest.name
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{stem}.", suffix=f".partial{suffix}")
     os.close(fd)
     try:
         yield Path(tmp)

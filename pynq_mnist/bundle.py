@@ -35,7 +35,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
 #: The AXI DMA's LENGTH register width, in bits (PG021: 8 to 26).
 LENGTH_WIDTHS = range(8, 27)
 WORD_BITS = 64  # output words are read as little-endian uint64
+#: The C API version of the emulation library (``hls/emulator/pynq_mnist_emu.cpp``)
+#: that this pynq-mnist drives; a library of another version is rebuilt, never loaded.
+EMULATOR_ABI_VERSION = 2
 
 
 class BundleError(ValueError):
@@ -381,15 +384,34 @@ class _Section(Mapping):
     ``from_dict`` checks every value; a field that is ``None`` is absent from the JSON.
     """
 
-    KEYS: tuple[str, ...] = ()
+    @classmethod
+    def keys_allowed(cls) -> tuple[str, ...]:
+        """The section's keys: its dataclass fields."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def keys_required(cls) -> tuple[str, ...]:
+        """The keys without a default."""
+        return tuple(f.name for f in fields(cls) if f.default is MISSING)
+
+    @classmethod
+    def _open(cls, d: Any, source: str, section: str) -> str:
+        """Check that ``d`` is an object with every required key and no unknown one;
+        the prefix ``"SOURCE: section"`` of this section's messages."""
+        w = f"{source}: {section}"
+        _dict(d, w)
+        _refuse_unknown(d, set(cls.keys_allowed()), w)
+        for key in cls.keys_required():
+            _get(d, key, source, section)
+        return w
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.KEYS and getattr(self, key) is not None:
+        if key in self.keys_allowed() and getattr(self, key) is not None:
             return getattr(self, key)
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        return (k for k in self.KEYS if getattr(self, k) is not None)
+        return (k for k in self.keys_allowed() if getattr(self, k) is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -411,25 +433,10 @@ class IpSection(_Section):
     target_ii_basis: str | None = None
     ports: dict | None = None
     hls4ml: dict | None = None
-    KEYS = (
-        "top",
-        "vlnv",
-        "part",
-        "clock_mhz",
-        "target_ii_cycles",
-        "target_ii_stages",
-        "target_ii_basis",
-        "ports",
-        "hls4ml",
-    )
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> IpSection:
-        w = f"{source}: ip"
-        _dict(d, w)
-        _refuse_unknown(d, set(cls.KEYS), w)
-        for key in cls.KEYS[:5]:
-            _get(d, key, source, "ip")
+        w = cls._open(d, source, "ip")
         vlnv = _str(d["vlnv"], f"{w}.vlnv")
         try:
             Vlnv.parse(vlnv)
@@ -464,13 +471,10 @@ class DmaSection(_Section):
     """The AXI DMA's LENGTH register width: the longest simple-mode transfer."""
 
     length_width_bits: int
-    KEYS = ("length_width_bits",)
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> DmaSection:
-        w = f"{source}: dma"
-        _dict(d, w)
-        _refuse_unknown(d, set(cls.KEYS), w)
+        w = cls._open(d, source, "dma")
         lw = _get(d, "length_width_bits", source, "dma")
         return cls(_int(lw, f"{w}.length_width_bits", LENGTH_WIDTHS[0], LENGTH_WIDTHS[-1]))
 
@@ -484,13 +488,10 @@ class ModelSection(_Section):
     student_sha256: str | None = None
     hls4ml_config_sha256: str | None = None
     logit_type: str | None = None
-    KEYS = ("arch", "run_dir", "student_sha256", "hls4ml_config_sha256", "logit_type")
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> ModelSection:
-        w = f"{source}: model"
-        _dict(d, w)
-        _refuse_unknown(d, set(cls.KEYS), w)
+        w = cls._open(d, source, "model")
         hashes = {}
         for key in ("student_sha256", "hls4ml_config_sha256"):
             if d.get(key) is not None:
@@ -517,23 +518,13 @@ class AccuracySection(_Section):
     csim_bit_exact: bool | None = None
     run_metrics_test_accuracy: float | None = None
     disagreements: dict | None = None
-    KEYS = (
-        "frames",
-        "keras",
-        "emulated",
-        "agreement",
-        "csim_bit_exact",
-        "run_metrics_test_accuracy",
-        "disagreements",
-    )
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> AccuracySection:
-        w = f"{source}: accuracy"
-        _dict(d, w)
-        _refuse_unknown(d, set(cls.KEYS), w)
+        w = cls._open(d, source, "accuracy")
         frac = {
-            k: _float(_get(d, k, source, "accuracy"), f"{w}.{k}", 0.0, 1.0) for k in cls.KEYS[1:4]
+            k: _float(_get(d, k, source, "accuracy"), f"{w}.{k}", 0.0, 1.0)
+            for k in ("keras", "emulated", "agreement")
         }
         run = d.get("run_metrics_test_accuracy")
         return cls(
@@ -562,15 +553,10 @@ class FilesSection(_Section):
     bitstream: str | None = None
     hwh: str | None = None
     reports: str | None = None
-    KEYS = ("golden", "hls", "emulator", "network", "bitstream", "hwh", "reports")
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> FilesSection:
-        w = f"{source}: files"
-        _dict(d, w)
-        _refuse_unknown(d, set(cls.KEYS), w)
-        for key in cls.KEYS[:3]:
-            _get(d, key, source, "files")
+        w = cls._open(d, source, "files")
         return cls(**{k: _relative_path(v, f"{w}.{k}") for k, v in d.items() if v is not None})
 
 
@@ -736,6 +722,13 @@ class BundleMetadata:
                     fail(f"{where} {key} is {stored[key]} but the format gives {getattr(fmt, key)}")
         if self.input.bytes_per_frame % (self.input.stream_width_bits // 8):
             fail("input: a frame is not a whole number of stream beats")
+        for where, fmt in (("input", self.input), ("output", self.output)):
+            if fmt.bytes_per_frame > self.max_transfer_bytes:
+                fail(
+                    f"{where}: a frame of {fmt.bytes_per_frame} bytes does not fit one DMA "
+                    f"transfer (dma.length_width_bits {self.dma.length_width_bits} allows "
+                    f"{self.max_transfer_bytes})"
+                )
         if self.output.stream_width_bits % WORD_BITS:
             fail(f"output stream_width_bits must be a multiple of {WORD_BITS}")
         frame_bits = self.output.beats_per_frame * self.output.stream_width_bits
@@ -759,9 +752,10 @@ class BundleMetadata:
         klass, logits = self.output.field("class"), self.output.field("logits")
         if klass.count != 1 or klass.signed or klass.frac_bits:
             fail("output field 'class' must be one unsigned integer (count 1, frac_bits 0)")
-        if not logits.signed or not 0 <= logits.frac_bits < logits.width:
+        if not logits.signed or logits.frac_bits >= logits.width:
+            # at least one integer bit, as the wrapper's ap_fixed<LOGIT_BITS, LOGIT_INT_BITS>
             fail(
-                f"output field 'logits' must be signed with frac_bits in 0..{logits.width - 1}, "
+                f"output field 'logits' must be signed with frac_bits at most {logits.width - 1}, "
                 f"got signed={logits.signed}, frac_bits={logits.frac_bits}"
             )
         if logits.count != len(self.classes):
@@ -903,7 +897,7 @@ class Golden:
     classes: np.ndarray
     logits: np.ndarray
 
-    KEYS = ("frames", "words", "classes", "logits")
+    ARRAYS = ("frames", "words", "classes", "logits")  # the arrays of golden.npz
 
     @classmethod
     def of(
@@ -912,25 +906,30 @@ class Golden:
         """Golden vectors of ``frames`` and their ``words``, decoded with ``output``."""
         words = output.words(words)
         decoded = output.unpack(words)
-        return cls(input.check_frames(frames), words, decoded["class"], decoded["logits"])
+        return cls(
+            input.check_frames(frames),
+            words,
+            decoded["class"].astype(np.int64),
+            decoded["logits"].astype(np.float64),
+        )
 
     def write(self, path: str | os.PathLike) -> None:
         """Write ``golden.npz`` atomically."""
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **{k: getattr(self, k) for k in self.KEYS})
+            np.savez(f, **{k: getattr(self, k) for k in self.ARRAYS})
 
     @classmethod
     def read(cls, path: str | os.PathLike, meta: BundleMetadata) -> Golden:
         """Read and check ``golden.npz``: shapes and dtypes that fit ``meta``'s formats."""
         try:
             with np.load(path, allow_pickle=False) as g:
-                missing = [k for k in cls.KEYS if k not in g.files]
+                missing = [k for k in cls.ARRAYS if k not in g.files]
                 if missing:
                     raise BundleError(
                         f"{path}: no {missing[0]!r} array (golden vectors written by an older "
                         "pynq-mnist); convert the model again"
                     )
-                arrays = {k: g[k] for k in cls.KEYS}
+                arrays = {k: g[k] for k in cls.ARRAYS}
         except (OSError, ValueError) as e:
             raise BundleError(f"{path}: cannot read the golden vectors ({e})") from None
         n = len(arrays["frames"])

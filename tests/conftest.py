@@ -35,6 +35,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The MNIST folder the project's loader reads (``$PYNQ_MNIST_DATA``, else its verified
+    download cache, filled once); never a path of this machine."""
+    from pynq_mnist.mnist import resolve_data_dir
+
+    return resolve_data_dir()
+
+
+@pytest.fixture(scope="session")
 def tiny_run_dir(tmp_path_factory):
     """A finished smoke training run (CNN, preset ``smoke``): the RUN_DIR contract, once per session.
 

@@ -1,7 +1,6 @@
 """`pynq-mnist bench` on the emulated board writes its files and reproduces the bundle's accuracy."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -20,14 +19,10 @@ from pynq_mnist.board.bench_options import BenchOptions
 from pynq_mnist.bundle import BundleMetadata
 from pynq_mnist.mnist import load_mnist
 
-DATA = os.environ.get("PYNQ_MNIST_DATA", "/work/shared/data/mnist")
-
 
 @pytest.fixture(scope="module")
-def mnist():
-    if not os.path.isdir(DATA):
-        pytest.skip(f"no MNIST at {DATA} (set PYNQ_MNIST_DATA)")
-    return load_mnist(DATA, download=False)
+def mnist(mnist_dir):
+    return load_mnist(mnist_dir, download=False)
 
 
 @pytest.fixture
@@ -35,8 +30,8 @@ def bundle_with_accuracy(tmp_path, mnist, monkeypatch):
     """The synthetic bundle, its accuracy on all 10k test frames computed without the board."""
     monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
     x, y = mnist.test_images, mnist.test_labels
-    predicted = (synthetic_words(x.reshape(len(x), 784))[:, 0] & np.uint64(15)).astype(int)
     meta = synthetic_metadata()
+    predicted = meta.output.field("class").decode(synthetic_words(x.reshape(len(x), 784)))
     accuracy = {**meta.accuracy, "frames": len(y), "emulated": float(np.mean(predicted == y))}
     return write_synthetic_bundle(
         tmp_path / "synthetic", BundleMetadata(**{**meta.__dict__, "accuracy": accuracy})
@@ -72,14 +67,16 @@ def test_bench_writes_its_files_and_matches_the_bundle_accuracy(
 
 
 @pytest.mark.slow
-def test_the_cli_runs_the_same_benchmark(bundle_with_accuracy, tmp_path, monkeypatch, capsys):
+def test_the_cli_runs_the_same_benchmark(
+    bundle_with_accuracy, tmp_path, monkeypatch, capsys, mnist_dir
+):
     from pynq_mnist import cli
     from pynq_mnist.board.emulator.iplib import IPLibrary
 
     # the synthetic bundle has no compiled IP: give the emulated board its stand-in
     monkeypatch.setattr(IPLibrary, "for_bundle", classmethod(lambda cls, bundle: synthetic_ip()))
     out = tmp_path / "cli-out"
-    argv = ["bench", str(bundle_with_accuracy), "--target", "emulator", "--data", DATA]
+    argv = ["bench", str(bundle_with_accuracy), "--target", "emulator", "--data", str(mnist_dir)]
     argv += [
         "--out",
         str(out),

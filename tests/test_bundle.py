@@ -246,7 +246,7 @@ def _set(*path_value):
         (_set("output", "beats_per_frame", 0), "output.beats_per_frame", "allowed"),
         (_set("output", "fields", 1, "width", 65), "output.fields[1] (logits).width", "1..64"),
         (_set("output", "fields", 1, "signed", 1), "output.fields[1] (logits).signed", "true"),
-        (_set("output", "fields", 1, "frac_bits", 6), "", "frac_bits in 0..5"),
+        (_set("output", "fields", 1, "frac_bits", 6), "", "frac_bits at most 5"),
         (_set("output", "fields", 1, "signed", False), "", "'logits' must be signed"),
         (_set("output", "fields", 0, "signed", True), "", "'class' must be one unsigned"),
         (_set("output", "fields", 0, "lsb", -1), "output.fields[0] (class).lsb", "allowed"),
@@ -256,6 +256,7 @@ def _set(*path_value):
         (_set("model", "student_sha256", "abc"), "model.student_sha256", "64 hex"),
         (_set("model", "logit_type", "int"), "model.logit_type", "ap_fixed"),
         (_set("classes", ["0"] * 10), "", "distinct"),
+        (_set("input", "frame_shape", [8192, 8200]), "input: a frame", "one DMA transfer"),
     ],
 )
 def test_every_bad_value_is_refused_naming_its_key(change, key, message):
@@ -317,3 +318,28 @@ def test_golden_vectors_check_decoded_classes_and_logits(tmp_path):
     )
     with pytest.raises(BundleError, match="words is uint64"):
         Golden.read(tmp_path / "bad.npz", meta)
+
+
+def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path):
+    from pynq_mnist.atomic import atomic_path, write_text_atomic
+
+    dest = write_text_atomic(tmp_path / "model.h5", "old")
+    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
+        assert tmp.name.endswith(".h5") and tmp.parent == tmp_path  # writers pick by suffix
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert dest.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.h5"]
+    write_text_atomic(dest, "new")
+    assert dest.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_golden_vectors_of_integer_logits_read_back(tmp_path):
+    d = metadata_dict()
+    d["output"]["fields"][1]["frac_bits"] = 0  # logits that decode as integers
+    meta = BundleMetadata.from_dict(d)
+    words = meta.output.pack({"class": np.array([[1]]), "logits": np.full((1, 10), -3)})
+    Golden.of(meta.input, meta.output, np.zeros((1, 784), np.uint8), words).write(
+        tmp_path / "g.npz"
+    )
+    assert Golden.read(tmp_path / "g.npz", meta).mismatches(meta.output, words) == []

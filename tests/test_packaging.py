@@ -67,6 +67,8 @@ def test_board_side_imports_no_tensorflow():
 import importlib, pkgutil, sys
 import pynq_mnist, pynq_mnist.board, pynq_mnist.overlays
 mods = ["pynq_mnist.bundle", "pynq_mnist.encoding", "pynq_mnist.mnist", "pynq_mnist.cli"]
+mods += ["pynq_mnist.design", "pynq_mnist.fixed_point", "pynq_mnist.network_file"]
+mods += ["pynq_mnist.atomic", "pynq_mnist.digest", "pynq_mnist.overlays"]
 mods += [m.name for m in pkgutil.walk_packages(pynq_mnist.board.__path__, "pynq_mnist.board.")]
 for m in mods:
     importlib.import_module(m)

@@ -2,19 +2,25 @@
 
 import json
 import os
+import re
 import shutil
 
 import numpy as np
 import pytest
 
-from pynq_mnist.board.emulator.iplib import (
-    MIN_FRAMES_PER_WORKER,
-    IPLibrary,
-    IPLibraryError,
-    beats_from_bytes,
-    default_workers,
+from pynq_mnist.board.emulator.iplib import IPLibrary, IPLibraryError, beats_from_bytes
+from pynq_mnist.board.emulator.library_build import (
+    LIBRARY_NAME,
+    check_library,
+    compile_library,
+    sources_digest,
 )
 from pynq_mnist.bundle import Bundle, BundleError, metadata_digest
+from pynq_mnist.host_training.conversion.parallel_transfer import (
+    MIN_FRAMES_PER_WORKER,
+    default_workers,
+    transfer,
+)
 
 pytestmark = pytest.mark.slow  # the session's tiny bundle needs a training run
 
@@ -76,11 +82,11 @@ def test_back_to_back_transfers_each_end_with_tlast(bundle, ip):
 def test_a_transfer_split_over_processes_gives_the_words_of_one(bundle, ip):
     frames, words = _tiled(bundle, 301)  # 3 workers: blocks of 101, 100 and 100 frames
     stream = bundle.metadata.input.pack(frames)
-    np.testing.assert_array_equal(ip.transfer(stream, workers=3), words)
-    np.testing.assert_array_equal(ip.transfer(stream[: 2 * 784], workers=4), words[:2])
+    np.testing.assert_array_equal(transfer(ip, stream, workers=3), words)
+    np.testing.assert_array_equal(transfer(ip, stream[: 2 * 784], workers=4), words[:2])
     assert ip.pending_input() == 0 and ip.pending_output() == 0
     with pytest.raises(ValueError, match="workers must be >= 1"):
-        ip.transfer(stream, workers=0)
+        transfer(ip, stream, workers=0)
 
 
 def test_default_workers_gives_each_process_enough_frames():
@@ -99,7 +105,7 @@ def test_a_failing_worker_process_raises_its_error_here(tiny_bundle, tmp_path):
         for txt in (copy / "hls" / "firmware" / "weights").glob("*.txt"):
             txt.unlink()
         with pytest.raises(IPLibraryError, match="lacks the network's weight files"):
-            lib.transfer(frames.reshape(-1), workers=2)
+            transfer(lib, frames.reshape(-1), workers=2)
 
 
 def test_a_partial_frame_waits_and_a_mid_frame_tlast_flushes(bundle, ip):
@@ -191,7 +197,6 @@ def test_missing_weights_are_an_error_not_a_crash(tiny_bundle, tmp_path):
 def test_cpp_truncates_toward_minus_infinity_and_saturates_like_the_layout(tiny_bundle, tmp_path):
     """Rebuild the IP with 2 integer bits per logit, so many saturate, and compare with numpy."""
     from pynq_mnist.board.cpu_reference import CpuReference
-    from pynq_mnist.board.emulator.iplib import compile_library
     from pynq_mnist.host_training.conversion.wrapper import words_from_logits
 
     copy = tmp_path / "bundle"
@@ -215,3 +220,42 @@ def test_cpp_truncates_toward_minus_infinity_and_saturates_like_the_layout(tiny_
     raw = bundle.metadata.output.field("logits").extract(expected)
     assert (raw == 31).any() and (raw == -32).any()  # the test does reach saturation
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_foreign_library_is_never_loaded_but_rebuilt(tiny_bundle, tmp_path):
+    """Another bundle's library (here: the same IP built with other logit bits) in this
+    bundle's place is refused by its sources digest and rebuilt from this bundle's sources."""
+    other = tmp_path / "other"
+    shutil.copytree(tiny_bundle, other)
+    config = other / "hls" / "pynq_mnist_config.h"
+    config.write_text(config.read_text().replace("LOGIT_INT_BITS", "LOGIT_INT_BITS 2 //"))
+    foreign = compile_library(other / "hls", tmp_path / "foreign" / LIBRARY_NAME)
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    shutil.copyfile(foreign, copy / "emulator" / LIBRARY_NAME)
+    with pytest.raises(IPLibraryError, match="other HLS sources or weights"):
+        check_library(copy / "emulator" / LIBRARY_NAME, sources_digest(copy / "hls"))
+    with IPLibrary.for_bundle(copy, cache=tmp_path / "cache") as lib:
+        assert lib.path.is_relative_to(tmp_path / "cache")
+        assert lib.sources_digest == sources_digest(copy / "hls")
+        frames, words = Bundle(copy).golden()
+        np.testing.assert_array_equal(lib.transfer(frames[:4].reshape(-1)), words[:4])
+
+
+@pytest.mark.parametrize("change", ["more values", "fewer values", "not numbers", "exit"])
+def test_weight_files_hls4ml_would_crash_on_are_refused_first(tiny_bundle, tmp_path, change):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    weights = copy / "hls" / "firmware" / "weights"
+    txt = sorted(weights.glob("w*.txt"))[0]
+    values = txt.read_text().strip().split(",")
+    if change == "more values":  # hls4ml's loader would write past its array
+        txt.write_text(",".join(values * 3) + "\n")
+    elif change == "fewer values":
+        txt.write_text(",".join(values[:-1]) + "\n")
+    elif change == "not numbers":
+        txt.write_text(",".join(["x"] * len(values)) + "\n")
+    else:  # a missing file: hls4ml's loader would exit() the process
+        txt.unlink()
+    with pytest.raises(IPLibraryError, match=re.escape(txt.name)):
+        IPLibrary.for_bundle(copy, cache=tmp_path / "cache")

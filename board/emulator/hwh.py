@@ -13,10 +13,10 @@ and in the folder it is written to; a bundle with a real ``.hwh`` never gets one
 from __future__ import annotations
 
 import hashlib
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.bundle import Bundle, BundleMetadata
 from pynq_mnist.design import (
     DMA_PARAMS,
@@ -248,7 +248,5 @@ def emulated_overlay_files(bundle: Bundle) -> tuple[Path, Path]:
             (hwh, hwh_text),
             (bit, f"{EMULATED_TAG} placeholder bitstream for {meta.name}: not a Xilinx .bit\n"),
         ):
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_text_atomic(path, text)
     return bit, hwh

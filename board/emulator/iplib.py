@@ -1,11 +1,13 @@
-"""The IP's own HLS C++, compiled with g++ and driven beat by beat: the emulated device.
+"""The IP's own HLS C++, compiled with g++, driven beat by beat: the emulated device's IP.
 
 A bundle carries the IP's sources (``files["hls"]``) and a build of them for the
-host that converted it (``files["emulator"]``, ``libpynq_mnist_ip.so``). The
-library wraps the top function ``pynq_mnist_top`` in a small C API
-(``hls/emulator/pynq_mnist_emu.cpp``)::
+host that converted it (``files["emulator"]``, ``libpynq_mnist_ip.so``; built by
+:mod:`.library_build`). The library wraps the top function ``pynq_mnist_top`` in
+a small C API (``hls/emulator/pynq_mnist_emu.cpp``), whose version is the
+contract's ``EMULATOR_ABI_VERSION``::
 
-    int    pm_abi_version(void);              // ABI_VERSION
+    int    pm_abi_version(void);              // EMULATOR_ABI_VERSION
+    const char *pm_sources_digest(void);      // library_build.sources_digest of its sources
     int    pm_beats_in_per_frame(void);       // 98
     int    pm_beats_out_per_frame(void);      // 1
     void  *pm_create(void);
@@ -18,48 +20,34 @@ library wraps the top function ``pynq_mnist_top`` in a small C API
     size_t pm_pending_output(void *h);
     size_t pm_pending_input(void *h);
 
-:meth:`IPLibrary.run` never blocks: a frame runs once all its beats are queued,
-or earlier when a TLAST ends it (the IP pads it with zeros and sends its result
-with TLAST). :meth:`IPLibrary.transfer` can split a long transfer over several
-processes, one library each (the IP keeps no state between frames, so the words
-are the same). This module imports numpy, ctypes and the standard library only.
+Beats cross the C API as ``uint64_t``. :meth:`IPLibrary.run` never blocks: a
+frame runs once all its beats are queued, or earlier when a TLAST ends it (the
+IP pads it with zeros and sends its result with TLAST). This module imports
+numpy, ctypes and the standard library only.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import multiprocessing
 import os
-import subprocess
-import sys
-import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import re
 from pathlib import Path
 
 import numpy as np
 
-from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
+from pynq_mnist.bundle import EMULATOR_ABI_VERSION, Bundle, BundleError
 
 from .cache import cache_dir
-
-ABI_VERSION = 1
-LIBRARY_NAME = "libpynq_mnist_ip.so"
-COMPILE_TIMEOUT_S = 600
-#: What the library is built from, under ``BUNDLE/hls`` (the HLS build adds
-#: ``work/``, ``ip_repo/`` and ``reports/`` beside them, which change nothing here).
-SOURCE_PATHS = (
-    "firmware",
-    "emulator",
-    "pynq_mnist_top.h",
-    "pynq_mnist_top.cpp",
-    "pynq_mnist_config.h",
+from .library_build import (
+    LIBRARY_NAME,
+    IPLibraryError,
+    check_library,
+    compile_library,
+    sources_digest,
 )
-BEAT_BYTES = 8
-#: A worker process costs about half a second to start (spawn, import numpy),
-#: so :func:`default_workers` gives each at least this many frames.
-MIN_FRAMES_PER_WORKER = 256
+
+#: Bytes of one beat as the C API passes it (``uint64_t``).
+ABI_BEAT_BYTES = np.dtype(np.uint64).itemsize
 
 _size_t, _u64p, _u8p = (
     ctypes.c_size_t,
@@ -68,6 +56,7 @@ _size_t, _u64p, _u8p = (
 )
 _SIGNATURES = {
     "pm_abi_version": ([], ctypes.c_int),
+    "pm_sources_digest": ([], ctypes.c_char_p),
     "pm_beats_in_per_frame": ([], ctypes.c_int),
     "pm_beats_out_per_frame": ([], ctypes.c_int),
     "pm_set_weights_dir": ([ctypes.c_char_p], None),
@@ -80,75 +69,6 @@ _SIGNATURES = {
     "pm_pending_output": ([ctypes.c_void_p], _size_t),
     "pm_pending_input": ([ctypes.c_void_p], _size_t),
 }
-
-
-class IPLibraryError(RuntimeError):
-    """The emulation library cannot be built or loaded, or the IP misbehaved."""
-
-
-# --------------------------------------------------------------------------- build
-
-
-def library_sources(hls_dir: str | os.PathLike) -> list[Path]:
-    """The C++ files of the emulation library: the wrapper, the network, the C API."""
-    hls_dir = Path(hls_dir)
-    sources = sorted(
-        [
-            *hls_dir.glob("*.cpp"),
-            *(hls_dir / "firmware").glob("*.cpp"),
-            *(hls_dir / "emulator").glob("*.cpp"),
-        ]
-    )
-    if not any(p.name == "pynq_mnist_emu.cpp" for p in sources):
-        raise IPLibraryError(
-            f"{hls_dir} holds no emulator/pynq_mnist_emu.cpp: not the HLS folder of a "
-            "pynq-mnist bundle (convert the model again)"
-        )
-    return sources
-
-
-def compile_library(hls_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Compile the bundle's HLS sources with g++ into the shared library ``out``.
-
-    The library is written beside ``out`` and moved into place only once g++
-    succeeded. Include order matters: ``emulator/include`` supplies the
-    ``ap_axi_sdata.h`` shim, ``firmware/ap_types`` hls4ml's C-simulation types.
-    The network reads its weights at run time from the folder given to
-    :class:`IPLibrary` (``-DWEIGHTS_DIR=pm_weights_dir()``), so the library does
-    not depend on where the bundle lies.
-    """
-    hls_dir, out = Path(hls_dir), Path(out)
-    includes = [hls_dir, hls_dir / "firmware", hls_dir / "firmware" / "ap_types"]
-    includes.append(hls_dir / "emulator" / "include")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    cmd = ["g++", "-O3", "-std=c++14", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
-    cmd += ["-include", str(hls_dir / "emulator" / "include" / "pm_weights_dir.h")]
-    cmd += ["-DWEIGHTS_DIR=pm_weights_dir()"]
-    cmd += [f"-I{p}" for p in includes] + [str(s) for s in library_sources(hls_dir)]
-    cmd += ["-o", tmp]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
-        if proc.returncode != 0:
-            raise IPLibraryError(f"g++ failed to build the emulator:\n{proc.stderr[-4000:]}")
-        os.replace(tmp, out)
-    except FileNotFoundError:
-        raise IPLibraryError("g++ is not installed: the emulator needs a C++ compiler") from None
-    except subprocess.TimeoutExpired:
-        raise IPLibraryError(f"g++ took over {COMPILE_TIMEOUT_S} s; gave up") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
-
-
-def sources_digest(hls_dir: str | os.PathLike) -> str:
-    """One hash of the library's sources (:data:`SOURCE_PATHS`)."""
-    h = hashlib.sha256()
-    for rel in SOURCE_PATHS:
-        h.update(rel.encode() + b"\0" + sha256_tree(Path(hls_dir) / rel).encode())
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- packing
@@ -181,50 +101,56 @@ def beats_from_bytes(stream_bytes: np.ndarray, bytes_per_frame: int) -> np.ndarr
     return np.ascontiguousarray(stream_bytes).view("<u8").astype(np.uint64, copy=False)
 
 
-def default_workers(frames: int) -> int:
-    """Processes worth using for ``frames`` frames: one per CPU this process may run on,
-    each with at least :data:`MIN_FRAMES_PER_WORKER` frames."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, frames // MIN_FRAMES_PER_WORKER))
-
-
 # --------------------------------------------------------------------------- library
 
 
-def check_weights_dir(weights_dir: str | os.PathLike) -> Path:
-    """``weights_dir`` if every weight header in it has its ``.txt`` values file.
+# Every weight load in hls4ml's firmware: ``nnet::load_weights_from_txt<T, SIZE>(w, "w.txt")``.
+_WEIGHT_LOAD = re.compile(
+    r"nnet::load_(\w+)_from_txt<[^<>]*?,\s*(\d+)\s*>\s*\(\s*\w+\s*,\s*\"([^\"]*)\""
+)
 
-    hls4ml's C loader ends the whole process on a missing file, so look first.
+
+def check_weights_dir(weights_dir: str | os.PathLike) -> Path:
+    """``weights_dir`` if every weight file hls4ml's C loader will read is there and whole.
+
+    hls4ml's loader (``nnet_helpers.h``) ends the whole process on a missing file,
+    and writes past its array when a file holds more values than the array: so
+    each load in ``firmware/*.cpp`` is checked first (its file exists and holds
+    exactly the array's number of values) and anything else is refused.
     """
     weights_dir = Path(weights_dir).resolve()
-    headers = sorted(weights_dir.glob("*.h"))
-    missing = [h.with_suffix(".txt").name for h in headers if not h.with_suffix(".txt").is_file()]
-    if not headers or missing:
+    loads = []
+    for cpp in sorted(weights_dir.parent.glob("*.cpp")):
+        loads += _WEIGHT_LOAD.findall(cpp.read_text(errors="replace"))
+    if not loads:
         raise IPLibraryError(
-            f"{weights_dir} lacks the network's weight files "
-            f"({', '.join(missing[:5]) or 'no weights at all'}); convert the model again"
+            f"{weights_dir}: the network in {weights_dir.parent} loads no weight files "
+            "(not an hls4ml firmware folder); convert the model again"
         )
+    for kind, size, name in loads:
+        where = f"{weights_dir}/{name}"
+        if kind != "weights":
+            raise IPLibraryError(f"{where}: hls4ml's {kind} weight format is not supported")
+        if not re.fullmatch(r"[A-Za-z0-9_]+\.txt", name) or not (weights_dir / name).is_file():
+            raise IPLibraryError(
+                f"{weights_dir} lacks the network's weight files ({name}); convert the model again"
+            )
+        with open(weights_dir / name, errors="replace") as f:
+            values = f.readline().split(",")
+        if len(values) != int(size) or not all(_is_number(v) for v in values):
+            raise IPLibraryError(
+                f"{where} holds {len(values)} values (or non-numbers) but the network's array "
+                f"takes {size}: the weights were changed; convert the model again"
+            )
     return weights_dir
 
 
-def _check_library(path: Path) -> None:
-    """Load ``path`` in a child process first: a bad library must not kill this one."""
-    code = (
-        "import ctypes,sys;lib=ctypes.CDLL(sys.argv[1]);"
-        "lib.pm_abi_version.restype=ctypes.c_int;sys.exit(0 if lib.pm_abi_version()==int(sys.argv[2]) else 3)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(path), str(ABI_VERSION)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if proc.returncode != 0:
-        why = "ABI version mismatch" if proc.returncode == 3 else proc.stderr.strip()[-500:]
-        raise IPLibraryError(f"{path} does not load here: {why}")
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class IPLibrary:
@@ -249,26 +175,31 @@ class IPLibrary:
         except (OSError, AttributeError) as e:
             raise IPLibraryError(f"{self.path} is not a pynq-mnist IP library: {e}") from None
         version = lib.pm_abi_version()
-        if version != ABI_VERSION:
+        if version != EMULATOR_ABI_VERSION:
             raise IPLibraryError(
                 f"{self.path} has C API version {version}; this pynq-mnist needs "
-                f"{ABI_VERSION} (rebuild it: IPLibrary.for_bundle does)"
+                f"{EMULATOR_ABI_VERSION} (rebuild it: IPLibrary.for_bundle does)"
             )
+        self.sources_digest = lib.pm_sources_digest().decode()
         lib.pm_set_weights_dir(os.fsencode(weights_dir))
         self.weights_dir = weights_dir
         self._lib = lib
         self._handle = lib.pm_create()
         self.beats_in_per_frame = int(lib.pm_beats_in_per_frame())
         self.beats_out_per_frame = int(lib.pm_beats_out_per_frame())
+        self.bytes_in_per_frame = self.beats_in_per_frame * ABI_BEAT_BYTES
 
     @classmethod
     def for_bundle(
         cls, bundle: Bundle | str | os.PathLike, cache: str | os.PathLike | None = None
     ) -> IPLibrary:
-        """The bundle's library; rebuilt from its HLS sources if it will not load here.
+        """The bundle's library; rebuilt from its HLS sources unless it is theirs and loads.
 
-        The rebuilt library goes to ``cache`` (default :func:`cache_dir`), in a
-        folder named by the hash of the sources, and is reused next time.
+        A candidate is loaded in a child process first (:func:`check_library`): one
+        that will not load, speaks another C API, or was built from other sources
+        or weights is never loaded here. The rebuilt library goes to ``cache``
+        (default :func:`cache_dir`), in a folder named by the hash of the sources,
+        and is reused next time. The weight files are checked before anything runs.
         """
         bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle)
         meta = bundle.metadata
@@ -276,8 +207,9 @@ class IPLibrary:
         if bundle.has("emulator"):
             candidates.append(bundle.file("emulator"))
         hls_dir = bundle.file("hls")
-        weights_dir = hls_dir / "firmware" / "weights"
-        tag = sources_digest(hls_dir)[:16]
+        weights_dir = check_weights_dir(hls_dir / "firmware" / "weights")
+        digest = sources_digest(hls_dir)
+        tag = digest[:16]
         cached = Path(cache or cache_dir()) / tag / LIBRARY_NAME
         candidates.append(cached)
         errors = []
@@ -285,7 +217,7 @@ class IPLibrary:
             if not path.is_file():
                 continue
             try:
-                _check_library(path)
+                check_library(path, digest)
             except IPLibraryError as e:
                 errors.append(str(e))
                 continue
@@ -293,6 +225,7 @@ class IPLibrary:
         why = "; ".join(errors) or "the bundle has no library"
         print(f"building the emulated IP from {hls_dir} with g++ ({why}) ...", flush=True)
         compile_library(hls_dir, cached)
+        check_library(cached, digest)
         return cls._matching(cached, weights_dir, meta.input.beats_per_frame)
 
     @classmethod
@@ -361,50 +294,16 @@ class IPLibrary:
 
     # ------------------------------------------------------------------ conveniences
 
-    def transfer(self, stream_bytes: np.ndarray, workers: int | None = 1) -> np.ndarray:
+    def transfer(self, stream_bytes: np.ndarray) -> np.ndarray:
         """One DMA-like transfer of whole frames: output words ``(frames, beats_out)``.
 
         TLAST goes on the last input beat; the IP must answer every frame and put
         TLAST on its last output beat only, else :class:`IPLibraryError`.
-
-        Parameters
-        ----------
-        stream_bytes : np.ndarray
-            uint8, one dimension, whole frames back to back.
-        workers : int or None
-            Processes to split the frames over (``None``: :func:`default_workers`).
-            With more than one, this instance runs the first block of frames and
-            fresh processes, each with its own library, run the others as
-            transfers of their own.
         """
-        beats = beats_from_bytes(stream_bytes, self.beats_in_per_frame * BEAT_BYTES)
-        frames = beats.size // self.beats_in_per_frame
-        workers = default_workers(frames) if workers is None else int(workers)
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1 (or None for one per CPU), got {workers}")
-        blocks = np.array_split(beats.reshape(frames, -1), min(workers, frames))
-        if len(blocks) == 1:
-            return self._transfer_beats(beats)
-        spawn = multiprocessing.get_context("spawn")  # this process may hold threads (TF)
-        with ProcessPoolExecutor(len(blocks) - 1, mp_context=spawn) as pool:
-            futures = [
-                pool.submit(_transfer_in_worker, self.path, self.weights_dir, block.ravel())
-                for block in blocks[1:]
-            ]
-            try:
-                words = [self._transfer_beats(blocks[0].ravel())]
-                words += [f.result() for f in futures]
-            except BrokenProcessPool as e:
-                raise IPLibraryError(
-                    f"a worker process running {self.path} died ({e}); "
-                    "run with workers=1 to see the IP fail in this process"
-                ) from None
-            finally:
-                for f in futures:
-                    f.cancel()
-        return np.concatenate(words)
+        return self.transfer_beats(beats_from_bytes(stream_bytes, self.bytes_in_per_frame))
 
-    def _transfer_beats(self, beats: np.ndarray) -> np.ndarray:
+    def transfer_beats(self, beats: np.ndarray) -> np.ndarray:
+        """:meth:`transfer` of whole frames given as uint64 beats."""
         frames = beats.size // self.beats_in_per_frame
         last = np.zeros(beats.size, dtype=bool)
         last[-1] = True
@@ -436,9 +335,3 @@ class IPLibrary:
 
     def __repr__(self) -> str:
         return f"IPLibrary({str(self.path)!r})"
-
-
-def _transfer_in_worker(path: Path, weights_dir: Path, beats: np.ndarray) -> np.ndarray:
-    """One block of :meth:`IPLibrary.transfer`, in a worker process with its own library."""
-    with IPLibrary(path, weights_dir) as lib:
-        return lib._transfer_beats(beats)

@@ -16,7 +16,7 @@ import numpy as np
 from pynq.buffer import PynqBuffer
 
 CMA_BASE = 0x16000000
-CMA_BYTES = 128 << 20  # the PYNQ-Z2 image's CMA pool (FIELD_NOTES §1)
+CMA_BYTES = 128 << 20  # the PYNQ-Z2 image's CMA pool: 128 MiB
 ALIGN = 4096
 
 

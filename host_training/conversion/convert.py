@@ -29,13 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from pynq_mnist import encoding
-from pynq_mnist.board.emulator.iplib import (
-    LIBRARY_NAME,
-    SOURCE_PATHS,
-    IPLibrary,
-    compile_library,
-    default_workers,
-)
+from pynq_mnist.board.emulator.iplib import IPLibrary
+from pynq_mnist.board.emulator.library_build import LIBRARY_NAME, SOURCE_PATHS, compile_library
 from pynq_mnist.bundle import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -50,7 +45,7 @@ from pynq_mnist.bundle import (
     write_metadata,
 )
 from pynq_mnist.design import PYNQ_Z2
-from pynq_mnist.host_training.conversion import hls4ml_config, wrapper
+from pynq_mnist.host_training.conversion import hls4ml_config, parallel_transfer, wrapper
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 
 PROJECT_NAME = "mnist_net"
@@ -200,7 +195,7 @@ def convert(
             (hls_dir / "hls4ml_config.json").write_text(json.dumps(config, indent=2) + "\n")
             compile_library(hls_dir, stage / FILES["emulator"])
 
-            workers = default_workers(len(images)) if workers is None else workers
+            workers = parallel_transfer.default_workers(len(images)) if workers is None else workers
             progress(
                 f"[4/5] streaming {len(images)} frames through the compiled IP "
                 f"({workers} process{'es' if workers > 1 else ''})"
@@ -210,7 +205,7 @@ def convert(
             )
             with IPLibrary(stage / FILES["emulator"], hls_dir / "firmware" / "weights") as ip:
                 t_emu = time.perf_counter()
-                words = ip.transfer(input_format.pack(images), workers=workers)
+                words = parallel_transfer.transfer(ip, input_format.pack(images), workers)
                 emulate_s = time.perf_counter() - t_emu
             mismatched = np.flatnonzero((words != csim_words).any(axis=1))
             if mismatched.size:

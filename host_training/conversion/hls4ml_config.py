@@ -6,7 +6,7 @@ Everything here follows from the model itself:
 * weights, biases and activations take the QKeras quantizers' types (hls4ml reads
   them); hidden accumulators and results are ``auto``, which hls4ml infers from
   the operand types and fan-in so that they can never overflow;
-* the last layer's result is set by hand (FIELD_NOTES §3: hls4ml's automatic
+* the last layer's result is set by hand (hls4ml's automatic
   type for it is a poor fit): wide enough for the largest sum its *actual*
   quantized weights can produce, with every fraction bit of the products, so
   the logits are exact;

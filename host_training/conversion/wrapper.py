@@ -76,12 +76,8 @@ def words_from_logits(logits: np.ndarray, frac_bits: int) -> np.ndarray:
     The class is the first maximum of the full-precision logits, as in the IP.
     """
     logits = np.asarray(logits, dtype=np.float64)
-    word = np.argmax(logits, axis=1).astype(np.uint64)
-    mask = np.int64((1 << LOGIT_BITS) - 1)
-    raw = _raw_logits(logits, frac_bits) & mask
-    for k in range(logits.shape[1]):
-        word |= raw[:, k].astype(np.uint64) << np.uint64(CLASS_BITS + LOGIT_BITS * k)
-    return word.reshape(-1, 1)
+    fmt = output_format(logits.shape[1], frac_bits)
+    return fmt.pack({"class": np.argmax(logits, axis=1), "logits": _raw_logits(logits, frac_bits)})
 
 
 # --------------------------------------------------------------------------- sources

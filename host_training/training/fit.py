@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from pynq_mnist.atomic import atomic_path
 from pynq_mnist.host_training.training.run_dir import read_json, write_json
 
 keras = tf.keras
@@ -58,10 +59,8 @@ def _paths(stem: Path) -> tuple[Path, Path, Path]:
 def save_optimizer(optimizer: keras.optimizers.Optimizer, path: Path, epoch: int) -> None:
     """The optimizer's variables, in its own order, tagged with the epoch they follow."""
     values = {f"v{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
-    tmp = path.with_name(".partial." + path.name)
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, epoch=epoch, **values)
-    os.replace(tmp, path)
 
 
 def restore_optimizer(
@@ -93,9 +92,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        tmp = self.weights.with_name(".partial." + self.weights.name)
-        self.target.save_weights(tmp)
-        os.replace(tmp, self.weights)
+        with atomic_path(self.weights) as tmp:
+            self.target.save_weights(tmp)
         save_optimizer(self.model.optimizer, self.optimizer_state, epoch + 1)
         write_json(self.state, {"epoch": epoch + 1, "history": self.history})
         stop_point(self.stage, epoch + 1)

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pynq_mnist.atomic import atomic_path, write_text_atomic
+
 CONFIG = "config.json"
 TEACHER = "teacher.h5"
 STUDENT = "student.h5"
@@ -35,9 +37,7 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as JSON atomically (temporary file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -46,10 +46,8 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """``model.save`` (HDF5) atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".partial.{path.name}")
-    model.save(tmp, include_optimizer=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp, include_optimizer=False)
 
 
 def load_model(path: str | os.PathLike) -> Any:

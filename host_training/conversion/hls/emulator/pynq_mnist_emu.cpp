@@ -18,7 +18,13 @@
 
 #include "pynq_mnist_top.h"
 
-#define PM_ABI_VERSION 1
+#define PM_ABI_VERSION 2
+
+// The SHA-256 of the sources this library was built from (pynq_mnist's
+// library_build.sources_digest, weights included), given by the build.
+#ifndef PM_SOURCES_DIGEST
+#error "build with -DPM_SOURCES_DIGEST=\"<digest of the sources>\" (pynq_mnist library_build)"
+#endif
 
 namespace {
 
@@ -53,6 +59,7 @@ const char *pm_weights_dir(void) { return weights_dir.c_str(); }
 void pm_set_weights_dir(const char *path) { weights_dir = path; }
 
 int pm_abi_version(void) { return PM_ABI_VERSION; }
+const char *pm_sources_digest(void) { return PM_SOURCES_DIGEST; }
 int pm_beats_in_per_frame(void) { return PYNQ_MNIST_BEATS_IN; }
 int pm_beats_out_per_frame(void) { return 1; }
 
