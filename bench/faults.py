@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leak-calls", type=_positive, default=10_000)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "faults.json"))
     args = parser.parse_args(argv)
-    from pynq_mnist.board.result_files import OutputError, writable_dir, write_atomic
+    from pynq_mnist.atomic import write_text_atomic
+    from pynq_mnist.board.result_files import OutputError, writable_dir
 
     out = Path(args.out)
     try:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         report["met"] = report["wrong_after_recovery_total"] == 0
         report["load_average_1min_now"] = round(os.getloadavg()[0], 2)
-        write_atomic(out, json.dumps(report, indent=2) + "\n")
+        write_text_atomic(out, json.dumps(report, indent=2) + "\n")
         print(
             f"{record['scenario']:<52} {str(record['error'])[:48]:<48} "
             f"recovery {record['recovery_s']:.3f} s, wrong after: {record['wrong_after_recovery']}",

@@ -29,8 +29,10 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from pynq_mnist.atomic import write_text_atomic
+
 from .bench_options import BenchOptionError, BenchOptions, add_measurement_arguments
-from .result_files import OutputError, writable_dir, write_atomic
+from .result_files import OutputError, writable_dir
 
 BOARD_TESTS = "test_on_board.py"
 
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     tests_s = time.perf_counter() - t0
-    write_atomic(out / "tests.log", proc.stdout + proc.stderr)
+    write_text_atomic(out / "tests.log", proc.stdout + proc.stderr)
     cases = _tests(junit)
     passed = bool(cases) and all(c["outcome"] == "passed" for c in cases)
     bench = _bench(args, out)
@@ -158,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
         "tests_log": str(out / "tests.log"),
         "bench": bench,
     }
-    write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
-    write_atomic(out / "report.txt", _text(report))
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "report.txt", _text(report))
     print(_text(report))
     print(f"wrote {out / 'report.json'} and {out / 'report.txt'}: attach them to a problem report")
     return 0 if passed else 1

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pynq_mnist.atomic import atomic_path, write_text_atomic
+
 from .bench_measure import PERCENTILES, plateau
-from .result_files import writable_dir, write_atomic
+from .result_files import writable_dir
 from .timing import STAGES
 
 
@@ -63,14 +65,14 @@ class BenchFiles:
     def write_json(self, result: dict) -> Path:
         """``bench.json`` of every public key of ``result`` (keys starting with _ stay out)."""
         public = {k: v for k, v in result.items() if not k.startswith("_")}
-        path = write_atomic(self.out / "bench.json", json.dumps(public, indent=2) + "\n")
+        path = write_text_atomic(self.out / "bench.json", json.dumps(public, indent=2) + "\n")
         self._keep(path)
         return path
 
     def write_latency(self, result: dict) -> None:
         samples = result["_latency_samples_us"]
         rows = [{"call": i, "us": float(t)} for i, t in enumerate(samples)]
-        self._keep(write_atomic(self.out / "latency.csv", _csv(rows, result["timings"])))
+        self._keep(write_text_atomic(self.out / "latency.csv", _csv(rows, result["timings"])))
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.hist(samples, bins=60)
@@ -88,12 +90,12 @@ class BenchFiles:
 
     def write_throughput(self, result: dict) -> None:
         rows, label = result["throughput"], result["timings"]
-        self._keep(write_atomic(self.out / "throughput.csv", _csv(rows, label)))
+        self._keep(write_text_atomic(self.out / "throughput.csv", _csv(rows, label)))
         stage_rows = [
             {"batch": r["batch"], **{s: r[f"{s}_us_per_frame"] for s in STAGES}} for r in rows
         ]
         stages_csv = _csv(stage_rows, label + "; microseconds per frame")
-        self._keep(write_atomic(self.out / "stages.csv", stages_csv))
+        self._keep(write_text_atomic(self.out / "stages.csv", stages_csv))
 
         plt = _pyplot()
         batches = np.array([r["batch"] for r in rows])
@@ -127,8 +129,7 @@ class BenchFiles:
         fig.text(0.01, 0.01, label, fontsize=7)
         fig.tight_layout(rect=(0, 0.04, 1, 1))
         path = self.out / name
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp.png")
-        fig.savefig(tmp, dpi=120)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
         plt.close(fig)
-        os.replace(tmp, path)
         self._keep(path)

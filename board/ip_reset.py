@@ -9,8 +9,8 @@ design (``vivado_bd/pynq_z2_design.tcl``) therefore drives the IP's reset with
 at 1; :class:`IPReset` holds it at 0 while the DMA is reset, then lets go.
 
 The driver is a :class:`pynq.DefaultIP` made from the GPIO's ``ip_dict`` entry
-by :func:`find_ip_reset`. It declares no ``bindto``: binding
-``xilinx.com:ip:axi_gpio:2.0`` would replace pynq's own ``AxiGPIO`` driver for
+by :func:`find_ip_reset`. It declares no ``bindto``: binding the AXI GPIO's
+VLNV would replace pynq's own ``AxiGPIO`` driver for
 every overlay in the process (pynq keeps one driver per VLNV), so the overlay
 binds it by that VLNV and the design's cell path (:data:`pynq_mnist.design.PYNQ_Z2`).
 """

@@ -2,8 +2,8 @@
 
 A benchmark that checks its output folder only at the end loses every figure
 when it cannot write there; one that writes everything at the end loses them
-all to a Ctrl-C. :func:`writable_dir` checks first, :func:`write_atomic`
-replaces one file whole (a reader never sees half of it).
+all to a Ctrl-C. :func:`writable_dir` checks first; each file is then replaced
+whole (:mod:`pynq_mnist.atomic`), so a reader never sees half of it.
 """
 
 from __future__ import annotations
@@ -29,12 +29,4 @@ def writable_dir(path: str | os.PathLike) -> Path:
         raise OutputError(
             f"cannot write results to {path}: {e.strerror or e}; choose another --out"
         ) from None
-    return path
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
     return path
