@@ -12,3 +12,7 @@ for arch in cnn mlp; do             # the emulated board (host timings) -> emula
     "$BIN/pynq-mnist" bench "bench/runs/bundles/mnist_$arch" --target emulator \
         --batches 1,10,100,1000 --frames-per-point 1000 --out "bench/results/emulator_$arch"
 done
+# the fault benchmark on a small real bundle (a smoke-trained CNN) -> faults.json
+"$BIN/pynq-mnist" train --arch cnn --preset smoke --out bench/runs/smoke_cnn
+"$BIN/pynq-mnist" convert bench/runs/smoke_cnn --out bench/runs/bundles/mnist_cnn_smoke
+"$BIN/python" bench/faults.py bench/runs/bundles/mnist_cnn_smoke

@@ -12,6 +12,7 @@ _LAZY = {
     "load_overlay": "overlay",
     "GoldenMismatch": "overlay",
     "OverlayLoadError": "overlay",
+    "RecoveryFailed": "overlay",
     "DesignMismatch": "design_check",
     "DmaError": "dma_link",
     "DmaTimeout": "dma_link",

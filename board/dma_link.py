@@ -5,8 +5,10 @@ the IP never sends TLAST (it has no timeout). :class:`DmaLink` starts transfers
 with the real driver's ``transfer`` (which flushes the source), polls each
 channel's DMASR against a deadline (one register read a round, where pynq's
 ``wait()`` takes four), invalidates the destination as ``wait()`` would, names
-the error bits, and on any failure resets the DMA, drains output the IP still
-holds, and restarts both channels so that the next transfer works.
+the error bits, and on a failure resets the DMA (both channels) so that it stops.
+The DMA's reset does not reach the IP, which may still hold part of a frame and
+output words: :class:`~pynq_mnist.board.overlay.MnistOverlay` resets the IP too,
+and proves the path clean, before its next call.
 """
 
 from __future__ import annotations
@@ -22,17 +24,15 @@ ERROR_BITS = {
     0x40: "DMADecErr (decode error: the buffer address is not mapped)",
 }
 SPIN_S = 1e-3  # poll flat out this long, then yield the CPU between polls
-DRAIN_S = 0.01  # after a failure, how long to wait for stale output from the IP
-MAX_DRAINS = 16
 RESET_TIMEOUT_S = 1.0
 
 
 class DmaError(RuntimeError):
-    """The DMA raised an error bit; the link was reset and can be used again."""
+    """The DMA raised an error bit; the DMA was reset."""
 
 
 class DmaTimeout(TimeoutError):
-    """A transfer missed its deadline; the link was reset and can be used again."""
+    """A transfer missed its deadline; the DMA was reset."""
 
 
 class DmaLink:
@@ -50,8 +50,7 @@ class DmaLink:
         self.dma = dma
         self.send, self.recv = dma.sendchannel, dma.recvchannel
         self.timeout_s = timeout_s
-        self.resets = 0  # soft resets done (two per failed transfer)
-        self.drained = 0  # stale S2MM transfers taken from the IP after failures
+        self.resets = 0  # DMA soft resets done
 
     def transfer(self, src, dst, timeout_s: float | None = None) -> None:
         """Stream ``src`` (a PynqBuffer or a view of one) in and fill ``dst``.
@@ -61,7 +60,7 @@ class DmaLink:
         Raises
         ------
         DmaTimeout, DmaError
-            After resetting the DMA; the next call starts clean.
+            After resetting the DMA (not the IP: the overlay does that).
         """
         timeout = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.perf_counter() + timeout
@@ -70,7 +69,7 @@ class DmaLink:
         for name, status_reg in (("MM2S", MM2S_DMASR), ("S2MM", S2MM_DMASR)):
             status, done = self._poll(status_reg, deadline)
             if status & ERROR_MASK or not done:
-                self._recover(dst)
+                self.reset()
                 what = (
                     "reported an error"
                     if status & ERROR_MASK
@@ -79,7 +78,10 @@ class DmaLink:
                 bits = [text for bit, text in ERROR_BITS.items() if status & bit]
                 detail = f"DMASR=0x{status:08x}" + (": " + ", ".join(bits) if bits else "")
                 kind = DmaError if status & ERROR_MASK else DmaTimeout
-                raise kind(f"DMA {name} channel {what}; {detail}. The DMA was reset; try again.")
+                raise kind(
+                    f"DMA {name} channel {what}; {detail}. The DMA was reset; the next call "
+                    "resets the IP and checks the golden vectors first."
+                )
         dst.invalidate()  # what pynq's wait() does once the S2MM channel is idle
 
     def _poll(self, status_reg: int, deadline: float) -> tuple[int, bool]:
@@ -97,22 +99,6 @@ class DmaLink:
                 return status, False
             if now - start > SPIN_S:
                 time.sleep(1e-4)
-
-    def _recover(self, scratch) -> None:
-        """Reset, drain output the IP still holds into ``scratch``, and reset again.
-
-        After a failed transfer the IP may hold output of frames it already
-        took; left there, it would answer the next transfer. Draining stops when
-        no more output arrives within :data:`DRAIN_S`.
-        """
-        self.reset()
-        for _ in range(MAX_DRAINS):
-            self.recv.transfer(scratch)
-            status, done = self._poll(S2MM_DMASR, time.perf_counter() + DRAIN_S)
-            if not done or status & ERROR_MASK:
-                break
-            self.drained += 1
-        self.reset()
 
     def reset(self) -> None:
         """Soft-reset the DMA (both channels) and start both channels again."""

@@ -12,11 +12,25 @@ golden vectors through it; any mismatch refuses the overlay with the reason.
 register-level emulated board of :mod:`pynq_mnist.board.emulator`, which is
 only ever a model of the board: its timings are host timings), or ``"auto"``
 (the board when pynq finds one, else the emulator).
+
+After any failure inside a call (a DMA error, a missed deadline, Ctrl-C, any
+exception) the overlay is marked dirty, and the next call first restores it:
+the IP reset GPIO holds the IP in reset while the DMA is reset (dropping the
+half-read frame and the output words the IP still holds), then the golden
+vectors must come back exactly; if they do not, the call raises
+:class:`RecoveryFailed` and nothing is classified. A design without the reset
+GPIO is restored by configuring the PL again. So a call either answers
+correctly or raises; it never answers from a shifted stream.
+
+One call at a time: ``classify``, ``predict_logits`` and ``execute`` take a lock,
+so calls from several threads run one after the other (a call waits for the
+one in progress; none is refused).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +44,7 @@ from pynq_mnist.overlays import locate
 
 from .design_check import check_design
 from .dma_link import DmaLink
+from .ip_reset import find_ip_reset
 from .latency_counter import LatencyCounter
 from .timing import StageTimer
 
@@ -43,6 +58,10 @@ class OverlayLoadError(BundleError):
 
 class GoldenMismatch(OverlayLoadError):
     """The device's answers to the golden frames are not the recorded ones."""
+
+
+class RecoveryFailed(OverlayLoadError):
+    """After a failed call the overlay could not be brought back to a verified state."""
 
 
 def resolve_target(target: str) -> str:
@@ -124,6 +143,10 @@ class MnistOverlay(pynq.Overlay):
         Seconds per stage (pack, copy_in, dma, copy_out, unpack).
     latency_counter : LatencyCounter or None
         The in-fabric cycle counter, on the board when the overlay was built with one.
+    ip_reset : IPReset or None
+        The IP's software reset (None for a design built without one).
+    recoveries : int
+        Restores done after failed calls; ``last_recovery_s`` the time of the last.
     target, board_name, fclk_mhz, load_s, self_test_s, frames_per_transfer
     """
 
@@ -151,6 +174,12 @@ class MnistOverlay(pynq.Overlay):
         self.load_s = time.perf_counter() - t0
         self.dma_name, dma = _find_dma(self)
         self.link = DmaLink(dma, timeout_s)
+        self.ip_reset = find_ip_reset(self)
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._golden_vectors = None
+        self.recoveries = 0
+        self.last_recovery_s = 0.0
         self.board_name = (
             device.name if self.target == "emulator" else os.environ.get("BOARD", "unknown")
         )
@@ -202,18 +231,29 @@ class MnistOverlay(pynq.Overlay):
 
         Stages (timed in :attr:`timer`): pack -> copy in -> DMA -> copy out; a
         batch above :attr:`frames_per_transfer` is split into several transfers.
+        Calls hold a lock (one at a time), and a call after a failed one first
+        restores the overlay (module docstring).
         """
-        if self._in_buf is None:
-            raise RuntimeError("the overlay was closed; load it again")
+        with self._lock:
+            if self._in_buf is None:
+                raise RuntimeError("the overlay was closed; load it again")
+            if self._dirty:
+                self._restore()
+            self.timer.begin_call()
+            t0 = time.perf_counter()
+            packed = self.metadata.input.pack(frames)  # bad frames raise before any transfer
+            self.timer.record("pack", time.perf_counter() - t0)
+            self._dirty = True
+            out = self._transfer_all(packed)
+            self._dirty = False
+            return out
+
+    def _transfer_all(self, packed: np.ndarray) -> np.ndarray:
         clock, record = time.perf_counter, self.timer.record
-        self.timer.begin_call()
-        t0 = clock()
-        packed = self.metadata.input.pack(frames)
         n = len(packed) // self._in_bytes
         self.timer.frames += n
         out = np.empty((n, self._out_words), dtype=np.uint64)
         t1 = clock()
-        record("pack", t1 - t0)
         for start in range(0, n, self.frames_per_transfer):
             m = min(self.frames_per_transfer, n - start)
             src, dst, dst_frames = self._views(m)
@@ -228,6 +268,75 @@ class MnistOverlay(pynq.Overlay):
             record("copy_out", t4 - t3)
             t1 = t4
         return out
+
+    # ------------------------------------------------------------------ recovery
+
+    @property
+    def clean(self) -> bool:
+        """False after a failed call, until the next call (or :meth:`recover`) restores it."""
+        return not self._dirty
+
+    def recover(self) -> float:
+        """Reset the IP and the DMA and check the golden vectors now; the seconds it took.
+
+        Calls do this themselves after a failure; this is for a user who wants the
+        overlay verified before the next call. Raises :class:`RecoveryFailed`.
+        """
+        with self._lock:
+            self._dirty = True
+            self._restore()
+            return self.last_recovery_s
+
+    def reset_device(self) -> None:
+        """Reset every part that holds state: the IP (its reset GPIO) and the DMA.
+
+        Without the GPIO (a bitstream built before it) the PL is configured again,
+        which resets the IP with everything else.
+        """
+        if self.ip_reset is not None:
+            self.ip_reset.hold()
+            try:
+                self.link.reset()
+            finally:
+                self.ip_reset.release()
+        else:
+            self.download()
+            self.link.reset()
+
+    def _golden(self):
+        """The bundle's golden vectors, read (and checked) once, when first needed."""
+        if self._golden_vectors is None:
+            self._golden_vectors = self.bundle.golden_vectors()
+        return self._golden_vectors
+
+    def _restore(self) -> None:
+        """Reset, then prove the data path clean with the golden vectors (lock held)."""
+        t0 = time.perf_counter()
+        self.reset_device()
+        saved, self.timer = self.timer, StageTimer()
+        try:
+            golden = self._golden()
+            self._dirty = True
+            try:
+                got = self._transfer_all(self.metadata.input.pack(golden.frames))
+            except Exception as e:
+                raise RecoveryFailed(
+                    f"the overlay did not recover after a failed call: the golden vectors "
+                    f"failed after a reset of the IP and the DMA ({type(e).__name__}: {e}). "
+                    "Nothing was classified; call again to retry, or load the overlay again"
+                ) from e
+            problems = golden.mismatches(self.metadata.output, got)
+            if problems:
+                raise RecoveryFailed(
+                    "the overlay did not recover after a failed call: after a reset of the IP "
+                    "and the DMA the golden vectors differ (" + "; ".join(problems) + "). "
+                    "Nothing was classified; load the overlay again"
+                )
+            self._dirty = False
+        finally:
+            self.timer = saved
+        self.recoveries += 1
+        self.last_recovery_s = time.perf_counter() - t0
 
     def _views(self, m: int):
         """The first ``m`` frames of the DMA buffers: ``(src, dst, dst as (m, words))``.
@@ -262,13 +371,13 @@ class MnistOverlay(pynq.Overlay):
 
     def _self_test(self) -> None:
         t0 = time.perf_counter()
-        golden = self.bundle.golden_vectors()
+        golden = self._golden()
         got = self.execute(golden.frames)
         self.timer.clear()
         self.self_test_s = time.perf_counter() - t0
         problems = golden.mismatches(self.metadata.output, got)
         if problems:
-            self.close()
+            self._free_buffers()
             raise GoldenMismatch(
                 f"golden self-test failed on {self.target}: " + "; ".join(problems) + ". The "
                 "bitstream and the bundle do not belong together (rebuild the overlay from "
@@ -276,7 +385,11 @@ class MnistOverlay(pynq.Overlay):
             )
 
     def close(self) -> None:
-        """Free the DMA buffers (the overlay stays loaded)."""
+        """Free the DMA buffers (the overlay stays loaded); waits for a call in progress."""
+        with self._lock:
+            self._free_buffers()
+
+    def _free_buffers(self) -> None:
         self._view_cache = {}
         for name in ("_in_buf", "_out_buf"):
             buf = self.__dict__.pop(name, None)

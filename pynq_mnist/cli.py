@@ -18,6 +18,8 @@ import os
 import shlex
 import sys
 
+#: Commands that pick up where an interrupted run stopped (the others start over).
+RESUMABLE = ("train", "build-overlay", "pipeline")
 COMMANDS = {
     "train": ("pynq_mnist.host_training.training.cli", "train a teacher and a compressed student"),
     "tune": (
@@ -27,6 +29,7 @@ COMMANDS = {
     "convert": ("pynq_mnist.host_training.conversion.cli", "student -> hls4ml IP + overlay bundle"),
     "build-overlay": ("pynq_mnist.vivado_bd.build", "HLS + Vivado: bundle -> bitstream"),
     "bench": ("pynq_mnist.board.bench", "accuracy and latency on the board (or emulator)"),
+    "accept": ("pynq_mnist.board.accept", "board tests + a short bench -> a report to attach"),
     "pipeline": ("pynq_mnist.pipeline", "the main job: train -> convert -> emulated board"),
     "data": (
         "pynq_mnist.data_check",
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
+        hint = "; run the same command again to resume" if args.command in RESUMABLE else ""
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -9,6 +9,13 @@ its cells, and the converter takes its part, clock and stream width from it::
     axi_dma_0 M_AXIS_MM2S -> nn_0 in_stream;  nn_0 out_stream -> axi_dma_0 S_AXIS_S2MM
     axi_dma_0 M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> processing_system7_0 S_AXI_HP0
     FCLK_CLK0 clocks everything; rst_fclk0 (proc_sys_reset) releases it after FCLK_RESET0_N
+    processing_system7_0 M_AXI_GP0 -> ctrl_interconnect -> ip_reset_gpio S_AXI
+    nn_0 ap_rst_n = rst_fclk0 peripheral_aresetn AND ip_reset_gpio gpio_io_o[0] (ip_reset_and)
+
+The IP's software reset: a DMA soft reset (DMACR.Reset) never reaches the IP,
+which keeps a half-read input frame and output words the DMA has not taken after
+an interrupted transfer. A 1-bit AXI GPIO (PG144) that powers up at 1, ANDed
+with the system reset, lets the driver reset the IP alone.
 
 This module imports the standard library only: the board uses it.
 """
@@ -94,6 +101,9 @@ class BlockDesign:
     ip: Cell
     reset: Cell
     timer: Cell
+    #: The IP's software reset: the AXI GPIO and the AND gate into the IP's reset.
+    ip_reset: Cell
+    ip_reset_and: Cell
     ctrl_interconnect: Cell
     mem_interconnect: Cell
     ip_ports: IpPorts
@@ -112,6 +122,8 @@ class BlockDesign:
     dma_lite_range: int
     timer_base: int
     timer_range: int
+    ip_reset_base: int
+    ip_reset_range: int
     ddr_range: int
 
     def with_ip(self, vlnv: Vlnv, path: str | None = None) -> BlockDesign:
@@ -134,6 +146,8 @@ PYNQ_Z2 = BlockDesign(
     ip=Cell("nn_0", IP_VLNV),
     reset=Cell("rst_fclk0", Vlnv(_XILINX, "ip", "proc_sys_reset", "5.0")),
     timer=Cell("stream_timer_0", Vlnv(_XILINX, "module_ref", "stream_timer", "1.0")),
+    ip_reset=Cell("ip_reset_gpio", Vlnv(_XILINX, "ip", "axi_gpio", "2.0")),
+    ip_reset_and=Cell("ip_reset_and", Vlnv(_XILINX, "ip", "util_vector_logic", "2.0")),
     ctrl_interconnect=Cell("ctrl_interconnect", Vlnv(_XILINX, "ip", "smartconnect", "1.0")),
     mem_interconnect=Cell("mem_interconnect", Vlnv(_XILINX, "ip", "smartconnect", "1.0")),
     ip_ports=IpPorts(),
@@ -151,6 +165,9 @@ PYNQ_Z2 = BlockDesign(
     dma_lite_range=0x10000,
     timer_base=0x43C00000,
     timer_range=0x1000,
+    # Vivado's usual first AXI GPIO address on GP0 (the base overlay's start here too).
+    ip_reset_base=0x41200000,
+    ip_reset_range=0x10000,
     ddr_range=0x20000000,  # 512 MiB on the PYNQ-Z2
 )
 
@@ -172,6 +189,13 @@ DMA_PARAMS = (
     "c_mm2s_burst_size",
     "c_s2mm_burst_size",
 )
+
+
+#: The IP reset GPIO's ``.hwh`` parameters the emulated board reads, and their
+#: values in this design: one output bit, 1 (the IP running) after power-up.
+IP_RESET_PARAMS = {"C_GPIO_WIDTH": "1", "C_ALL_OUTPUTS": "1", "C_DOUT_DEFAULT": "0x00000001"}
+#: GPIO_DATA (PG144): channel 1's outputs; bit 0 is the IP's active-low reset.
+IP_RESET_DATA_REG = 0x00
 
 
 def ps_fclk_params(k: int) -> tuple[str, str, str, str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -59,16 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", metavar="DIR", help=DATA_HELP.format(default="$PYNQ_MNIST_DATA, else MNIST")
     )
-    parser.add_argument("--target", choices=("auto", "board", "emulator"), default="auto")
-    parser.add_argument(
-        "--latency-calls", type=int, default=1000, help="single-frame calls for the latency"
-    )
+    from pynq_mnist.board.bench_options import add_measurement_arguments
+
     # The emulated CNN costs milliseconds of host time per frame: a lighter sweep
     # than `pynq-mnist bench` makes on a board.
-    parser.add_argument("--batches", default="1,10,100,1000", help="batch sizes for throughput")
-    parser.add_argument(
-        "--frames-per-point", type=int, default=1000, help="frames timed per batch size"
-    )
+    add_measurement_arguments(parser, batches=(1, 10, 100, 1000), frames_per_point=1000)
 
 
 def default_out(preset: str | None, config: str | None, dataset: str = MNIST_NAME) -> Path:
@@ -113,8 +109,10 @@ def run_arch(arch: str, config: dict, args: argparse.Namespace, out: Path) -> di
     run_dir, bundle_dir, bench_dir = out / arch / "run", out / arch / "bundle", out / arch / "bench"
     log = out / LOG_NAME
     with ToolLog(log):  # pynq's import warns about distutils
-        from pynq_mnist.board.bench import run_benchmark, write_results
+        from pynq_mnist.board.bench import run_benchmark
         from pynq_mnist.board.bench_data import bench_data
+        from pynq_mnist.board.bench_files import BenchFiles
+        from pynq_mnist.board.bench_options import BenchOptions
         from pynq_mnist.board.overlay import load_overlay, resolve_target
         from pynq_mnist.host_training.conversion.convert import convert
         from pynq_mnist.host_training.training.train import train
@@ -139,11 +137,11 @@ def run_arch(arch: str, config: dict, args: argparse.Namespace, out: Path) -> di
     t0 = time.perf_counter()
     bundle, data = bench_data(bundle_dir, args.data)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
-    batches = tuple(int(b) for b in args.batches.split(","))
+    options, files = BenchOptions.from_args(args), BenchFiles(bench_dir)
     print(
         f"[{arch} 3/3] bench on the {resolve_target(args.target)} -> {bench_dir}: accuracy on "
-        f"{len(labels)} frames, {args.latency_calls} single-frame calls, "
-        f"batches {args.batches}",
+        f"{len(labels)} frames, {options.latency_calls} single-frame calls, "
+        f"batches {','.join(map(str, options.batches))}",
         flush=True,
     )
     with load_overlay(bundle, args.target) as overlay:
@@ -151,17 +149,15 @@ def run_arch(arch: str, config: dict, args: argparse.Namespace, out: Path) -> di
             overlay,
             images,
             labels,
-            latency_calls=args.latency_calls,
-            batches=batches,
-            frames_per_point=args.frames_per_point,
+            options,
+            files,
         )
-    paths = write_results(result, bench_dir)
     wall["bench_s"] = time.perf_counter() - t0
     outputs = {
         "run": str(run_dir),
         "plots": sorted(str(p) for p in (run_dir / "plots").glob("*.png")),
         "bundle": str(bundle_dir),
-        "bench": [str(p) for p in paths],
+        "bench": [str(p) for p in files.paths],
     }
     return summary_row(arch, metrics, data.identity(), bundle_dir, result, wall, outputs)
 
@@ -191,7 +187,7 @@ def summary_row(
     from pynq_mnist.bundle import Bundle
 
     meta = Bundle(bundle_dir).metadata
-    best = max(bench["throughput"], key=lambda r: r["frames_per_s"])
+    top = bench["throughput_plateau"]
     student, teacher = metrics["student"], metrics["teacher"]
     cpu = bench["cpu_baseline"]
     return {
@@ -227,8 +223,8 @@ def summary_row(
         "timings": bench["timings"],
         "latency_p50_us": bench["latency"]["p50_us"],
         "latency_p99_us": bench["latency"]["p99_us"],
-        "best_frames_per_s": best["frames_per_s"],
-        "best_batch": best["batch"],
+        "plateau_frames_per_s": top["frames_per_s"],
+        "plateau_batch": top["batch"],
         "cpu_baseline": {k: v for k, v in cpu.items() if not isinstance(v, (dict, list))},
         "wall_seconds": wall,
         "bundle": str(bundle_dir),
@@ -298,8 +294,8 @@ def format_summary(rows: list[dict]) -> str:
             f"{m['frames_per_s']:,.0f} frames/s",
             f"  synthesis  {_synthesis_line(r['synthesis'])}",
             f"  {r['device']:<10} latency p50 {r['latency_p50_us']:.1f} us, p99 "
-            f"{r['latency_p99_us']:.1f} us; {r['best_frames_per_s']:.0f} frames/s at batch "
-            f"{r['best_batch']} [{r['timings']}]",
+            f"{r['latency_p99_us']:.1f} us; {r['plateau_frames_per_s']:.0f} frames/s from "
+            f"batch {r['plateau_batch']} on [{r['timings']}]",
             f"  CPU numpy  {_cpu_line(r['cpu_baseline'])}",
             "  wall       "
             + ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in r["wall_seconds"].items()),
@@ -312,9 +308,18 @@ def format_summary(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pynq_mnist.board.bench_options import BenchOptionError, BenchOptions
+    from pynq_mnist.board.result_files import OutputError, writable_dir
+
     configs = arch_configs(args)  # a bad --config or --preset stops here, before any work
     dataset = layout(resolve_data_dir(args.data)).name  # reads no IDX file yet
     out = Path(args.out) if args.out else default_out(args.preset, args.config, dataset)
+    try:  # refused before hours of training, not after
+        BenchOptions.from_args(args)
+        writable_dir(out)
+    except (BenchOptionError, OutputError) as e:
+        print(f"pynq-mnist pipeline: error: {e}", file=sys.stderr)
+        return 2
     print(f"[pipeline] {', '.join(configs)} -> {out}; tool output goes to {out / LOG_NAME}")
     try:
         rows = [run_arch(arch, config, args, out) for arch, config in configs.items()]

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from pynq_mnist.board import bench, load_overlay
+from pynq_mnist.board.bench_files import BenchFiles
+from pynq_mnist.board.bench_options import BenchOptions
 from pynq_mnist.bundle import Bundle
 from pynq_mnist.mnist import load_mnist
 
@@ -22,16 +24,12 @@ def test_bench_accuracy_equals_the_bit_exact_figure(overlay, tiny_bundle, tmp_pa
     n = int(meta.accuracy["frames"])
     data = load_mnist()
     images, labels = data.test_images[:n], data.test_labels[:n]
-    result = bench.run_benchmark(
-        overlay,
-        images,
-        labels,
-        latency_calls=100,
-        batches=(1, 64),
-        frames_per_point=128,
-        cpu_frames=64,
+    options = BenchOptions(
+        frames=n, latency_calls=100, batches=(1, 64), frames_per_point=128, cpu_frames=64
     )
-    paths = bench.write_results(result, tmp_path)
+    files = BenchFiles(tmp_path)
+    bench.run_benchmark(overlay, images, labels, options, files)
+    paths = files.paths
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert all(p.is_file() for p in paths)
     assert saved["accuracy"]["accuracy"] == meta.accuracy["emulated"]

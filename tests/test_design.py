@@ -31,7 +31,9 @@ def test_emulated_hwh_has_the_block_designs_cells_and_addresses(tmp_path):
     meta = synthetic_metadata()
     text = emulated_hwh(meta)
     modules = _modules(text)
-    assert set(modules) == {PYNQ_Z2.ps.path, PYNQ_Z2.dma.path, PYNQ_Z2.ip.path}
+    cells = (PYNQ_Z2.ps, PYNQ_Z2.dma, PYNQ_Z2.ip, PYNQ_Z2.ip_reset)
+    assert set(modules) == {c.path for c in cells}
+    assert modules[PYNQ_Z2.ip_reset.path].get("VLNV") == str(PYNQ_Z2.ip_reset.vlnv)
     assert modules[PYNQ_Z2.dma.path].get("VLNV") == str(PYNQ_Z2.dma.vlnv)
     assert modules[PYNQ_Z2.ps.path].get("VLNV") == str(PYNQ_Z2.ps.vlnv)
     assert modules[PYNQ_Z2.ip.path].get("VLNV") == meta.ip["vlnv"]
@@ -39,6 +41,7 @@ def test_emulated_hwh_has_the_block_designs_cells_and_addresses(tmp_path):
     assert bd_params.CELLS["dma_cell"] == PYNQ_Z2.dma.path
     assert bd_params.CELLS["ip_cell"] == PYNQ_Z2.ip.path
     assert bd_params.CELLS["ps_cell"] == PYNQ_Z2.ps.path
+    assert bd_params.CELLS["ip_reset_cell"] == PYNQ_Z2.ip_reset.path
 
     (tmp_path / "d.hwh").write_text(text)
     (tmp_path / "d.bit").write_text("placeholder")
@@ -50,6 +53,9 @@ def test_emulated_hwh_has_the_block_designs_cells_and_addresses(tmp_path):
     assert int(p["c_mm2s_burst_size"]) == int(p["c_s2mm_burst_size"]) == PYNQ_Z2.dma_burst_size
     assert int(p["c_sg_length_width"]) == PYNQ_Z2.dma_length_width_bits
     assert int(p["c_m_axis_mm2s_tdata_width"]) == PYNQ_Z2.stream_width_bits
+    gpio = ol.ip_dict[PYNQ_Z2.ip_reset.path]
+    assert gpio["phys_addr"] == PYNQ_Z2.ip_reset_base
+    assert gpio["addr_range"] == PYNQ_Z2.ip_reset_range
 
 
 def test_emulated_hwh_parameters_are_the_described_ones():

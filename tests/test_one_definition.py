@@ -44,9 +44,19 @@ FACTS = [
     ("the part", r"[\"']xc7z020[a-z0-9-]*[\"']", "pynq_mnist/design.py"),
     ("the DMA's VLNV", r"xilinx\.com:ip:axi_dma", "pynq_mnist/design.py"),
     ("the PS's VLNV", r"xilinx\.com:ip:processing_system7:", "pynq_mnist/design.py"),
+    ("the IP reset's VLNV", r"xilinx\.com:ip:axi_gpio", "pynq_mnist/design.py"),
+    ("the IP reset gate's VLNV", r"xilinx\.com:ip:util_vector_logic", "pynq_mnist/design.py"),
     *(
         (f"the cell name {cell.path}", _quoted(cell.path), "pynq_mnist/design.py")
-        for cell in (PYNQ_Z2.ps, PYNQ_Z2.dma, PYNQ_Z2.ip, PYNQ_Z2.reset, PYNQ_Z2.timer)
+        for cell in (
+            PYNQ_Z2.ps,
+            PYNQ_Z2.dma,
+            PYNQ_Z2.ip,
+            PYNQ_Z2.reset,
+            PYNQ_Z2.timer,
+            PYNQ_Z2.ip_reset,
+            PYNQ_Z2.ip_reset_and,
+        )
     ),
 ]
 

@@ -100,7 +100,7 @@ class Graph:
             ]
             cell = pin.rsplit("/", 1)[0]
             if self.cells.get(cell) == "xilinx.com:ip:smartconnect:1.0":
-                todo += [f"{cell}/{port}" for port in ("S00_AXI", "S01_AXI", "M00_AXI", "M01_AXI")]
+                todo += [f"{cell}/{k}{i:02d}_AXI" for k in "SM" for i in range(3)]
         return False
 
     def net_of(self, pin: str) -> set[str]:
@@ -144,7 +144,10 @@ def dry_run(
 
 
 CELLS = bd_params.CELLS
-PS, DMA, IP, TIMER = (f"/{CELLS[k]}" for k in ("ps_cell", "dma_cell", "ip_cell", "timer_cell"))
+PS, DMA, IP, TIMER, GPIO, GATE = (
+    f"/{CELLS[k]}"
+    for k in ("ps_cell", "dma_cell", "ip_cell", "timer_cell", "ip_reset_cell", "ip_reset_and_cell")
+)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
@@ -190,11 +193,29 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
         f"{PS}/S_AXI_HP0_ACLK",
     } <= clock
     assert f"{PS}/FCLK_RESET0_N" in g.net_of("/rst_fclk0/ext_reset_in")
-    reset = g.net_of(f"{IP}/{ports['ip_rst_port']}")
-    assert f"{DMA}/axi_resetn" in reset and "/rst_fclk0/peripheral_aresetn" in reset
+    # the IP's reset is the system reset AND the GPIO bit; the DMA's is the system reset only
+    system = g.net_of("/rst_fclk0/peripheral_aresetn")
+    assert {f"{DMA}/axi_resetn", f"{GPIO}/s_axi_aresetn", f"{GATE}/Op1"} <= system
+    assert f"{IP}/{ports['ip_rst_port']}" not in system
+    assert g.net_of(f"{IP}/{ports['ip_rst_port']}") == {
+        f"{GATE}/Res",
+        f"{IP}/{ports['ip_rst_port']}",
+    }
+    assert g.net_of(f"{GPIO}/gpio_io_o") == {f"{GPIO}/gpio_io_o", f"{GATE}/Op2"}
+    assert g.cells[GPIO] == str(bd_params.DESIGN.ip_reset.vlnv)
+    assert g.cells[GATE] == str(bd_params.DESIGN.ip_reset_and.vlnv)
+    gpio, gate = g.props[GPIO], g.props[GATE]
+    assert (gpio["CONFIG.C_GPIO_WIDTH"], gpio["CONFIG.C_ALL_OUTPUTS"]) == ("1", "1")
+    assert int(gpio["CONFIG.C_DOUT_DEFAULT"], 16) & 1  # the IP runs from power-up
+    assert (gate["CONFIG.C_OPERATION"], gate["CONFIG.C_SIZE"]) == ("and", "1")
+    assert g.reaches(f"{PS}/M_AXI_GP0", f"{GPIO}/S_AXI")
+    assert f"{GPIO}/s_axi_aclk" in clock
 
     # address map
     assert [f"{PS}/Data", f"{DMA}/S_AXI_LITE/Reg", "0x40400000", "0x10000"] in g.addresses
+    design = bd_params.DESIGN
+    gpio_at = [f"0x{design.ip_reset_base:08X}", f"0x{design.ip_reset_range:X}"]
+    assert [f"{PS}/Data", f"{GPIO}/S_AXI/Reg", *gpio_at] in g.addresses
     for space in ("Data_MM2S", "Data_S2MM"):
         assert [
             f"{DMA}/{space}",

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pynq_mnist.bundle import BundleError, BundleMetadata
-from pynq_mnist.design import PYNQ_Z2
+from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2
 
 _PORT_KEYS = {
     "ip_in_port": "input",
@@ -44,6 +44,8 @@ CELLS = {
     "ip_cell": DESIGN.ip.path,
     "timer_cell": DESIGN.timer.path,
     "reset_cell": DESIGN.reset.path,
+    "ip_reset_cell": DESIGN.ip_reset.path,
+    "ip_reset_and_cell": DESIGN.ip_reset_and.path,
     "ctrl_interconnect_cell": DESIGN.ctrl_interconnect.path,
     "mem_interconnect_cell": DESIGN.mem_interconnect.path,
 }
@@ -52,6 +54,8 @@ VLNVS = {
     "ps_vlnv": str(DESIGN.ps.vlnv),
     "dma_vlnv": str(DESIGN.dma.vlnv),
     "reset_vlnv": str(DESIGN.reset.vlnv),
+    "ip_reset_vlnv": str(DESIGN.ip_reset.vlnv),
+    "ip_reset_and_vlnv": str(DESIGN.ip_reset_and.vlnv),
     "interconnect_vlnv": str(DESIGN.ctrl_interconnect.vlnv),
 }
 
@@ -144,6 +148,9 @@ def design_params(
         "timer_rtl": str(TIMER_RTL),
         "timer_base": f"0x{DESIGN.timer_base:08X}",
         "timer_range": f"0x{DESIGN.timer_range:X}",
+        "ip_reset_base": f"0x{DESIGN.ip_reset_base:08X}",
+        "ip_reset_range": f"0x{DESIGN.ip_reset_range:X}",
+        **{f"ip_reset_{k.lower()}": v for k, v in IP_RESET_PARAMS.items()},
         "out_dir": str(Path(out_dir).resolve()),
         "jobs": int(jobs),
     }

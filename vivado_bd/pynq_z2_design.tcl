@@ -4,6 +4,9 @@
 #   DMA M_AXIS_MM2S -> IP input stream; IP output stream -> DMA S_AXIS_S2MM  (data)
 #   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS S_AXI_HP0 (64 bit)   (DDR)
 #   FCLK_CLK0 clocks everything; one proc_sys_reset releases it after FCLK_RESET0_N.
+#   PS M_AXI_GP0 -> ctrl_interconnect -> ip_reset_gpio S_AXI; its 1-bit output AND
+#   peripheral_aresetn -> the IP's reset: software resets the IP alone (the DMA's
+#   soft reset never reaches the IP, which keeps a half-read frame and queued output).
 #
 # With latency_counter set, the stream_timer RTL module (stream_timer.v,
 # added to the project first) sits on both streams as wires, and its registers
@@ -80,6 +83,20 @@ proc ::pynq_mnist::add_ip {params} {
     return $ip
 }
 
+# The IP's software reset (PG144 AXI GPIO, 1 output bit, 1 at power-up) and the
+# AND gate (util_vector_logic) that joins it to the system reset.
+proc ::pynq_mnist::add_ip_reset {params} {
+    set gpio [create_bd_cell -type ip -vlnv [p $params ip_reset_vlnv] [p $params ip_reset_cell]]
+    set_property -dict [list \
+        CONFIG.C_GPIO_WIDTH [p $params ip_reset_c_gpio_width] \
+        CONFIG.C_ALL_OUTPUTS [p $params ip_reset_c_all_outputs] \
+        CONFIG.C_DOUT_DEFAULT [p $params ip_reset_c_dout_default] \
+    ] $gpio
+    set gate [create_bd_cell -type ip -vlnv [p $params ip_reset_and_vlnv] [p $params ip_reset_and_cell]]
+    set_property -dict [list CONFIG.C_OPERATION {and} CONFIG.C_SIZE {1}] $gate
+    return $gpio
+}
+
 proc ::pynq_mnist::add_interconnect {params name num_si num_mi} {
     set ic [create_bd_cell -type ip -vlnv [p $params interconnect_vlnv] $name]
     set_property -dict [list CONFIG.NUM_SI $num_si CONFIG.NUM_MI $num_mi] $ic
@@ -126,7 +143,10 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
     add_ps7 $params $use_board_preset
     add_dma $params
     add_ip $params
-    add_interconnect $params $ctrl 1 [expr {1 + $timer}]
+    set gpio [p $params ip_reset_cell]
+    set gate [p $params ip_reset_and_cell]
+    add_ip_reset $params
+    add_interconnect $params $ctrl 1 [expr {2 + $timer}]
     add_interconnect $params $mem 2 1
     create_bd_cell -type ip -vlnv [p $params reset_vlnv] $rst
     set clocked {}
@@ -140,11 +160,12 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
 
     # data path
     connect_streams $params
-    # control: GP0 -> DMA registers (and the timer's)
+    # control: GP0 -> DMA registers, the IP reset GPIO (and the timer's registers)
     connect_bd_intf_net [get_bd_intf_pins $ps/M_AXI_GP0] [get_bd_intf_pins $ctrl/S00_AXI]
     connect_bd_intf_net [get_bd_intf_pins $ctrl/M00_AXI] [get_bd_intf_pins $dma/S_AXI_LITE]
+    connect_bd_intf_net [get_bd_intf_pins $ctrl/M01_AXI] [get_bd_intf_pins $gpio/S_AXI]
     if {$timer} {
-        connect_bd_intf_net [get_bd_intf_pins $ctrl/M01_AXI] [get_bd_intf_pins $t/s_axi]
+        connect_bd_intf_net [get_bd_intf_pins $ctrl/M02_AXI] [get_bd_intf_pins $t/s_axi]
     }
     # memory: DMA masters -> HP0
     connect_bd_intf_net [get_bd_intf_pins $dma/M_AXI_MM2S] [get_bd_intf_pins $mem/S00_AXI]
@@ -157,17 +178,24 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
         [get_bd_pins $dma/s_axi_lite_aclk] [get_bd_pins $dma/m_axi_mm2s_aclk] \
         [get_bd_pins $dma/m_axi_s2mm_aclk] [get_bd_pins $ip/[p $params ip_clk_port]] \
         [get_bd_pins $ctrl/aclk] [get_bd_pins $mem/aclk] \
-        [get_bd_pins $rst/slowest_sync_clk] {*}$clocked
+        [get_bd_pins $rst/slowest_sync_clk] [get_bd_pins $gpio/s_axi_aclk] {*}$clocked
     connect_bd_net [get_bd_pins $ps/FCLK_RESET0_N] [get_bd_pins $rst/ext_reset_in]
     connect_bd_net [get_bd_pins $rst/interconnect_aresetn] \
         [get_bd_pins $ctrl/aresetn] [get_bd_pins $mem/aresetn]
     connect_bd_net [get_bd_pins $rst/peripheral_aresetn] \
-        [get_bd_pins $dma/axi_resetn] [get_bd_pins $ip/[p $params ip_rst_port]] {*}$resets
+        [get_bd_pins $dma/axi_resetn] [get_bd_pins $gpio/s_axi_aresetn] \
+        [get_bd_pins $gate/Op1] {*}$resets
+    # the IP's reset: system reset AND the GPIO's bit
+    connect_bd_net [get_bd_pins $gpio/gpio_io_o] [get_bd_pins $gate/Op2]
+    connect_bd_net [get_bd_pins $gate/Res] [get_bd_pins $ip/[p $params ip_rst_port]]
 
     # address map: DMA registers on GP0; both DMA masters see all of DDR through HP0
     assign_bd_address -offset [p $params dma_lite_base] -range [p $params dma_lite_range] \
         -target_address_space [get_bd_addr_spaces $ps/Data] \
         [get_bd_addr_segs $dma/S_AXI_LITE/Reg] -force
+    assign_bd_address -offset [p $params ip_reset_base] -range [p $params ip_reset_range] \
+        -target_address_space [get_bd_addr_spaces $ps/Data] \
+        [get_bd_addr_segs $gpio/S_AXI/Reg] -force
     foreach space {Data_MM2S Data_S2MM} {
         assign_bd_address -offset 0x00000000 -range [p $params ddr_range] \
             -target_address_space [get_bd_addr_spaces $dma/$space] \

@@ -17,6 +17,17 @@ with TLAST on the last one; an S2MM transfer takes the IP's output beats into
 memory and completes on TLAST. A beat that does not fit in LENGTH is the
 DMAIntErr the real core raises; no TLAST leaves the channel busy (the hang
 pynq's ``wait()`` never returns from). Faults can be injected (:class:`Faults`).
+
+The MM2S side moves :data:`CHUNK_BEATS` beats at a time, and the S2MM side takes
+the IP's output after each chunk, so the host's Python code runs between chunks:
+a Ctrl-C reaches the user within one chunk's compute, leaving the IP as a real
+interrupted transfer leaves it (part of a frame read, output queued).
+
+Resets as the block design wires them: DMACR.Reset resets both channels and
+nothing else; the IP's own state (a half-read frame, output it has not yet sent,
+the beats the S2MM side has not accepted) goes only when the IP reset is held
+(:meth:`AxiDmaModel.set_ip_reset`, driven by the emulated reset GPIO). While it
+is held the IP's streams do not move (TREADY and TVALID are low).
 """
 
 from __future__ import annotations
@@ -36,6 +47,9 @@ HALTED, IDLE, INT_ERR, SLV_ERR, DEC_ERR = 0x1, 0x2, 0x10, 0x20, 0x40
 IOC_IRQ, ERR_IRQ = 0x1000, 0x4000
 ERROR_BITS = INT_ERR | SLV_ERR | DEC_ERR
 IRQ_BITS = IOC_IRQ | 0x2000 | ERR_IRQ
+#: Beats the MM2S side moves before the host runs again: 512 beats are about five
+#: MNIST frames, some 50 ms of the compiled CNN IP on this host.
+CHUNK_BEATS = 512
 
 
 class IPModel(Protocol):
@@ -46,6 +60,7 @@ class IPModel(Protocol):
     def run(self) -> int: ...
     def pop(self, max_beats: int) -> tuple[np.ndarray, np.ndarray]: ...
     def pending_output(self) -> int: ...
+    def pending_input(self) -> int: ...
 
 
 @dataclass
@@ -55,11 +70,15 @@ class Faults:
     drop_tlast : the IP's TLAST never reaches the S2MM channel (until cleared).
     mm2s_error, s2mm_error : DMASR error bits (e.g. ``SLV_ERR``) raised once, when
         the channel's next transfer starts, before any data moves.
+    mm2s_stall_after_beats : the next MM2S transfer moves this many beats, then its
+        stream stalls (the channel stays busy) until a DMA reset: a timeout with
+        part of a frame in the IP.
     """
 
     drop_tlast: bool = False
     mm2s_error: int = 0
     s2mm_error: int = 0
+    mm2s_stall_after_beats: int | None = None
 
 
 @dataclass
@@ -72,12 +91,13 @@ class _Channel:
     length: int = 0
     done: int = 0
     busy: bool = False
+    stall_at: int | None = None  # bytes after which this transfer's stream stalls
     transfers: int = field(default=0)
 
     def reset(self) -> None:
         self.dmacr, self.dmasr = 0x10000, HALTED
         self.address = self.length = self.done = 0
-        self.busy = False
+        self.busy, self.stall_at = False, None
 
     @property
     def running(self) -> bool:
@@ -124,6 +144,8 @@ class AxiDmaModel:
         self.faults = Faults()
         self.busy_s = 0.0  # host seconds spent moving data and computing: the device's time
         self._held: tuple[np.ndarray, np.ndarray] | None = None  # beats after a TLAST
+        self.ip_in_reset = False
+        self.ip_resets = 0
 
     # ------------------------------------------------------------------ registers
 
@@ -164,10 +186,23 @@ class AxiDmaModel:
         self._advance()
 
     def reset(self) -> None:
-        """DMACR.Reset: both channels back to their reset state (the IP is not reset)."""
+        """DMACR.Reset: both channels back to their reset state (the IP is not reset).
+
+        Output beats the S2MM side had not accepted stay where they are, in the IP.
+        """
         self.mm2s.reset()
         self.s2mm.reset()
-        self._held = None
+
+    def set_ip_reset(self, asserted: bool) -> None:
+        """The IP's reset input (active while ``asserted``): it drops everything it holds."""
+        if asserted:
+            self.ip.reset()
+            self._held = None
+            if not self.ip_in_reset:
+                self.ip_resets += 1
+        self.ip_in_reset = asserted
+        if not asserted:
+            self._advance()
 
     # ------------------------------------------------------------------ data path
 
@@ -179,6 +214,9 @@ class AxiDmaModel:
         setattr(self.faults, key, 0)
         ch.dmasr &= ~IDLE
         ch.length, ch.done, ch.busy = length, 0, True
+        if ch is self.mm2s and self.faults.mm2s_stall_after_beats is not None:
+            ch.stall_at = self.faults.mm2s_stall_after_beats * ch.beat_bytes
+            self.faults.mm2s_stall_after_beats = None
         ch.transfers += 1
         if injected:
             ch.fail(injected)
@@ -200,18 +238,28 @@ class AxiDmaModel:
             self.busy_s += time.perf_counter() - t0
 
     def _run_mm2s(self) -> None:
+        """Stream the transfer into the IP a chunk at a time, the S2MM side taking output."""
         ch = self.mm2s
-        data = self.memory.device_view(ch.address, ch.length)
-        beats = -(-ch.length // ch.beat_bytes)
-        padded = np.zeros(beats * ch.beat_bytes, dtype=np.uint8)
-        padded[: ch.length] = data
-        words = _beats_as_u64(padded, ch.beat_bytes)
-        last = np.zeros(beats, dtype=bool)
-        last[-1] = True
-        self.ip.push(words, last)
-        ch.done = ch.length
-        ch.complete()
-        self.ip.run()
+        step = CHUNK_BEATS * ch.beat_bytes
+        while ch.busy and not self.ip_in_reset:
+            end = min(ch.length, ch.done + step)
+            if ch.stall_at is not None:
+                end = min(end, ch.stall_at)
+                if end <= ch.done:
+                    return  # the stream stalled: busy until a reset
+            data = self.memory.device_view(ch.address + ch.done, end - ch.done)
+            beats = -(-len(data) // ch.beat_bytes)
+            padded = np.zeros(beats * ch.beat_bytes, dtype=np.uint8)
+            padded[: len(data)] = data
+            last = np.zeros(beats, dtype=bool)
+            last[-1] = end == ch.length
+            self.ip.push(_beats_as_u64(padded, ch.beat_bytes), last)
+            ch.done = end
+            if end == ch.length:
+                ch.complete()
+            self.ip.run()
+            if self.s2mm.busy:
+                self._run_s2mm()
 
     def _take(self, max_beats: int) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``max_beats`` output beats (as bytes) and TLAST flags, up to the first TLAST.
@@ -236,6 +284,8 @@ class AxiDmaModel:
         return data[:n], last[:n]
 
     def _pending(self) -> int:
+        if self.ip_in_reset:
+            return 0
         held = 0 if self._held is None else len(self._held[1])
         return held + self.ip.pending_output()
 

@@ -5,7 +5,9 @@ register access to :meth:`EmulatedDevice.read_registers` /
 :meth:`~EmulatedDevice.write_registers`, so the real
 :class:`pynq.lib.dma.DMA` driver and a real :class:`pynq.Overlay` run
 unchanged. ``download`` parses the ``.hwh`` as pynq does on the board and puts
-an :class:`~.axi_dma.AxiDmaModel` at each AXI DMA's address, wired to an IP model.
+an :class:`~.axi_dma.AxiDmaModel` at each AXI DMA's address, wired to an IP model,
+and an :class:`~.axi_gpio.AxiGpioModel` at the IP reset GPIO's, wired as the block
+design wires it: its bit, ANDed with the system reset, is the IP's active-low reset.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pynq.pl_server.device import Device
 from pynq_mnist.design import PYNQ_Z2
 
 from .axi_dma import AxiDmaModel, IPModel
+from .axi_gpio import AxiGpioModel
 from .clocks import install_emulated_clocks
 from .memory import CMA_BYTES, EmulatedMemory
 
@@ -42,6 +45,8 @@ class EmulatedDevice(Device):
     ----------
     dmas : dict
         ``{ip_dict name: AxiDmaModel}`` after a download; tests inject faults there.
+    ip_reset : AxiGpioModel or None
+        The IP reset GPIO, when the design has one.
     memory : EmulatedMemory
         The allocator; ``memory.stats`` counts buffers, bytes, flushes, invalidates.
     """
@@ -52,6 +57,7 @@ class EmulatedDevice(Device):
         self.capabilities = {"REGISTER_RW": True, "MEMORY_MAPPED": False, "CALLABLE": False}
         self.memory = EmulatedMemory(self, cma_bytes)
         self.dmas: dict[str, AxiDmaModel] = {}
+        self.ip_reset: AxiGpioModel | None = None
         self._windows: list[tuple[int, int, AxiDmaModel]] = []
         self._ip_factory = ip_factory
         self.timestamp = ""
@@ -95,7 +101,20 @@ class EmulatedDevice(Device):
                 )
                 self.dmas[name] = model
                 self.map(ip["phys_addr"], ip["addr_range"], model)
+        self.ip_reset = None
+        gpio = parser.ip_dict.get(PYNQ_Z2.ip_reset.path)
+        if gpio is not None and gpio.get("type") == str(PYNQ_Z2.ip_reset.vlnv):
+            p = gpio["parameters"]
+            self.ip_reset = AxiGpioModel(
+                int(p["C_GPIO_WIDTH"]), int(p["C_DOUT_DEFAULT"], 16), self._drive_ip_reset
+            )
+            self.map(gpio["phys_addr"], gpio["addr_range"], self.ip_reset)
         self.post_download(bitstream, parser, self.name)
+
+    def _drive_ip_reset(self, bits: int) -> None:
+        """The GPIO's bit 0 is the IP's active-low reset (ANDed with the system reset)."""
+        for model in self.dmas.values():
+            model.set_ip_reset(not bits & 1)
 
     def map(self, base: int, size: int, model) -> None:
         """Put a register model (``read(offset)``, ``write(offset, value)``) at ``base``."""

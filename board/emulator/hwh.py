@@ -18,7 +18,15 @@ from pathlib import Path
 
 from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.bundle import Bundle, BundleMetadata
-from pynq_mnist.design import DMA_PARAMS, PYNQ_Z2, BlockDesign, Cell, Vlnv, ps_fclk_params
+from pynq_mnist.design import (
+    DMA_PARAMS,
+    IP_RESET_PARAMS,
+    PYNQ_Z2,
+    BlockDesign,
+    Cell,
+    Vlnv,
+    ps_fclk_params,
+)
 
 from .cache import cache_dir
 from .clocks import fclk_divisors
@@ -103,10 +111,12 @@ def design_hwh(
     out_w: int,
     length_width_bits: int,
     clock_mhz: float,
+    ip_reset: bool = True,
 ) -> str:
-    """The text of an emulated ``.hwh`` of ``design``: its PS7, AXI DMA and IP cells.
+    """The text of an emulated ``.hwh`` of ``design``: its PS7, AXI DMA, IP and IP reset cells.
 
-    ``in_w`` / ``out_w`` are the stream widths in bits into and out of the IP.
+    ``in_w`` / ``out_w`` are the stream widths in bits into and out of the IP;
+    ``ip_reset=False`` leaves out the IP reset GPIO (a design built before it existed).
     """
     ps_cell, dma_cell, ip_cell = design.ps, design.dma, design.ip
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="0", VIVADOVERSION=EMULATED_TAG)
@@ -162,6 +172,22 @@ def design_hwh(
     _bus(busses, ports.input, "dma_M_AXIS_MM2S", "TARGET", "axis").set("DATAWIDTH", str(in_w))
     _bus(busses, ports.output, "ip_out", "INITIATOR", "axis").set("DATAWIDTH", str(out_w))
 
+    if ip_reset:
+        gpio = _module(modules, design.ip_reset)
+        base, size = design.ip_reset_base, design.ip_reset_range
+        _params(
+            gpio,
+            {
+                **IP_RESET_PARAMS,
+                "C_ALL_INPUTS": 0,
+                "C_IS_DUAL": 0,
+                "C_BASEADDR": f"0x{base:08X}",
+                "C_HIGHADDR": f"0x{base + size - 1:08X}",
+                "EDK_IPTYPE": "PERIPHERAL",
+            },
+        )
+        _bus(ET.SubElement(gpio, "BUSINTERFACES"), "S_AXI", "ps7_M_AXI_GP0", "SLAVE", "aximm", 32)
+
     d0, d1 = fclk_divisors(clock_mhz)
     ps = _module(modules, ps_cell, IS_PL="FALSE")
     ps_params: dict[str, object] = {"PCW_UIPARAM_DDR_PARTNO": design.ddr_partno}
@@ -186,6 +212,16 @@ def design_hwh(
         design.dma_lite_range,
         "REGISTER",
     )
+    if ip_reset:
+        _memrange(
+            mmap,
+            design.ip_reset.instance,
+            "S_AXI",
+            "M_AXI_GP0",
+            design.ip_reset_base,
+            design.ip_reset_range,
+            "REGISTER",
+        )
 
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(

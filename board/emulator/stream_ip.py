@@ -6,7 +6,8 @@ float32 one-element-per-beat stream that ``bench/driver.py`` compares
 against, and unit tests that must not depend on a compiled bundle. It keeps
 the wrapper's contract: frames of ``in_beats`` beats in, ``out_beats`` beats
 out per frame, TLAST on the last output beat of a frame whose input ended
-with TLAST.
+with TLAST; a TLAST before a frame's last beat ends that frame early, padded
+with zero beats (as ``pynq_mnist_top`` does).
 """
 
 from __future__ import annotations
@@ -49,23 +50,35 @@ class FunctionIP:
         self._in_last.append(np.asarray(last, dtype=bool).reshape(-1))
 
     def run(self) -> int:
-        """Compute every complete input frame; returns how many."""
+        """Compute every complete input frame (or one a TLAST ends); returns how many."""
         if not self._in:
             return 0
         data, last = np.concatenate(self._in), np.concatenate(self._in_last)
-        n = len(data) // self.in_beats
-        used = n * self.in_beats
+        blocks, flags, pos = [], [], 0
+        for end in np.flatnonzero(last):  # frames ended by TLAST, the last one padded
+            seg = data[pos : end + 1]
+            n = -(-len(seg) // self.in_beats)
+            padded = np.zeros(n * self.in_beats, dtype=np.uint64)
+            padded[: len(seg)] = seg
+            blocks.append(padded.reshape(n, self.in_beats))
+            flags.append(np.arange(n) == n - 1)
+            pos = end + 1
+        n = (len(data) - pos) // self.in_beats  # whole frames not yet ended by TLAST
+        used = pos + n * self.in_beats
+        blocks.append(data[pos:used].reshape(n, self.in_beats))
+        flags.append(np.zeros(n, dtype=bool))
         self._in, self._in_last = [data[used:]], [last[used:]]
-        if n == 0:
+        frames = np.concatenate(blocks)
+        if len(frames) == 0:
             return 0
         t0 = time.perf_counter()
-        out = np.asarray(self.fn(data[:used].reshape(n, self.in_beats)), dtype=np.uint64)
+        out = np.asarray(self.fn(frames), dtype=np.uint64)
         self.compute_s += time.perf_counter() - t0
-        out_last = np.zeros((n, self.out_beats), dtype=bool)
-        out_last[:, -1] = last[:used].reshape(n, self.in_beats)[:, -1]
+        out_last = np.zeros((len(frames), self.out_beats), dtype=bool)
+        out_last[:, -1] = np.concatenate(flags)
         self._out = np.concatenate([self._out, out.reshape(-1)])
         self._out_last = np.concatenate([self._out_last, out_last.reshape(-1)])
-        return n
+        return len(frames)
 
     def pop(self, max_beats: int) -> tuple[np.ndarray, np.ndarray]:
         data, last = self._out[:max_beats], self._out_last[:max_beats]
@@ -74,3 +87,7 @@ class FunctionIP:
 
     def pending_output(self) -> int:
         return len(self._out)
+
+    def pending_input(self) -> int:
+        """Input beats queued but not yet run (part of a frame)."""
+        return sum(len(d) for d in self._in)

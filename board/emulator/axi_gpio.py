@@ -1,0 +1,48 @@
+"""A register-level model of the AXI GPIO 2.0 (PG144), single channel, all outputs.
+
+======  =========  ==================================================
+offset  register   modelled
+======  =========  ==================================================
+0x00    GPIO_DATA  the output bits (``C_GPIO_WIDTH`` of them); reads back
+0x04    GPIO_TRI   reads 0 (``C_ALL_OUTPUTS``: no tristate register)
+======  =========  ==================================================
+
+Every write of GPIO_DATA drives ``on_output`` with the new output bits, as the
+``gpio_io_o`` wire would: the emulated board connects it to what the block design
+connects it to (the IP's reset, through the AND with the system reset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+GPIO_DATA, GPIO_TRI = 0x00, 0x04
+
+
+class AxiGpioModel:
+    """One AXI GPIO channel whose outputs drive ``on_output(bits)``.
+
+    Parameters
+    ----------
+    width : int
+        ``C_GPIO_WIDTH``.
+    dout_default : int
+        ``C_DOUT_DEFAULT``: the outputs after the PL comes out of reset.
+    on_output : callable
+        Called with the output bits after every GPIO_DATA write.
+    """
+
+    def __init__(self, width: int, dout_default: int, on_output: Callable[[int], None]):
+        self.mask = (1 << width) - 1
+        self.data = dout_default & self.mask
+        self.on_output = on_output
+        self.writes = 0
+
+    def read(self, offset: int) -> int:
+        return self.data if offset == GPIO_DATA else 0
+
+    def write(self, offset: int, value: int) -> None:
+        if offset == GPIO_DATA:
+            self.data = value & self.mask
+            self.writes += 1
+            self.on_output(self.data)
