@@ -48,7 +48,8 @@ def test_bench_writes_its_files_and_matches_the_bundle_accuracy(
     bench.run_benchmark(ol, mnist.test_images, mnist.test_labels, options, files)
     paths = files.paths
     assert {p.name for p in paths} == {
-        "bench.json", "latency.csv", "latency.png", "throughput.csv", "stages.csv", "throughput.png"
+        "bench.json", "latency.csv", "latency.png", "throughput.csv", "stages.csv", "throughput.png",
+        "per_class.csv", "confusion.csv", "confusion.png",
     }  # fmt: skip
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     saved = json.loads((tmp_path / "out" / "bench.json").read_text())
