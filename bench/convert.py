@@ -20,23 +20,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-
-def repo_relative(path: Path) -> str:
-    """``path`` relative to the repository when it lies inside it (results name no machine)."""
-    path = Path(path).resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
-
+from record import HERE, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
 
 #: Issue 3's targets.
 TARGETS = {
@@ -109,14 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     from pynq_mnist.host_training.conversion.convert import convert
     from pynq_mnist.host_training.training.run_dir import read_json, write_json
 
-    command = shlex.join(["python", "bench/convert.py", *argv])
+    run_header = header("convert.py", argv)
     # Archs not converted by this call keep their earlier entries (each names its command).
     earlier = read_json(args.out) if args.out.exists() else {}
     results: dict = {
         **{a: earlier[a] for a in ("cnn", "mlp") if a in earlier and a not in args.archs},
-        "command": command,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        **run_header,
         "timings_are": "host timings of the g++-compiled IP, not board timings",
         "targets": TARGETS,
     }
@@ -125,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] converting {args.runs / arch} -> {bundle_dir}", flush=True)
         report = convert(args.runs / arch, bundle_dir, args.data, workers=args.workers)
         report["bundle"] = repo_relative(bundle_dir)
-        report["command"] = command
+        report["command"] = run_header["command"]
         wall, cpu, workers = emulate_again(bundle_dir, args.data, args.repeats, args.workers)
         report["emulate_rerun_s"], report["emulate_rerun_cpu_s"] = round(wall, 3), round(cpu, 3)
         report["emulate_rerun_workers"] = workers

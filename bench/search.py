@@ -16,17 +16,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from record import HERE, ROOT, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
 
 #: preset -> (arch, the limits its pick is chosen within, issue 12's accuracy target).
 PICKS = {
@@ -52,12 +48,6 @@ def _run(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _relative(path: Path) -> str:
-    """Results record paths relative to the repository (absolute ones outside it)."""
-    path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -77,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     data = ["--data", args.data] if args.data else []
     reference = HERE / "results" / "train.json"
     results: dict = {
-        "command": shlex.join(["python", "bench/search.py", *argv]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        **header("search.py", argv),
         "versions": versions(),
         "quick": args.quick,
         "wall_limit_seconds_per_arch": WALL_LIMIT_S,
@@ -91,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         config = args.runs / f"{arch}-search.json"
         rd.write_json(config, {"search": {"limits": SEARCH_LIMITS[arch]}})
         tune = [*cli, "tune", "--arch", arch, "--workers", str(args.workers),
-                "--config", _relative(config), "--out", _relative(search_dir), *data]  # fmt: skip
+                "--config", repo_relative(config), "--out", repo_relative(search_dir), *data]  # fmt: skip
         if args.quick:
             tune += ["--preset", "smoke", "--budget", "smoke"]
         if reference.is_file():
-            tune += ["--reference", _relative(reference)]
+            tune += ["--reference", repo_relative(reference)]
         wall = _run(tune)
         doc = layout.read_front(search_dir)
         results["searches"][arch] = {
@@ -112,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             run = args.runs / f"pick-{preset}"
             flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
-            train = [*cli, "train", "--from-search", _relative(search_dir), *flags,
-                     "--out", _relative(run), *data]  # fmt: skip
+            train = [*cli, "train", "--from-search", repo_relative(search_dir), *flags,
+                     "--out", repo_relative(run), *data]  # fmt: skip
             try:
                 wall = _run(train)
             except subprocess.CalledProcessError as e:
@@ -134,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 "target_met": None if args.quick else m["student"]["test_accuracy"] >= target,
                 "wall_seconds": wall,
             }
-        results["searches"][arch]["search_dir"] = _relative(search_dir)
+        results["searches"][arch]["search_dir"] = repo_relative(search_dir)
         rd.write_json(args.out, results)  # partial results survive an interruption
     print(f"[bench] wrote {args.out}", flush=True)
     return 0

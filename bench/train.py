@@ -18,25 +18,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
-import shlex
 import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-
-def repo_relative(path: Path) -> str:
-    """``path`` relative to the repository when it lies inside it (results name no machine)."""
-    path = Path(path).resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
-
+from record import HERE, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
 
 #: Issue 2's targets per preset: minimum accuracies, maximum student cost and time.
 TARGETS = {
@@ -165,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:  # same code path, smoke configuration of each arch
         jobs = {p: ("smoke", {"arch": _arch(p), "preset": "smoke"}) for p in args.presets}
     results: dict = {
-        "command": shlex.join(["python", "bench/train.py", *argv]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        **header("train.py", argv),
         "versions": versions(),
         "quick": args.quick,
         "targets": TARGETS,

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "train.py"
 
 
 def _bench():
+    if str(BENCH.parent) not in sys.path:  # as `python bench/train.py` has it: bench/ first
+        sys.path.insert(0, str(BENCH.parent))
     spec = importlib.util.spec_from_file_location("bench_train", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,0 +1,28 @@
+"""What every benchmark records beside its figures: the command that made them, when, on
+what host, and paths that name no machine (relative to the repository)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shlex
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def repo_relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository when it lies inside it (results name no machine)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def header(script: str, argv: list[str]) -> dict:
+    """``command`` (as typed from the repository root), ``date_utc`` and ``host``."""
+    return {
+        "command": shlex.join(["python", f"bench/{script}", *argv]),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+    }
