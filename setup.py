@@ -50,6 +50,8 @@ HOST = [
     "keras-tuner==1.4.8",
     "pynq==3.0.1",
     "tqdm",
+    # The RTL backend (convert --backend rtl); 0.6 needs numpy 2, TF 2.15 numpy 1.
+    "da4ml==0.5.2",
 ]
 TEST = ["pytest>=8", "ruff", "nbclient", "nbformat", "ipykernel"]
 
@@ -81,6 +83,8 @@ setup(
             "hls/*",
             "hls/emulator/*",
             "hls/emulator/include/*",
+            "rtl/*.in",
+            "rtl/*.cpp",
         ],
     },
     include_package_data=True,

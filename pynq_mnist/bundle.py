@@ -207,8 +207,15 @@ class BundleMetadata:
         "dma": ("length_width_bits",),
         "model": ("arch", "run_dir"),
         "accuracy": ("frames", "keras", "emulated", "agreement"),
-        "files": ("golden", "hls", "emulator"),
+        "files": ("golden", "emulator"),
     }
+    #: The IP's sources: ``hls`` (hls4ml + the HLS wrapper) or ``rtl`` (``--backend rtl``).
+    SOURCE_FILES = ("hls", "rtl")
+
+    @property
+    def backend(self) -> str:
+        """What made the IP: ``"hls"`` (hls4ml + Vitis/Vivado HLS) or ``"rtl"`` (da4ml Verilog)."""
+        return str(self.ip.get("backend", "hls"))
 
     @property
     def max_transfer_bytes(self) -> int:
@@ -231,6 +238,8 @@ class BundleMetadata:
         for section, keys in cls.REQUIRED.items():
             for key in keys:
                 _require(_require(d, section, source), key, f"{source} [{section}]")
+        if not set(cls.SOURCE_FILES) & set(d["files"]):
+            raise BundleError(f"{source} [files]: missing key 'hls' (or 'rtl' for an RTL IP)")
         i, o = _require(d, "input", source), _require(d, "output", source)
         inp = InputFormat(
             stream_width_bits=int(_require(i, "stream_width_bits", f"{source} [input]")),
