@@ -244,3 +244,18 @@ def test_the_cost_the_design_search_can_use_is_the_bundles(mlp_run_dir, rtl_bund
     assert cost["ff_estimate"] == ip["resources"]["da4ml_estimate"]["ff"]
     assert cost["cycles_per_frame"] == ip["target_ii_cycles"]
     assert cost["nonzero_weights"] == rtl_bundle.metadata.model["nonzero_weights"]
+
+
+def test_a_stalled_output_stalls_the_input_and_loses_nothing(rtl_bundle):
+    frames = random_frames(20, seed=11)
+    with RTLSimulation.for_bundle(rtl_bundle) as sim:
+        sim.set_output_ready_every(300)  # slower than one frame per 98 clocks
+        last = np.zeros(20 * BEATS, dtype=bool)
+        last[-1] = True
+        sim.stamp_inputs(True)
+        data, flags, cycles = stream(sim, beats_of(frames), last)
+        taken = sim.pop_input_cycles()
+    assert np.array_equal(data, reference_words(rtl_bundle, frames))
+    assert flags.tolist() == [False] * 19 + [True]
+    assert np.diff(taken.astype(np.int64)).max() > 1  # the input was held back
+    assert np.diff(cycles.astype(np.int64)).min() >= 300

@@ -52,6 +52,7 @@ _SIGNATURES = {
     "rtl_push": ([ctypes.c_void_p, _u64p, _u8p, _size_t], _size_t),
     "rtl_run": ([ctypes.c_void_p], _size_t),
     "rtl_pop": ([ctypes.c_void_p, _u64p, _u8p, _u64p, _size_t], _size_t),
+    "rtl_set_output_ready_every": ([ctypes.c_void_p, ctypes.c_uint64], None),
     "rtl_stamp_inputs": ([ctypes.c_void_p, ctypes.c_int], None),
     "rtl_pending_in_cycles": ([ctypes.c_void_p], _size_t),
     "rtl_pop_in_cycles": ([ctypes.c_void_p, _u64p, _size_t], _size_t),
@@ -297,6 +298,16 @@ class RTLSimulation:
         """Up to ``max_beats`` output beats (all by default): ``(data uint64, last bool)``."""
         data, last, _ = self.pop_timed(max_beats)
         return data, last
+
+    def set_output_ready_every(self, clocks: int) -> None:
+        """Raise the output's TREADY only one clock in ``clocks`` (1: always, as the DMA does).
+
+        A slow receiver: the IP must then hold its results and stall its input,
+        losing nothing.
+        """
+        if int(clocks) < 1:
+            raise ValueError(f"clocks must be >= 1, got {clocks}")
+        self._lib.rtl_set_output_ready_every(self._live(), int(clocks))
 
     def stamp_inputs(self, on: bool = True) -> None:
         """Keep the clock of every input beat taken from now on (for :meth:`pop_input_cycles`)."""

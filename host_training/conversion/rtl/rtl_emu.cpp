@@ -3,7 +3,8 @@
 // The board's emulator loads this library with ctypes (board/emulator/rtl_sim.py).
 // Every clock the harness offers the next queued input beat (TVALID high while
 // any is queued) and takes every output beat (TREADY high), as the AXI DMA
-// does; a beat moves on a clock edge where VALID and READY are both high.
+// does, or, when asked, only one clock in N (a slow receiver); a beat moves on
+// a clock edge where VALID and READY are both high.
 // Each output beat (and, when asked, each accepted input beat) is stamped with
 // its clock number since the instance was created, so cycles per frame and
 // latency are measured on the RTL itself.
@@ -16,6 +17,7 @@
 //   size_t rtl_push(void *h, const uint64_t *data, const uint8_t *last, size_t n);
 //   size_t rtl_run(void *h);         // clocks until the queue is taken and the IP drained;
 //                                    // returns the output beats it produced
+//   void   rtl_set_output_ready_every(void *h, uint64_t n); // TREADY one clock in n
 //   size_t rtl_pop(void *h, uint64_t *data, uint8_t *last, uint64_t *cycle, size_t max);
 //   void   rtl_stamp_inputs(void *h, int on); // keep each input beat's clock (off at start)
 //   size_t rtl_pending_in_cycles(void *h);
@@ -51,6 +53,7 @@ struct Sim {
     std::deque<uint64_t> in_cycles;
     uint64_t cycle = 0;
     bool stamp_inputs = false;
+    uint64_t ready_every = 1;
 
     Sim() : context(new VerilatedContext), top(new Vip(context.get(), "ip")) {
         top->ap_clk = 0;
@@ -58,17 +61,19 @@ struct Sim {
     }
 
     // One clock: drive the inputs, settle, rising edge (beats move), falling edge.
-    void tick() {
+    // Returns whether an output beat moved.
+    bool tick() {
         bool offer = !in.empty();
         top->in_stream_TVALID = offer;
         top->in_stream_TDATA = offer ? in.front().data : 0;
         top->in_stream_TLAST = offer && in.front().last;
         top->in_stream_TKEEP = 0xFF;
         top->in_stream_TSTRB = 0xFF;
-        top->out_stream_TREADY = 1;
+        bool ready = cycle % ready_every == 0;
+        top->out_stream_TREADY = ready;
         top->eval();
         bool took = offer && top->in_stream_TREADY;
-        bool gave = top->out_stream_TVALID;
+        bool gave = ready && top->out_stream_TVALID;
         Beat result{top->out_stream_TDATA, static_cast<bool>(top->out_stream_TLAST), cycle};
         top->ap_clk = 1;
         top->eval();
@@ -82,6 +87,7 @@ struct Sim {
         if (gave)
             out.push_back(result);
         cycle++;
+        return gave;
     }
 
     void reset() {
@@ -98,8 +104,11 @@ struct Sim {
         size_t before = out.size();
         while (!in.empty())
             tick();
-        for (int i = 0; i < PM_RTL_DRAIN_CYCLES; i++)
-            tick();
+        // Drained once no beat came out for as long as the last frame taken can
+        // need (plus a slow receiver's wait for each of the results queued).
+        uint64_t quiet = 0, enough = PM_RTL_DRAIN_CYCLES + ready_every;
+        while (quiet < enough)
+            quiet = tick() ? 0 : quiet + 1;
         return out.size() - before;
     }
 };
@@ -137,6 +146,7 @@ size_t rtl_pop(void *h, uint64_t *data, uint8_t *last, uint64_t *cycle, size_t m
     return n;
 }
 
+void rtl_set_output_ready_every(void *h, uint64_t n) { sim(h)->ready_every = n ? n : 1; }
 void rtl_stamp_inputs(void *h, int on) { sim(h)->stamp_inputs = on != 0; }
 size_t rtl_pending_in_cycles(void *h) { return sim(h)->in_cycles.size(); }
 

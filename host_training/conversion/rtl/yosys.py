@@ -113,7 +113,7 @@ def synthesize(top: str, sources: list[Path], log: Path | None = None) -> dict:
 def _cells(stat: str, top: str) -> dict[str, int]:
     """The cell counts of module ``top`` in the text of Yosys's ``stat``.
 
-    (Yosys 0.23's ``stat -json`` writes invalid JSON, so the text is read.)
+    (The text: Yosys 0.23's ``stat -json``, teed to a file, did not parse as JSON here.)
     """
     lines = iter(stat.splitlines())
     for line in lines:
