@@ -259,3 +259,25 @@ def test_a_stalled_output_stalls_the_input_and_loses_nothing(rtl_bundle):
     assert flags.tolist() == [False] * 19 + [True]
     assert np.diff(taken.astype(np.int64)).max() > 1  # the input was held back
     assert np.diff(cycles.astype(np.int64)).min() >= 300
+
+
+def test_convert_cli_refuses_hls4ml_options_and_a_cnn_run_for_the_rtl_backend(
+    mlp_run_dir, tmp_path, capsys
+):
+    import json
+    import shutil
+
+    from pynq_mnist.cli import main
+
+    out = tmp_path / "b"
+    rc = main(
+        ["convert", str(mlp_run_dir), "--out", str(out), "--backend", "rtl", "--workers", "2"]
+    )
+    assert rc == 1 and "--workers: hls4ml options, not for --backend rtl" in capsys.readouterr().err
+    cnn = tmp_path / "cnn_run"
+    shutil.copytree(mlp_run_dir, cnn)
+    metrics = json.loads((cnn / "metrics.json").read_text())
+    (cnn / "metrics.json").write_text(json.dumps({**metrics, "arch": "cnn"}))
+    assert main(["convert", str(cnn), "--out", str(out), "--backend", "rtl"]) == 1
+    assert "the rtl backend converts the MLP student" in capsys.readouterr().err
+    assert not out.exists()
