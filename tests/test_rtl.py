@@ -7,6 +7,7 @@ Verilog, clock by clock, and holds it to the numpy reference network.
 
 import numpy as np
 import pytest
+from test_vivado_build import UTILIZATION, tool_calls, tools  # noqa: F401 (a fixture)
 
 from pynq_mnist.board.cpu_reference import CpuReference, FixedType, requantize
 from pynq_mnist.board.emulator.rtl_sim import RTLSimulation
@@ -281,3 +282,26 @@ def test_convert_cli_refuses_hls4ml_options_and_a_cnn_run_for_the_rtl_backend(
     assert main(["convert", str(cnn), "--out", str(out), "--backend", "rtl"]) == 1
     assert "the rtl backend converts the MLP student" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_build_overlay_takes_the_verilog_with_vivado_alone(rtl_bundle, tmp_path, tools):  # noqa: F811
+    """Stand-in Vivado only on PATH (no HLS tool): the RTL goes in as a module reference."""
+    import shutil
+
+    from pynq_mnist.vivado_bd.build import build_overlay
+
+    path = tmp_path / rtl_bundle.metadata.name
+    shutil.copytree(rtl_bundle.path, path)
+    calls = tools(
+        "vivado",
+        IP_VLNV=rtl_bundle.metadata.ip["vlnv"],
+        HLS_INTF="in_stream out_stream",
+        IP_STREAM_BYTES="in_stream 8 out_stream 8",
+        UTILIZATION=" ".join(f"{k} {v}" for k, v in UTILIZATION.items()),
+        WNS="0.5",
+    )
+    meta = build_overlay(path, jobs=1).metadata
+    assert meta.build["tools"] == {"hls": None, "vivado": "vivado 2022.1"}
+    assert tool_calls(calls, "vivado") == 1
+    assert 'INSTANCE="nn_0"' in Bundle(path).file("hwh").read_text()
+    Bundle(path).verify_hashes()

@@ -46,7 +46,7 @@ if {$use_board_preset} {
 if {[dict get $params ip_backend] eq "rtl"} {
     # The RTL IP: its Verilog (the wrapper and da4ml's network) as project sources.
     set rtl [dict get $params ip_repo]
-    add_files -norecurse [concat [glob [file join $rtl *.v]] [glob [file join $rtl net *.v]]]
+    add_files -norecurse {*}[glob [file join $rtl *.v]] {*}[glob [file join $rtl net *.v]]
     update_compile_order -fileset sources_1
     step "RTL IP: module [dict get $params ip_top] from $rtl"
 } else {
