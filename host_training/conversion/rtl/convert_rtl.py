@@ -164,7 +164,10 @@ def convert_rtl(
             t_run = time.perf_counter()
             words, timing = _stream(sim, beats)
             seconds["simulate_s"] = round(time.perf_counter() - t_run, 2)
-            _, single = _stream(sim, beats[: input_format.beats_per_frame])
+            # Two frames into the idle IP: its latency when nothing is queued, and
+            # the interval however few frames were verified.
+            first = beats[: input_format.beats_per_frame]
+            _, probe = _stream(sim, np.concatenate([first, first]))
         mismatched = np.flatnonzero((words != want).any(axis=1))
         if mismatched.size:
             raise ConversionError(
@@ -181,7 +184,8 @@ def convert_rtl(
         )
         ip_class = (words[:, 0] & np.uint64((1 << fmt.field("class").width) - 1)).astype(np.int64)
         keras_class = np.argmax(keras_logits, axis=1)
-        timing["latency_cycles_idle"] = single["latency_cycles"]
+        timing["latency_cycles_idle"] = probe["latency_cycles"]
+        timing["cycles_per_frame"] = timing["cycles_per_frame"] or probe["cycles_per_frame"]
         meta = BundleMetadata.from_dict(
             {
                 "schema": SCHEMA,
@@ -200,10 +204,10 @@ def convert_rtl(
                     "vlnv": MODULE_REF_VLNV,
                     "part": hls4ml_config.PART,
                     "clock_mhz": hls4ml_config.CLOCK_MHZ,
-                    "target_ii_cycles": timing["cycles_per_frame"] or values["beats_in"],
+                    "target_ii_cycles": timing["cycles_per_frame"],
                     "target_ii_basis": (
-                        f"measured: Verilator simulation of this RTL, median clocks between "
-                        f"the output beats of {len(images)} back-to-back frames"
+                        "measured: Verilator simulation of this RTL, median clocks between "
+                        f"the output beats of {max(2, len(images))} back-to-back frames"
                     ),
                     "latency_cycles": timing["latency_cycles"],
                     "timing": timing,
