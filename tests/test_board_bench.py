@@ -16,7 +16,7 @@ from pynq_mnist.board import bench, load_overlay
 from pynq_mnist.board.bench_files import BenchFiles
 from pynq_mnist.board.bench_measure import plateau
 from pynq_mnist.board.bench_options import BenchOptions
-from pynq_mnist.bundle import BundleMetadata
+from pynq_mnist.bundle import Bundle, BundleMetadata
 from pynq_mnist.mnist import load_mnist
 
 
@@ -169,7 +169,9 @@ def test_an_interrupted_bench_keeps_its_finished_sections_and_offers_no_resume(
     from pynq_mnist.board.emulator.iplib import IPLibrary
 
     monkeypatch.setattr(IPLibrary, "for_bundle", classmethod(lambda cls, b: synthetic_ip()))
-    monkeypatch.setattr("pynq_mnist.mnist.load_mnist", lambda data: _Data(x, y))
+    monkeypatch.setattr(
+        "pynq_mnist.board.bench_data.bench_data", lambda b, data: (Bundle(b), _Data(x, y))
+    )
     argv = ["bench", str(bundle), "--target", "emulator", "--out", str(tmp_path / "cli")]
     argv += ["--frames", "200", "--latency-calls", "20", "--cpu-frames", "10"]
     assert cli.main(argv) == 130

@@ -67,6 +67,15 @@ proc config_array_partition {args} {
 
 proc config_compile {args} {}
 
+# UG1399 (config_rtl): -reset takes none, control, state or all, in Vivado HLS and Vitis HLS.
+proc config_rtl {args} {
+    set reset [::hls::option $args -reset]
+    if {$reset ni {none control state all}} {
+        error "\[HLS 200-1023\] config_rtl -reset: '$reset' is not none, control, state or all"
+    }
+    set ::hls::reset $reset
+}
+
 proc csynth_design {} {
     foreach {what value} [list top $::hls::top part $::hls::part clock $::hls::period \
                               solution $::hls::solution] {
