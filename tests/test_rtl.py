@@ -46,7 +46,10 @@ def rtl_bundle(mlp_run_dir, tmp_path_factory):
 
 def reference_words(bundle, frames):
     """The words the IP must give: the numpy reference's logits in the bundle's layout."""
-    logits = CpuReference.from_file(bundle.file("network")).logits(frames)
+    reference = CpuReference.from_file(
+        bundle.file("network"), bundle.metadata.input.pixel_frac_bits
+    )
+    logits = reference.logits(frames)
     return words_from_logits(logits, bundle.metadata.output.field("logits").frac_bits)[:, 0]
 
 
@@ -162,6 +165,24 @@ def test_the_emulated_board_runs_the_rtl_and_gives_the_bundles_accuracy(rtl_bund
     assert np.array_equal(words, rtl_bundle.golden()[1])
 
 
+@pytest.mark.parametrize("stall_at", [BEATS // 2, 3 * BEATS + 7])
+def test_the_ip_reset_gpio_resets_the_rtl_after_a_stalled_transfer(rtl_bundle, stall_at):
+    """A DMA timeout leaves part of a frame in the Verilog; the overlay's recovery pulses
+    the IP reset GPIO, which holds the simulation's ap_rst_n low, and the next call is right."""
+    from pynq_mnist.board import DmaTimeout, load_overlay
+
+    frames, words = rtl_bundle.golden()
+    with load_overlay(rtl_bundle.path, "emulator", timeout_s=0.2) as ol:
+        model = ol.device.dmas[ol.dma_name]
+        assert isinstance(model.ip, RTLSimulation) and ol.ip_reset is not None
+        model.faults.mm2s_stall_after_beats = stall_at
+        with pytest.raises(DmaTimeout, match="MM2S"):
+            ol.execute(frames[:8])
+        assert model.ip_resets == 0  # the next call restores the overlay first
+        assert np.array_equal(ol.execute(frames), words)
+        assert model.ip_resets >= 1 and isinstance(model.ip, RTLSimulation)
+
+
 def test_yosys_counts_sit_beside_das4mls_estimate(rtl_bundle):
     resources = rtl_bundle.metadata.ip["resources"]
     y, e = resources["yosys"], resources["da4ml_estimate"]
@@ -232,7 +253,12 @@ def test_the_block_design_takes_the_rtl_ip_as_a_module_reference(rtl_bundle, tmp
     assert (f"{dma}/M_AXIS_MM2S", f"{ip}/in_stream") in g.intf_nets
     assert (f"{ip}/out_stream", f"{dma}/S_AXIS_S2MM") in g.intf_nets
     assert f"{ip}/ap_clk" in g.net_of("/processing_system7_0/FCLK_CLK0")
-    assert f"{ip}/ap_rst_n" in g.net_of("/rst_fclk0/peripheral_aresetn")
+    # the same reset as the HLS IP's: the system reset AND the IP reset GPIO's bit
+    gpio, gate = (f"/{bd_params.CELLS[k]}" for k in ("ip_reset_cell", "ip_reset_and_cell"))
+    assert f"{ip}/ap_rst_n" not in g.net_of("/rst_fclk0/peripheral_aresetn")
+    assert g.net_of(f"{ip}/ap_rst_n") == {f"{gate}/Res", f"{ip}/ap_rst_n"}
+    assert f"{gate}/Op1" in g.net_of("/rst_fclk0/peripheral_aresetn")
+    assert g.net_of(f"{gpio}/gpio_io_o") == {f"{gpio}/gpio_io_o", f"{gate}/Op2"}
 
 
 def test_the_cost_the_design_search_can_use_is_the_bundles(mlp_run_dir, rtl_bundle):
@@ -268,18 +294,21 @@ def test_convert_cli_refuses_hls4ml_options_and_a_cnn_run_for_the_rtl_backend(
     import json
     import shutil
 
-    from pynq_mnist.cli import main
+    from pynq_mnist.cli import EXIT_REFUSED, main
 
     out = tmp_path / "b"
     rc = main(
         ["convert", str(mlp_run_dir), "--out", str(out), "--backend", "rtl", "--workers", "2"]
     )
-    assert rc == 1 and "--workers: hls4ml options, not for --backend rtl" in capsys.readouterr().err
+    assert (
+        rc == EXIT_REFUSED
+        and "--workers: hls4ml options, not for --backend rtl" in capsys.readouterr().err
+    )
     cnn = tmp_path / "cnn_run"
     shutil.copytree(mlp_run_dir, cnn)
     metrics = json.loads((cnn / "metrics.json").read_text())
     (cnn / "metrics.json").write_text(json.dumps({**metrics, "arch": "cnn"}))
-    assert main(["convert", str(cnn), "--out", str(out), "--backend", "rtl"]) == 1
+    assert main(["convert", str(cnn), "--out", str(out), "--backend", "rtl"]) == EXIT_REFUSED
     assert "the rtl backend converts the MLP student" in capsys.readouterr().err
     assert not out.exists()
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -41,21 +42,24 @@ from pynq_mnist.bundle import (
     SCHEMA_VERSION,
     Bundle,
     BundleMetadata,
+    DatasetInfo,
+    Golden,
     InputFormat,
     sha256_file,
     sha256_tree,
     staged_dir,
     write_metadata,
 )
-from pynq_mnist.host_training.conversion import hls4ml_config, wrapper
+from pynq_mnist.design import PYNQ_Z2, Vlnv
+from pynq_mnist.host_training.conversion import wrapper
 from pynq_mnist.host_training.conversion.convert import (
-    DMA_LENGTH_WIDTH_BITS,
     GOLDEN_FRAMES,
     _disagreements,
     _keras_logits,
     _output_dict,
     _print,
     _student_inputs,
+    check_name,
 )
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.conversion.rtl import sources, trace, yosys
@@ -63,7 +67,7 @@ from pynq_mnist.host_training.conversion.rtl.network import mlp_from_student, wr
 
 BACKEND = "rtl"
 #: Module-reference cells get this VLNV in Vivado's hardware handoff (``.hwh``).
-MODULE_REF_VLNV = f"xilinx.com:module_ref:{wrapper.TOP}:1.0"
+MODULE_REF_VLNV = Vlnv(PYNQ_Z2.timer.vlnv.vendor, "module_ref", wrapper.TOP, "1.0")
 FILES = {
     "golden": "golden.npz",
     "rtl": "rtl",
@@ -98,6 +102,7 @@ def convert_rtl(
     frames: int | None = None,
     progress: Callable[[str], None] = _print,
     lut_budget: int = yosys.LUT_BUDGET,
+    name: str | None = None,
 ) -> dict:
     """Convert the MLP student of ``run_dir`` into the RTL bundle ``out``; return the report.
 
@@ -108,9 +113,11 @@ def convert_rtl(
     lut_budget : int
         LUTs the IP may take, by da4ml's estimate and by Yosys (default 80% of
         the xc7z020's); over it the conversion stops with the numbers.
+    name : str, optional
+        The bundle's name (default ``DATASET_mlp_rtl``, e.g. ``mnist_mlp_rtl``).
     """
     from pynq_mnist.host_training.training.run_dir import STUDENT, load_metrics, load_student
-    from pynq_mnist.mnist import load_mnist
+    from pynq_mnist.mnist import load_recorded, slug
 
     run_dir, out = Path(run_dir), Path(out)
     metrics = load_metrics(run_dir)
@@ -119,9 +126,11 @@ def convert_rtl(
             f"{run_dir}: the rtl backend converts the MLP student; this run's arch is "
             f"{metrics.get('arch')!r} (use --backend hls4ml)"
         )
+    data = load_recorded(metrics.get("data"), data_dir, f"the run {run_dir}", splits=("test",))
+    name = check_name(name or f"{slug(data.name)}_mlp_{BACKEND}")
+    progress(f"dataset {data.name}: {len(data.test_labels)} test frames from {data.source}")
     model = load_student(run_dir)
     mlp = mlp_from_student(model)
-    data = load_mnist(data_dir)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
     input_format = InputFormat(
         wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
@@ -134,7 +143,7 @@ def convert_rtl(
     with staged_dir(out) as stage:
         progress("[2/6] the student as integers: the numpy reference network")
         write_network_file(mlp, stage / FILES["network"])
-        reference = CpuReference.from_file(stage / FILES["network"])
+        reference = CpuReference.from_file(stage / FILES["network"], input_format.pixel_frac_bits)
         exact_logits = reference.logits(images)
 
         progress(f"[3/6] da4ml: {mlp.nonzero_weights} nonzero weights into pipelined Verilog")
@@ -177,12 +186,10 @@ def convert_rtl(
 
         progress("[6/6] golden vectors, metadata")
         n_golden = min(GOLDEN_FRAMES, len(images))
-        np.savez(
-            stage / FILES["golden"],
-            frames=input_format.check_frames(images[:n_golden]),
-            words=words[:n_golden],
+        Golden.of(input_format, fmt, images[:n_golden], words[:n_golden]).write(
+            stage / FILES["golden"]
         )
-        ip_class = (words[:, 0] & np.uint64((1 << fmt.field("class").width) - 1)).astype(np.int64)
+        ip_class = fmt.unpack(words)["class"]
         keras_class = np.argmax(keras_logits, axis=1)
         timing["latency_cycles_idle"] = probe["latency_cycles"]
         timing["cycles_per_frame"] = timing["cycles_per_frame"] or probe["cycles_per_frame"]
@@ -190,20 +197,21 @@ def convert_rtl(
             {
                 "schema": SCHEMA,
                 "schema_version": SCHEMA_VERSION,
-                "name": "mnist_mlp_rtl",
+                "name": name,
                 "classes": list(data.class_names),
+                "dataset": DatasetInfo(**data.identity()).to_dict(),
                 "input": {
                     "stream_width_bits": input_format.stream_width_bits,
                     "frame_shape": list(input_format.frame_shape),
-                    "pixel": input_format.pixel,
+                    "pixel": asdict(input_format.pixel),
                 },
                 "output": _output_dict(fmt),
                 "ip": {
                     "backend": BACKEND,
                     "top": wrapper.TOP,
-                    "vlnv": MODULE_REF_VLNV,
-                    "part": hls4ml_config.PART,
-                    "clock_mhz": hls4ml_config.CLOCK_MHZ,
+                    "vlnv": str(MODULE_REF_VLNV),
+                    "part": PYNQ_Z2.part,
+                    "clock_mhz": PYNQ_Z2.fclk0_mhz,
                     "target_ii_cycles": timing["cycles_per_frame"],
                     "target_ii_basis": (
                         "measured: Verilator simulation of this RTL, median clocks between "
@@ -211,7 +219,7 @@ def convert_rtl(
                     ),
                     "latency_cycles": timing["latency_cycles"],
                     "timing": timing,
-                    "ports": wrapper.PORTS,
+                    "ports": asdict(PYNQ_Z2.ip_ports),
                     "rtl": {
                         "pipeline_stages": net.pipeline_stages,
                         "network_latency_cycles": net.latency_cycles,
@@ -226,7 +234,7 @@ def convert_rtl(
                     },
                     "tool_seconds": seconds,
                 },
-                "dma": {"length_width_bits": DMA_LENGTH_WIDTH_BITS},
+                "dma": {"length_width_bits": PYNQ_Z2.dma_length_width_bits},
                 "model": {
                     "arch": "mlp",
                     "run_dir": str(run_dir.resolve()),

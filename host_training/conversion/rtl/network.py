@@ -4,7 +4,7 @@ A QKeras MLP student (``QDense`` with ``quantized_bits(bits, integer, alpha=1)``
 weights and biases, ``quantized_relu(bits, integer)`` between them, a linear
 ``QDense`` ``logits`` last) is, exactly:
 
-- the input: pixel ``p`` as ``ufixed<8,0>`` (``p / 256``, :mod:`pynq_mnist.encoding`);
+- the input: pixel ``p`` as ``ufixed<8,0>`` (``p * encoding.PIXEL_SCALE``, :mod:`pynq_mnist.encoding`);
 - each dense layer: an exact sum ``x @ W + b`` (no rounding, no overflow);
 - each ReLU: that sum cast to ``ufixed<bits, integer>`` rounding half to even
   (``tf.round``, which QKeras's ``quantized_relu`` uses; hls4ml's ``RND_CONV``)
@@ -18,18 +18,16 @@ board also runs), and :mod:`.trace` gives them to da4ml.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from pynq_mnist import encoding
-from pynq_mnist.board.cpu_reference import FORMAT, FORMAT_VERSION
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError, check_student
 from pynq_mnist.mnist import IMAGE_SHAPE
+from pynq_mnist.network_file import write_network
 
 
 @dataclass(frozen=True)
@@ -208,17 +206,4 @@ def write_network_file(mlp: QuantizedMLP, path: str | os.PathLike) -> None:
                 }
             )
             x_frac, x_max = bits - integer, (1 << bits) - 1
-    graph = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "io_type": "io_parallel",
-        "input_shape": [mlp.n_inputs],
-        "layers": specs,
-    }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part.npz")
-    try:
-        np.savez(tmp, graph=np.array(json.dumps(graph)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_network(path, "io_parallel", [mlp.n_inputs], specs, arrays)
