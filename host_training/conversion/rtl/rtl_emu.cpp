@@ -13,7 +13,7 @@
 //   int    rtl_beats_in_per_frame(void);
 //   void  *rtl_create(void);
 //   void   rtl_destroy(void *h);
-//   void   rtl_reset(void *h);       // ap_rst_n low for 4 clocks; drops queued beats
+//   void   rtl_reset(void *h);       // the reset port low for 4 clocks; drops queued beats
 //   size_t rtl_push(void *h, const uint64_t *data, const uint8_t *last, size_t n);
 //   size_t rtl_run(void *h);         // clocks until the queue is taken and the IP drained;
 //                                    // returns the output beats it produced
@@ -56,7 +56,7 @@ struct Sim {
     uint64_t ready_every = 1;
 
     Sim() : context(new VerilatedContext), top(new Vip(context.get(), "ip")) {
-        top->ap_clk = 0;
+        top->PM_RTL_CLOCK = 0;
         reset();
     }
 
@@ -64,20 +64,20 @@ struct Sim {
     // Returns whether an output beat moved.
     bool tick() {
         bool offer = !in.empty();
-        top->in_stream_TVALID = offer;
-        top->in_stream_TDATA = offer ? in.front().data : 0;
-        top->in_stream_TLAST = offer && in.front().last;
-        top->in_stream_TKEEP = 0xFF;
-        top->in_stream_TSTRB = 0xFF;
+        top->PM_RTL_IN(TVALID) = offer;
+        top->PM_RTL_IN(TDATA) = offer ? in.front().data : 0;
+        top->PM_RTL_IN(TLAST) = offer && in.front().last;
+        top->PM_RTL_IN(TKEEP) = 0xFF;
+        top->PM_RTL_IN(TSTRB) = 0xFF;
         bool ready = cycle % ready_every == 0;
-        top->out_stream_TREADY = ready;
+        top->PM_RTL_OUT(TREADY) = ready;
         top->eval();
-        bool took = offer && top->in_stream_TREADY;
-        bool gave = ready && top->out_stream_TVALID;
-        Beat result{top->out_stream_TDATA, static_cast<bool>(top->out_stream_TLAST), cycle};
-        top->ap_clk = 1;
+        bool took = offer && top->PM_RTL_IN(TREADY);
+        bool gave = ready && top->PM_RTL_OUT(TVALID);
+        Beat result{top->PM_RTL_OUT(TDATA), static_cast<bool>(top->PM_RTL_OUT(TLAST)), cycle};
+        top->PM_RTL_CLOCK = 1;
         top->eval();
-        top->ap_clk = 0;
+        top->PM_RTL_CLOCK = 0;
         top->eval();
         if (took) {
             in.pop_front();
@@ -92,10 +92,10 @@ struct Sim {
 
     void reset() {
         in.clear();
-        top->ap_rst_n = 0;
+        top->PM_RTL_RESET = 0;
         for (int i = 0; i < RESET_CYCLES; i++)
             tick();
-        top->ap_rst_n = 1;
+        top->PM_RTL_RESET = 1;
         out.clear();
         in_cycles.clear();
     }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pynq_mnist.board.emulator.rtl_sim import NET_DIR, SIM_DIR, TOP_FILE
 from pynq_mnist.bundle import OutputFormat
+from pynq_mnist.design import PYNQ_Z2
 from pynq_mnist.host_training.conversion import wrapper
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.conversion.rtl.trace import NetRTL
@@ -43,8 +44,13 @@ def template_values(net: NetRTL, fmt: OutputFormat, frac_bits: int, beats_in: in
     # per beats_in clocks over the network, the argmax chain and the FIFO itself.
     in_flight = math.ceil((net.latency_cycles + logits.count + 2) / beats_in) + 1
     depth = max(2, 1 << (in_flight - 1).bit_length())
+    ports = PYNQ_Z2.ip_ports
     return {
         "top": wrapper.TOP,
+        "in_port": ports.input,
+        "out_port": ports.output,
+        "clock_port": ports.clock,
+        "reset_port": ports.reset,
         "beats_in": beats_in,
         "beat_counter_bits": max(1, (beats_in - 1).bit_length()),
         "class_lsb": klass.lsb,
