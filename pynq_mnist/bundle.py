@@ -719,10 +719,6 @@ class BundleMetadata:
             value = getattr(self, key)
             if not isinstance(value, kind):
                 object.__setattr__(self, key, kind.from_dict(dict(value), "metadata"))
-        if self.ip.backend == "rtl" and self.files.rtl is None:
-            raise BundleError("metadata: files.rtl is missing; an rtl IP's Verilog folder")
-        if self.ip.backend != "rtl" and self.files.hls is None:
-            raise BundleError("metadata: files.hls is missing; an hls IP's HLS project folder")
 
     @property
     def backend(self) -> str:
@@ -824,6 +820,13 @@ class BundleMetadata:
         return meta
 
     def _check_consistent(self, i: dict, o: dict, source: str) -> None:
+        needs = "rtl" if self.backend == "rtl" else "hls"
+        if getattr(self.files, needs) is None:
+            raise BundleError(
+                f"{source}: files.{needs} is missing: an ip.backend {self.backend!r} bundle "
+                f"carries its IP's sources there; convert the model again"
+            )
+
         def fail(msg: str) -> None:
             raise BundleError(f"{source}: {msg}")
 
