@@ -5,6 +5,8 @@ trained and converted once per module; every test then drives the real
 Verilog, clock by clock, and holds it to the numpy reference network.
 """
 
+import shutil
+
 import numpy as np
 import pytest
 from test_vivado_build import UTILIZATION, tool_calls, tools  # noqa: F401 (a fixture)
@@ -259,6 +261,21 @@ def test_the_block_design_takes_the_rtl_ip_as_a_module_reference(rtl_bundle, tmp
     assert g.net_of(f"{ip}/ap_rst_n") == {f"{gate}/Res", f"{ip}/ap_rst_n"}
     assert f"{gate}/Op1" in g.net_of("/rst_fclk0/peripheral_aresetn")
     assert g.net_of(f"{gpio}/gpio_io_o") == {f"{gpio}/gpio_io_o", f"{gate}/Op2"}
+
+
+def test_build_overlay_check_plans_an_rtl_bundle_without_hls(rtl_bundle, tmp_path):
+    from pynq_mnist.vivado_bd.plan import check_plan
+
+    plan = check_plan(rtl_bundle.path)
+    text = plan.format()
+    assert not plan.failed, text
+    assert "bit-exact with the numpy reference in Verilator" in text
+    assert "an RTL IP needs no HLS tool" in text and "build_hls.tcl" not in text
+    broken = tmp_path / "broken"
+    shutil.copytree(rtl_bundle.path, broken)
+    (broken / "rtl" / "pynq_mnist_top.v").unlink()
+    plan = check_plan(broken)
+    assert plan.failed and "RTL top rtl/pynq_mnist_top.v is there" in plan.format()
 
 
 def test_the_cost_the_design_search_can_use_is_the_bundles(mlp_run_dir, rtl_bundle):
