@@ -101,6 +101,18 @@ def test_transfers_of_1_2_and_1000_frames(rtl_bundle, n):
         assert set(np.diff(cycles.astype(np.int64)).tolist()) == {BEATS}
 
 
+def test_the_bundle_is_named_for_its_dataset_and_records_it(rtl_bundle, mlp_run_dir):
+    import json
+
+    meta = rtl_bundle.metadata
+    recorded = json.loads((mlp_run_dir / "metrics.json").read_text())["data"]
+    assert meta.name == "mnist_mlp_rtl" and meta.dataset.name == "mnist"
+    assert meta.dataset.sha256 and all(
+        recorded["sha256"][file] == digest for file, digest in meta.dataset.sha256.items()
+    )
+    assert meta.files.hls is None and meta.files.rtl == "rtl"
+
+
 def test_measured_timing_is_in_the_bundle(rtl_bundle):
     ip = rtl_bundle.metadata.ip
     assert ip["backend"] == "rtl" and rtl_bundle.metadata.backend == "rtl"
