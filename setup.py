@@ -61,6 +61,8 @@ HOST = [
     "pynq==3.0.1",
     "tqdm",
     "pydantic>=2,<3",  # the host configuration's checks and their messages
+    # The RTL backend (convert --backend rtl); 0.6 needs numpy 2, TF 2.15 numpy 1.
+    "da4ml==0.5.2",
 ]
 TEST = ["pytest>=8", "ruff", "nbclient", "nbformat", "ipykernel"]
 
@@ -91,6 +93,7 @@ setup(
         "pynq_mnist.host_training.conversion.hls": ["*"],
         "pynq_mnist.host_training.conversion.hls.emulator": ["*"],
         "pynq_mnist.host_training.conversion.hls.emulator.include": ["*"],
+        "pynq_mnist.host_training.conversion.rtl": ["*.in", "*.cpp"],
     },
     include_package_data=True,
     # The board side: the PYNQ image already has pynq, numpy and matplotlib.

@@ -218,10 +218,10 @@ class MnistOverlay(pynq.Overlay):
         from .emulator.device import EmulatedDevice
 
         if ip_factory is None:
-            from .emulator.iplib import IPLibrary
+            from .emulator.ip_models import ip_model_for_bundle
 
             bundle = self.bundle
-            ip_factory = lambda: IPLibrary.for_bundle(bundle)  # noqa: E731
+            ip_factory = lambda: ip_model_for_bundle(bundle)  # noqa: E731
         return EmulatedDevice(ip_factory).activate()
 
     # ------------------------------------------------------------------ the data path

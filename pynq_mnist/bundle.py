@@ -53,6 +53,7 @@ DIGEST_KEY = "metadata_sha256"
 STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
 #: The AXI DMA's LENGTH register width, in bits (PG021: 8 to 26).
 LENGTH_WIDTHS = range(8, 27)
+IP_BACKENDS = ("hls", "rtl")  # hls4ml + HLS, or da4ml Verilog (convert --backend rtl)
 WORD_BITS = 64  # output words are read as little-endian uint64
 #: The C API version of the emulation library (``hls/emulator/pynq_mnist_emu.cpp``)
 #: that this pynq-mnist drives; a library of another version is rebuilt, never loaded.
@@ -433,10 +434,38 @@ class IpSection(_Section):
     target_ii_basis: str | None = None
     ports: dict | None = None
     hls4ml: dict | None = None
+    #: What made the IP (:data:`IP_BACKENDS`); absent means ``"hls"``.
+    backend: str | None = None
+    #: The rtl backend's measured facts (Verilator, Yosys, da4ml), in clock cycles.
+    latency_cycles: int | None = None
+    timing: dict | None = None
+    rtl: dict | None = None
+    resources: dict | None = None
+    tool_seconds: dict | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> IpSection:
         w = cls._open(d, source, "ip")
+        backend = d.get("backend")
+        if backend is not None and backend not in IP_BACKENDS:
+            raise BundleError(f"{w}.backend must be one of {IP_BACKENDS}, got {backend!r}")
+        latency = d.get("latency_cycles")
+        if latency is not None:
+            latency = _int(latency, f"{w}.latency_cycles", 1)
+        timing = d.get("timing")
+        if timing is not None:
+            for key, cycles in _dict(timing, f"{w}.timing").items():
+                if cycles is not None:
+                    _int(cycles, f"{w}.timing.{key}", 0)
+        tool_seconds = d.get("tool_seconds")
+        if tool_seconds is not None:
+            for key, seconds in _dict(tool_seconds, f"{w}.tool_seconds").items():
+                _float(seconds, f"{w}.tool_seconds.{key}", 0.0)
+        extra = {
+            key: _dict(d[key], f"{w}.{key}")
+            for key in ("rtl", "resources")
+            if d.get(key) is not None
+        }
         vlnv = _str(d["vlnv"], f"{w}.vlnv")
         try:
             Vlnv.parse(vlnv)
@@ -463,6 +492,11 @@ class IpSection(_Section):
             target_ii_basis=d.get("target_ii_basis"),
             ports=ports,
             hls4ml=None if d.get("hls4ml") is None else _dict(d["hls4ml"], f"{w}.hls4ml"),
+            backend=backend,
+            latency_cycles=latency,
+            timing=timing,
+            tool_seconds=tool_seconds,
+            **extra,
         )
 
 
@@ -488,10 +522,18 @@ class ModelSection(_Section):
     student_sha256: str | None = None
     hls4ml_config_sha256: str | None = None
     logit_type: str | None = None
+    #: The rtl backend: the student's nonzero weights, the logits' fraction bits in the RTL.
+    nonzero_weights: int | None = None
+    logit_frac_bits_on_chip: int | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> ModelSection:
         w = cls._open(d, source, "model")
+        counts = {
+            key: _int(d[key], f"{w}.{key}", 0)
+            for key in ("nonzero_weights", "logit_frac_bits_on_chip")
+            if d.get(key) is not None
+        }
         hashes = {}
         for key in ("student_sha256", "hls4ml_config_sha256"):
             if d.get(key) is not None:
@@ -504,6 +546,7 @@ class ModelSection(_Section):
             run_dir=_str(_get(d, "run_dir", source, "model"), f"{w}.run_dir"),
             logit_type=logit_type,
             **hashes,
+            **counts,
         )
 
 
@@ -531,6 +574,8 @@ class AccuracySection(_Section):
     bit_exact_backends: tuple[str, ...] | None = None
     #: Files in which the Vitis backend's sources differ from the Vivado backend's.
     vitis_differences: tuple[str, ...] | None = None
+    #: The rtl backend: the Verilator-simulated RTL equals the numpy reference bit for bit.
+    reference_bit_exact: bool | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> AccuracySection:
@@ -553,6 +598,9 @@ class AccuracySection(_Section):
             else _dict(d["disagreements"], f"{w}.disagreements"),
             bit_exact_backends=_names(d, "bit_exact_backends", w),
             vitis_differences=_names(d, "vitis_differences", w),
+            reference_bit_exact=None
+            if d.get("reference_bit_exact") is None
+            else _bool(d["reference_bit_exact"], f"{w}.reference_bit_exact"),
             **frac,
         )
 
@@ -562,8 +610,10 @@ class FilesSection(_Section):
     """The bundle's files, as paths inside the bundle folder."""
 
     golden: str
-    hls: str
     emulator: str
+    #: The IP's sources: the HLS project (hls backend) or the Verilog folder (rtl backend).
+    hls: str | None = None
+    rtl: str | None = None
     network: str | None = None
     bitstream: str | None = None
     hwh: str | None = None
@@ -572,6 +622,8 @@ class FilesSection(_Section):
     @classmethod
     def from_dict(cls, d: Any, source: str) -> FilesSection:
         w = cls._open(d, source, "files")
+        if d.get("hls") is None and d.get("rtl") is None:
+            raise BundleError(f"{w}: missing key 'hls' (or 'rtl' for an RTL IP)")
         return cls(**{k: _relative_path(v, f"{w}.{k}") for k, v in d.items() if v is not None})
 
 
@@ -669,6 +721,11 @@ class BundleMetadata:
                 object.__setattr__(self, key, kind.from_dict(dict(value), "metadata"))
 
     @property
+    def backend(self) -> str:
+        """What made the IP: ``"hls"`` (hls4ml + Vitis/Vivado HLS) or ``"rtl"`` (da4ml Verilog)."""
+        return self.ip.backend or "hls"
+
+    @property
     def max_transfer_bytes(self) -> int:
         """The AXI DMA's simple-mode limit: the LENGTH register's width."""
         return (1 << self.dma.length_width_bits) - 1
@@ -763,6 +820,13 @@ class BundleMetadata:
         return meta
 
     def _check_consistent(self, i: dict, o: dict, source: str) -> None:
+        needs = "rtl" if self.backend == "rtl" else "hls"
+        if getattr(self.files, needs) is None:
+            raise BundleError(
+                f"{source}: files.{needs} is missing: an ip.backend {self.backend!r} bundle "
+                f"carries its IP's sources there; convert the model again"
+            )
+
         def fail(msg: str) -> None:
             raise BundleError(f"{source}: {msg}")
 

@@ -257,6 +257,15 @@ def _set(*path_value):
         (_set("model", "logit_type", "int"), "model.logit_type", "ap_fixed"),
         (_set("classes", ["0"] * 10), "", "distinct"),
         (_set("input", "frame_shape", [8192, 8200]), "input: a frame", "one DMA transfer"),
+        (_set("ip", "backend", "vhdl"), "ip.backend", "one of ('hls', 'rtl')"),
+        (_set("ip", "latency_cycles", 0), "ip.latency_cycles", "allowed"),
+        (_set("ip", "timing", {"cycles_per_frame": -1}), "ip.timing.cycles_per_frame", "allowed"),
+        (_set("ip", "tool_seconds", {"yosys_s": "1"}), "ip.tool_seconds.yosys_s", "finite"),
+        (_set("ip", "resources", [1]), "ip.resources", "object"),
+        (_set("model", "nonzero_weights", -1), "model.nonzero_weights", "allowed"),
+        (_set("accuracy", "reference_bit_exact", 1), "accuracy.reference_bit_exact", "true"),
+        (_set("files", {"golden": "g.npz", "emulator": "e.so"}), "files", "missing key 'hls'"),
+        (_set("ip", "backend", "rtl"), "files.rtl", "is missing"),
     ],
 )
 def test_every_bad_value_is_refused_naming_its_key(change, key, message):
@@ -267,6 +276,27 @@ def test_every_bad_value_is_refused_naming_its_key(change, key, message):
     text = str(e.value)
     assert text.startswith("b/bundle.json: ")
     assert key in text and message in text, text
+
+
+def test_an_rtl_bundle_validates_and_an_hls_bundle_is_unchanged():
+    hls = BundleMetadata.from_dict(metadata_dict())
+    assert hls.backend == "hls" and "backend" not in hls.to_dict()["ip"]
+    assert hls.to_dict()["files"] == metadata_dict()["files"]
+    d = metadata_dict()
+    d["ip"].update(
+        backend="rtl",
+        latency_cycles=18,
+        timing={"cycles_per_frame": 98, "latency_cycles": 18},
+        rtl={"pipeline_stages": 3},
+        resources={"yosys": {"lut": 5839}},
+        tool_seconds={"yosys_s": 12.5},
+    )
+    d["model"].update(nonzero_weights=626, logit_frac_bits_on_chip=5)
+    d["accuracy"]["reference_bit_exact"] = True
+    d["files"] = {"golden": "golden.npz", "rtl": "rtl", "emulator": "emulator/librtl_ip.so"}
+    rtl = BundleMetadata.from_dict(d)
+    assert rtl.backend == "rtl" and rtl.files.hls is None and rtl.ip["latency_cycles"] == 18
+    assert BundleMetadata.from_dict(rtl.to_dict()) == rtl
 
 
 def test_output_pack_is_the_inverse_of_unpack():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "keras", "qkeras", "hls4ml", "tensorflow_model_optimization")
+HEAVY = ("tensorflow", "keras", "qkeras", "hls4ml", "tensorflow_model_optimization", "da4ml")
 
 
 def setup_folders() -> dict[str, str]:

@@ -72,6 +72,7 @@ from pynq_mnist.vivado_bd.toolchain import (
     Tool,
     find_toolchain,
     log_excerpt,
+    probe,
     run_logged,
     tool_matrix,
 )
@@ -209,7 +210,8 @@ def run_vivado(
     """Build the block design and bitstream; the results land in ``work.out``."""
     shutil.rmtree(work.vivado, ignore_errors=True)
     work.vivado.mkdir(parents=True)
-    params = design_params(bundle.metadata, work.ip_repo, work.out, jobs, latency_counter)
+    ip_repo = bundle.file("rtl") if bundle.metadata.backend == "rtl" else work.ip_repo
+    params = design_params(bundle.metadata, ip_repo, work.out, jobs, latency_counter)
     params_file = write_params_tcl(params, work.vivado / "params.tcl")
     log = work.logs / "vivado.log"
     _say(f"Vivado: {vivado} batch build in {work.vivado} (log: {log})")
@@ -308,7 +310,8 @@ def install(bundle: Bundle, work: WorkDirs, build: dict) -> None:
     with staged_dir(bundle.path / REPORTS_DIR) as reports:
         shutil.copyfile(work.out / "utilization.rpt", reports / "vivado_utilization.rpt")
         shutil.copyfile(work.out / "timing_summary.rpt", reports / "vivado_timing_summary.rpt")
-        shutil.copyfile(work.csynth, reports / "hls_csynth.xml")
+        if work.csynth.is_file():  # an RTL IP has no HLS report
+            shutil.copyfile(work.csynth, reports / "hls_csynth.xml")
     for name in names.values():
         _install_file(work.out / name, bundle.path / name)
     files = {**meta.files, **names, "reports": REPORTS_DIR}
@@ -381,8 +384,8 @@ def build_overlay(
             f"note: the folder is {bundle.path.name!r} but the overlay is "
             f"{bundle.metadata.name!r}; pynq.Overlay finds NAME.bit by name only in a folder NAME"
         )
-    hls, vivado = find_toolchain()
-    _say(f"tools: {hls}, {vivado}")
+    hls, vivado = _tools(bundle.metadata)
+    _say(f"tools: {hls or 'no HLS (an RTL IP)'}, {vivado}")
     work = WorkDirs(bundle.path.resolve() / "build")
     work.logs.mkdir(parents=True, exist_ok=True)
     with _only_build(work):
@@ -403,9 +406,19 @@ def _only_build(work: WorkDirs) -> Iterator[None]:
         yield
 
 
+def _tools(meta: BundleMetadata) -> tuple[Tool | None, Tool]:
+    """``(hls, vivado)``; an RTL bundle's Verilog goes into Vivado as it is: no HLS tool."""
+    if meta.backend != "rtl":
+        return find_toolchain()
+    vivado = probe("vivado")
+    if vivado is None:
+        raise BuildError("build-overlay needs Vivado on PATH (an RTL bundle needs no HLS tool)")
+    return None, vivado
+
+
 def _build(
     bundle: Bundle,
-    hls: Tool,
+    hls: Tool | None,
     vivado: Tool,
     work: WorkDirs,
     jobs: int,
@@ -416,17 +429,20 @@ def _build(
     """HLS, Vivado, checks, install: the steps of :func:`build_overlay`."""
     start = time.monotonic()
     started = time.time()
+    hls_figures = None
     try:
-        run_hls(bundle, hls, work, timeout_s)
-        hls_figures = hls_results(hls, work)
+        if hls is not None:  # an RTL IP's Verilog goes into Vivado as it is
+            run_hls(bundle, hls, work, timeout_s)
+            hls_figures = hls_results(hls, work)
         run_vivado(bundle, vivado, work, jobs, timeout_s, latency_counter)
         build = check_vivado_outputs(bundle.metadata, work, latency_counter)
     finally:  # a failed build's warnings often say why
         warnings = scan_logs(work, since=started)
         print_warnings(warnings)
-    build["hls"] = hls_figures
+    if hls_figures is not None:
+        build["hls"] = hls_figures
     build["warnings"] = warnings
-    build["tools"] = {"hls": str(hls), "vivado": str(vivado)}
+    build["tools"] = {"hls": str(hls) if hls else None, "vivado": str(vivado)}
     build["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     install(bundle, work, build)
     if not keep_work:

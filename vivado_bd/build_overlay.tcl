@@ -43,10 +43,18 @@ if {$use_board_preset} {
 } else {
     step "no PYNQ-Z2 board files installed: PS from the shipped configuration (pynq_z2_ps7.tcl)"
 }
-set_property ip_repo_paths [list [dict get $params ip_repo]] [current_project]
-update_ip_catalog -rebuild
-if {[llength [get_ipdefs -quiet [dict get $params ip_vlnv]]] == 0} {
-    error "IP [dict get $params ip_vlnv] is not in the HLS export at [dict get $params ip_repo]"
+if {[dict get $params ip_backend] eq "rtl"} {
+    # The RTL IP: its Verilog (the wrapper and da4ml's network) as project sources.
+    set rtl [dict get $params ip_repo]
+    add_files -norecurse {*}[glob [file join $rtl *.v]] {*}[glob [file join $rtl net *.v]]
+    update_compile_order -fileset sources_1
+    step "RTL IP: module [dict get $params ip_top] from $rtl"
+} else {
+    set_property ip_repo_paths [list [dict get $params ip_repo]] [current_project]
+    update_ip_catalog -rebuild
+    if {[llength [get_ipdefs -quiet [dict get $params ip_vlnv]]] == 0} {
+        error "IP [dict get $params ip_vlnv] is not in the HLS export at [dict get $params ip_repo]"
+    }
 }
 
 step "block design: PS + AXI DMA + [dict get $params ip_vlnv], FCLK0\

@@ -111,7 +111,8 @@ def design_params(
         The bundle's metadata: the source of stream widths, clock, DMA length
         width, part and IP VLNV.
     ip_repo : path
-        The folder holding the HLS-exported IP (its ``component.xml``).
+        The folder holding the HLS-exported IP (its ``component.xml``), or for an
+        RTL bundle (``ip.backend == "rtl"``) its Verilog folder (``BUNDLE/rtl``).
     out_dir : path
         Where the Tcl leaves ``NAME.bit``, ``NAME.hwh`` and the reports.
     jobs : int
@@ -127,6 +128,8 @@ def design_params(
         "part": meta.ip["part"],
         "board_part_pattern": DESIGN.board_part_pattern,
         "bd_name": DESIGN.bd_name,
+        "ip_backend": meta.backend,
+        "ip_top": meta.ip["top"],
         "ip_vlnv": meta.ip["vlnv"],
         "ip_repo": str(Path(ip_repo).resolve()),
         **ip_ports(meta),

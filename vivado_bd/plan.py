@@ -23,6 +23,7 @@ from pynq_mnist.vivado_bd.toolchain import (
     Tool,
     find_hls_tools,
     find_toolchain,
+    probe,
     tool_matrix,
 )
 
@@ -89,6 +90,48 @@ def _bundle_checks(p: Plan, bundle: Bundle) -> None:
         p.check(True, f"part {meta.ip['part']} and name {meta.name!r} suit the PYNQ-Z2 design")
     except BundleError as e:
         p.check(False, "target", str(e))
+    if meta.backend == "rtl":
+        _rtl_checks(p, bundle)
+    else:
+        _hls_checks(p, bundle)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            write_params_tcl(design_params(meta, tmp, tmp, 1), Path(tmp) / "params.tcl")
+            p.check(True, "block design parameters derive from bundle.json")
+        except (BundleError, KeyError, ValueError) as e:
+            p.check(False, "block design parameters", str(e))
+    scripts = sorted(BD_DIR.glob("*.tcl"))
+    if meta.backend != "rtl":
+        scripts.insert(0, bundle.file("hls") / "build_hls.tcl")
+    if shutil.which("tclsh") is None:
+        p.plan.append("(no tclsh on PATH: the Tcl scripts' syntax was not checked)")
+    else:
+        scripts = [s for s in scripts if s.is_file()]
+        bad = _tcl_complete(scripts)
+        p.check(not bad, f"{len(scripts)} Tcl scripts are complete (tclsh)", ", ".join(bad))
+
+
+def _rtl_checks(p: Plan, bundle: Bundle) -> None:
+    """An rtl bundle: its Verilog is there and was bit-exact in Verilator at conversion."""
+    meta = bundle.metadata
+    rtl = bundle.file("rtl")
+    top = rtl / f"{meta.ip['top']}.v"
+    p.check(top.is_file(), f"RTL top {top.relative_to(bundle.path)} is there", "missing")
+    p.check(
+        any((rtl / "net").glob("*.v")), "the network's Verilog (rtl/net/*.v) is there", "missing"
+    )
+    acc = meta.accuracy
+    p.check(
+        bool(acc.get("reference_bit_exact")),
+        f"the Verilog was bit-exact with the numpy reference in Verilator at conversion "
+        f"({acc.get('frames')} frames)",
+        "not recorded",
+    )
+
+
+def _hls_checks(p: Plan, bundle: Bundle) -> None:
+    """An hls bundle: hls4ml's sources for both HLS tools, bit-exact at conversion."""
+    meta = bundle.metadata
     hls = bundle.file("hls")
     top = hls / f"{meta.ip['top']}.cpp"
     for path in (hls / "build_hls.tcl", top, hls / "firmware"):
@@ -105,19 +148,6 @@ def _bundle_checks(p: Plan, bundle: Bundle) -> None:
         f"({', '.join(checked_backends(meta))} sources, {acc.get('frames')} frames)",
         "not recorded",
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            write_params_tcl(design_params(meta, tmp, tmp, 1), Path(tmp) / "params.tcl")
-            p.check(True, "block design parameters derive from bundle.json")
-        except (BundleError, KeyError, ValueError) as e:
-            p.check(False, "block design parameters", str(e))
-    scripts = [hls / "build_hls.tcl", *sorted(BD_DIR.glob("*.tcl"))]
-    if shutil.which("tclsh") is None:
-        p.plan.append("(no tclsh on PATH: the Tcl scripts' syntax was not checked)")
-    else:
-        scripts = [s for s in scripts if s.is_file()]
-        bad = _tcl_complete(scripts)
-        p.check(not bad, f"{len(scripts)} Tcl scripts are complete (tclsh)", ", ".join(bad))
 
 
 def _tool_plan(p: Plan) -> None:
@@ -168,7 +198,14 @@ def check_plan(bundle_dir: str | Path) -> Plan:
         f"{meta.input.stream_width_bits}-bit in / {meta.output.stream_width_bits}-bit out, "
         f"modelled frame interval {ip['target_ii_cycles']} cycles ({ip.get('target_ii_basis', 'model')})"
     )
-    _tool_plan(p)
+    if meta.backend == "rtl":
+        vivado = probe("vivado")
+        p.plan.append(f"tools on PATH: {vivado or 'no vivado'} (an RTL IP needs no HLS tool)")
+        p.plan.append(
+            "Vivado: vivado -mode batch -source build_overlay.tcl, the Verilog as a module reference"
+        )
+    else:
+        _tool_plan(p)
     if p.toolchain is not None:
         backend = p.toolchain[0].shape.backend
         p.check(
@@ -177,8 +214,8 @@ def check_plan(bundle_dir: str | Path) -> Plan:
             "they were not: convert the model again with this version of pynq-mnist",
         )
     p.plan.append(
-        f"outputs: {bundle.path}/{meta.name}.bit, {meta.name}.hwh, reports/ (hls_csynth.xml, "
-        f"vivado_utilization.rpt, vivado_timing_summary.rpt); logs in {bundle.path}/build/logs/"
+        f"outputs: {bundle.path}/{meta.name}.bit, {meta.name}.hwh, reports/ ("
+        f"{'' if meta.backend == 'rtl' else 'hls_csynth.xml, '}vivado_utilization.rpt, vivado_timing_summary.rpt); logs in {bundle.path}/build/logs/"
     )
     p.plan.append("supported tools:\n" + tool_matrix())
     io_type = ip.get("hls4ml", {}).get("io_type")

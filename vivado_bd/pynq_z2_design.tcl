@@ -1,4 +1,4 @@
-# The PYNQ-Z2 block design: the Zynq PS, one AXI DMA in simple mode, and the HLS IP.
+# The PYNQ-Z2 block design: the Zynq PS, one AXI DMA in simple mode, and the network IP.
 #
 #   PS M_AXI_GP0 -> ctrl_interconnect -> DMA S_AXI_LITE                  (control)
 #   DMA M_AXIS_MM2S -> IP input stream; IP output stream -> DMA S_AXIS_S2MM  (data)
@@ -66,11 +66,17 @@ proc ::pynq_mnist::add_dma {params} {
     return $dma
 }
 
-# The HLS IP, refusing one whose stream widths differ from the metadata's
+# The network IP, refusing one whose stream widths differ from the metadata's
 # (the swapped-widths trap): the DMA would otherwise be built to the wrong width.
+# The HLS IP comes from its IP repository; the RTL IP (convert --backend rtl) is a
+# module reference to its Verilog top level, added to the project's sources first.
 proc ::pynq_mnist::add_ip {params} {
     set cell [p $params ip_cell]
-    set ip [create_bd_cell -type ip -vlnv [p $params ip_vlnv] $cell]
+    if {[p $params ip_backend] eq "rtl"} {
+        set ip [create_bd_cell -type module -reference [p $params ip_top] $cell]
+    } else {
+        set ip [create_bd_cell -type ip -vlnv [p $params ip_vlnv] $cell]
+    }
     foreach {port key} [list [p $params ip_in_port] in_width_bits [p $params ip_out_port] out_width_bits] {
         set bytes [get_property CONFIG.TDATA_NUM_BYTES [get_bd_intf_pins $cell/$port]]
         set want [expr {[p $params $key] / 8}]

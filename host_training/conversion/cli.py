@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 
 from pynq_mnist.board.emulator.iplib import IPLibraryError
+from pynq_mnist.board.emulator.rtl_sim import RTLSimulationError
 from pynq_mnist.host_training.conversion.hls4ml_config import MULTS_PER_CYCLE, ConversionError
 from pynq_mnist.mnist import DATA_HELP
 
-EXPECTED_ERRORS = (ConversionError, IPLibraryError)
+EXPECTED_ERRORS = (ConversionError, IPLibraryError, RTLSimulationError)
+
+BACKENDS = ("hls4ml", "rtl")
+#: Options only the hls4ml backend reads; ``--backend rtl`` refuses them.
+HLS_ONLY = ("mults_per_cycle", "workers")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bundle name (default DATASET_ARCH, e.g. mnist_cnn; letters, digits, _)",
     )
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=BACKENDS[0],
+        help="hls4ml: HLS C++ IP (default); rtl: the MLP as pipelined Verilog (da4ml), "
+        "simulated with Verilator and counted with Yosys",
+    )
+    parser.add_argument(
         "--mults-per-cycle",
         type=_positive_int,
-        default=MULTS_PER_CYCLE,
+        default=None,
         help=f"multipliers per clock per layer; sets the reuse factors (default {MULTS_PER_CYCLE})",
     )
     parser.add_argument(
@@ -65,13 +77,21 @@ def _bundle_name(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "rtl":
+        from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
+
+        hls_only = [f"--{k.replace('_', '-')}" for k in HLS_ONLY if getattr(args, k) is not None]
+        if hls_only:
+            raise ConversionError(f"{', '.join(hls_only)}: hls4ml options, not for --backend rtl")
+        convert_rtl(args.run_dir, args.out, args.data, args.frames, name=args.name)
+        return 0
     from pynq_mnist.host_training.conversion.convert import convert
 
     convert(
         args.run_dir,
         args.out,
         args.data,
-        args.mults_per_cycle,
+        args.mults_per_cycle or MULTS_PER_CYCLE,
         args.frames,
         workers=args.workers,
         name=args.name,

@@ -147,9 +147,14 @@ proc ::standin::module_info {module} {
         regsub -all {//[^\n]*} $header {} header
         set intf {}
         set pins {}
-        set port {(?:input|output)\s+(?:wire|reg)?\s*(?:\[[^\]]*\])?\s*(\w+)}
-        foreach {- name} [regexp -all -inline $port $header] {
-            if {[regexp {^([sm]_axis_\w+)_t(data|keep|last|valid|ready)$} $name -> prefix]} {
+        # An X_INTERFACE_INFO attribute (UG994) names the port's AXI4-Stream interface.
+        set attr {(?:\(\*\s*X_INTERFACE_INFO\s*=\s*"xilinx.com:interface:axis:1.0\s+(\w+)\s+\w+"\s*\*\)\s*)?}
+        set port $attr
+        append port {(?:input|output)\s+(?:wire|reg)?\s*(?:\[[^\]]*\])?\s*(\w+)}
+        foreach {- axis name} [regexp -all -inline $port $header] {
+            if {$axis ne ""} {
+                if {$axis ni $intf} { lappend intf $axis }
+            } elseif {[regexp {^([sm]_axis_\w+)_t(data|keep|last|valid|ready)$} $name -> prefix]} {
                 if {$prefix ni $intf} { lappend intf $prefix }
             } elseif {[string match s_axi_* $name]} {
                 if {"s_axi" ni $intf} { lappend intf s_axi }

@@ -1,0 +1,1 @@
+"""The RTL backend: the MLP student as fully pipelined Verilog (da4ml) in an AXI-Stream wrapper."""

@@ -1,0 +1,313 @@
+"""``pynq-mnist convert RUN --backend rtl``: the MLP student -> Verilog IP -> a verified bundle.
+
+The named stages of :func:`convert_rtl`:
+
+1. **Keras**: the QKeras student's predictions on the test frames;
+2. **reference**: the student as integers (:mod:`.network`), written as the
+   numpy reference network (``network.npz``), whose exact logits are the truth;
+3. **da4ml**: the network traced and pipelined into Verilog (:mod:`.trace`);
+   its LUT estimate is held against the budget before anything slower runs;
+4. **wrap + Yosys**: the AXI-Stream wrapper rendered around it (:mod:`.sources`),
+   the whole IP counted by Yosys (:mod:`.yosys`) and held against the budget;
+5. **Verilator**: the IP built into a cycle-accurate simulation; every test
+   frame streams through it back to back, and its output words must equal the
+   reference's in the same word layout, bit for bit. Cycles per frame and
+   latency are read from the clocks of the beats;
+6. **bundle**: golden vectors, metadata (``ip.backend = "rtl"``), a report.
+
+As for the hls4ml backend, the bundle is built in a staging folder and moved
+into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from pynq_mnist import encoding
+from pynq_mnist.board.cpu_reference import CpuReference
+from pynq_mnist.board.emulator.rtl_sim import (
+    LIBRARY_NAME,
+    RTLSimulation,
+    build_simulation,
+    stream_timing,
+)
+from pynq_mnist.bundle import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Bundle,
+    BundleMetadata,
+    DatasetInfo,
+    Golden,
+    InputFormat,
+    sha256_file,
+    sha256_tree,
+    staged_dir,
+    write_metadata,
+)
+from pynq_mnist.design import PYNQ_Z2, Vlnv
+from pynq_mnist.host_training.conversion import wrapper
+from pynq_mnist.host_training.conversion.convert import (
+    GOLDEN_FRAMES,
+    _disagreements,
+    _keras_logits,
+    _output_dict,
+    _print,
+    _student_inputs,
+    check_name,
+)
+from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
+from pynq_mnist.host_training.conversion.rtl import sources, trace, yosys
+from pynq_mnist.host_training.conversion.rtl.network import mlp_from_student, write_network_file
+
+BACKEND = "rtl"
+#: Module-reference cells get this VLNV in Vivado's hardware handoff (``.hwh``).
+MODULE_REF_VLNV = Vlnv(PYNQ_Z2.timer.vlnv.vendor, "module_ref", wrapper.TOP, "1.0")
+FILES = {
+    "golden": "golden.npz",
+    "rtl": "rtl",
+    "emulator": f"emulator/{LIBRARY_NAME}",
+    "network": "network.npz",
+}
+
+
+def _stream(sim: RTLSimulation, beats: np.ndarray) -> tuple[np.ndarray, dict]:
+    """One back-to-back transfer (TLAST on the last beat): words and measured timing."""
+    last = np.zeros(beats.size, dtype=bool)
+    last[-1] = True
+    sim.stamp_inputs(True)
+    sim.push(beats, last)
+    sim.run()
+    data, flags, cycles = sim.pop_timed()
+    in_cycles = sim.pop_input_cycles()
+    sim.stamp_inputs(False)
+    frames = beats.size // sim.beats_in_per_frame
+    if data.size != frames or not flags[-1] or flags[:-1].any():
+        raise ConversionError(
+            f"the RTL gave {data.size} beats for {frames} frames with TLAST at "
+            f"{np.flatnonzero(flags).tolist()[:5]} (expected only at {frames - 1})"
+        )
+    return data.reshape(frames, 1), stream_timing(in_cycles, cycles, sim.beats_in_per_frame)
+
+
+def convert_rtl(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    frames: int | None = None,
+    progress: Callable[[str], None] = _print,
+    lut_budget: int = yosys.LUT_BUDGET,
+    name: str | None = None,
+) -> dict:
+    """Convert the MLP student of ``run_dir`` into the RTL bundle ``out``; return the report.
+
+    Parameters
+    ----------
+    run_dir, out, data_dir, frames, progress
+        As for :func:`pynq_mnist.host_training.conversion.convert.convert`.
+    lut_budget : int
+        LUTs the IP may take, by da4ml's estimate and by Yosys (default 80% of
+        the xc7z020's); over it the conversion stops with the numbers.
+    name : str, optional
+        The bundle's name (default ``DATASET_mlp_rtl``, e.g. ``mnist_mlp_rtl``).
+    """
+    from pynq_mnist.host_training.training.run_dir import STUDENT, load_metrics, load_student
+    from pynq_mnist.mnist import load_recorded, slug
+
+    run_dir, out = Path(run_dir), Path(out)
+    metrics = load_metrics(run_dir)
+    if metrics.get("arch") != "mlp":
+        raise ConversionError(
+            f"{run_dir}: the rtl backend converts the MLP student; this run's arch is "
+            f"{metrics.get('arch')!r} (use --backend hls4ml)"
+        )
+    data = load_recorded(metrics.get("data"), data_dir, f"the run {run_dir}", splits=("test",))
+    name = check_name(name or f"{slug(data.name)}_mlp_{BACKEND}")
+    progress(f"dataset {data.name}: {len(data.test_labels)} test frames from {data.source}")
+    model = load_student(run_dir)
+    mlp = mlp_from_student(model)
+    images, labels = data.test_images[:frames], data.test_labels[:frames]
+    input_format = InputFormat(
+        wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
+    )
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress(f"[1/6] Keras predictions on {len(images)} test frames")
+    keras_logits = _keras_logits(model, _student_inputs(model, images))
+
+    with staged_dir(out) as stage:
+        progress("[2/6] the student as integers: the numpy reference network")
+        write_network_file(mlp, stage / FILES["network"])
+        reference = CpuReference.from_file(stage / FILES["network"], input_format.pixel_frac_bits)
+        exact_logits = reference.logits(images)
+
+        progress(f"[3/6] da4ml: {mlp.nonzero_weights} nonzero weights into pipelined Verilog")
+        rtl_dir = stage / FILES["rtl"]
+        net = trace.write_network(mlp, rtl_dir / "net")
+        seconds["da4ml_s"] = round(net.trace_s, 1)
+        yosys.check_budget(net.estimate["lut"], "da4ml's estimate (the network alone)", lut_budget)
+
+        progress("[4/6] AXI-Stream wrapper; Yosys synth_xilinx resource counts")
+        frac_bits = wrapper.logit_frac_bits(exact_logits, net.logit_frac)
+        fmt = wrapper.output_format(len(data.class_names), frac_bits)
+        values = sources.template_values(net, fmt, frac_bits, input_format.beats_per_frame)
+        verilog = sources.write_rtl_sources(values, rtl_dir)
+        counts = yosys.synthesize(wrapper.TOP, verilog)
+        seconds["yosys_s"] = counts["yosys_s"]
+        yosys.check_budget(
+            counts["slice_luts"], "Yosys (the whole IP: logic incl. INV, SRL, LUT RAM)", lut_budget
+        )
+
+        progress(f"[5/6] Verilator: {len(images)} frames through the RTL, clock by clock")
+        t_sim = time.perf_counter()
+        build_simulation(rtl_dir, stage / FILES["emulator"])
+        seconds["verilator_build_s"] = round(time.perf_counter() - t_sim, 1)
+        want = wrapper.words_from_logits(exact_logits, frac_bits)
+        beats = input_format.pack(images).view("<u8").astype(np.uint64)
+        with RTLSimulation(stage / FILES["emulator"]) as sim:
+            t_run = time.perf_counter()
+            words, timing = _stream(sim, beats)
+            seconds["simulate_s"] = round(time.perf_counter() - t_run, 2)
+            # Two frames into the idle IP: its latency when nothing is queued, and
+            # the interval however few frames were verified.
+            first = beats[: input_format.beats_per_frame]
+            _, probe = _stream(sim, np.concatenate([first, first]))
+        mismatched = np.flatnonzero((words != want).any(axis=1))
+        if mismatched.size:
+            raise ConversionError(
+                f"the RTL differs from the numpy reference on {mismatched.size} frames "
+                f"(first {mismatched[:10].tolist()}): the RTL is not bit-exact"
+            )
+
+        progress("[6/6] golden vectors, metadata")
+        n_golden = min(GOLDEN_FRAMES, len(images))
+        Golden.of(input_format, fmt, images[:n_golden], words[:n_golden]).write(
+            stage / FILES["golden"]
+        )
+        ip_class = fmt.unpack(words)["class"]
+        keras_class = np.argmax(keras_logits, axis=1)
+        timing["latency_cycles_idle"] = probe["latency_cycles"]
+        timing["cycles_per_frame"] = timing["cycles_per_frame"] or probe["cycles_per_frame"]
+        meta = BundleMetadata.from_dict(
+            {
+                "schema": SCHEMA,
+                "schema_version": SCHEMA_VERSION,
+                "name": name,
+                "classes": list(data.class_names),
+                "dataset": DatasetInfo(**data.identity()).to_dict(),
+                "input": {
+                    "stream_width_bits": input_format.stream_width_bits,
+                    "frame_shape": list(input_format.frame_shape),
+                    "pixel": asdict(input_format.pixel),
+                },
+                "output": _output_dict(fmt),
+                "ip": {
+                    "backend": BACKEND,
+                    "top": wrapper.TOP,
+                    "vlnv": str(MODULE_REF_VLNV),
+                    "part": PYNQ_Z2.part,
+                    "clock_mhz": PYNQ_Z2.fclk0_mhz,
+                    "target_ii_cycles": timing["cycles_per_frame"],
+                    "target_ii_basis": (
+                        "measured: Verilator simulation of this RTL, median clocks between "
+                        f"the output beats of {max(2, len(images))} back-to-back frames"
+                    ),
+                    "latency_cycles": timing["latency_cycles"],
+                    "timing": timing,
+                    "ports": asdict(PYNQ_Z2.ip_ports),
+                    "rtl": {
+                        "pipeline_stages": net.pipeline_stages,
+                        "network_latency_cycles": net.latency_cycles,
+                        "fifo_depth": values["fifo_depth"],
+                        "sources": sorted(str(p.relative_to(stage)) for p in verilog),
+                    },
+                    "resources": {
+                        "yosys": {k: v for k, v in counts.items() if k != "cells"},
+                        "yosys_cells": counts["cells"],
+                        "da4ml_estimate": net.estimate,
+                        "lut_budget": lut_budget,
+                    },
+                    "tool_seconds": seconds,
+                },
+                "dma": {"length_width_bits": PYNQ_Z2.dma_length_width_bits},
+                "model": {
+                    "arch": "mlp",
+                    "run_dir": str(run_dir.resolve()),
+                    "student_sha256": sha256_file(run_dir / STUDENT),
+                    "nonzero_weights": mlp.nonzero_weights,
+                    "logit_frac_bits_on_chip": net.logit_frac,
+                },
+                "accuracy": {
+                    "frames": int(len(images)),
+                    "keras": float(np.mean(keras_class == labels)),
+                    "emulated": float(np.mean(ip_class == labels)),
+                    "agreement": float(np.mean(ip_class == keras_class)),
+                    "reference_bit_exact": True,
+                    "run_metrics_test_accuracy": metrics.get("student", {}).get("test_accuracy"),
+                    "disagreements": _disagreements(keras_logits, exact_logits),
+                },
+                "files": dict(FILES),
+                "sha256": {rel: sha256_tree(stage / rel) for rel in FILES.values()},
+            },
+            source="conversion",
+        )
+        write_metadata(stage, meta)
+    seconds["convert_s"] = round(time.perf_counter() - t0, 1)
+    report = _report(meta, seconds)
+    progress(format_report(report))
+    Bundle(out)  # read back: the bundle on disk validates
+    return report
+
+
+def _report(meta: BundleMetadata, seconds: dict) -> dict:
+    acc, ip = meta.accuracy, meta.ip
+    return {
+        "name": meta.name,
+        "backend": BACKEND,
+        "frames": acc["frames"],
+        "keras_accuracy": acc["keras"],
+        "emulated_accuracy": acc["emulated"],
+        "agreement": acc["agreement"],
+        "disagreements": acc["disagreements"]["count"],
+        "reference_bit_exact": acc["reference_bit_exact"],
+        "nonzero_weights": meta.model["nonzero_weights"],
+        "cycles_per_frame": ip["target_ii_cycles"],
+        "latency_cycles": ip["latency_cycles"],
+        "latency_cycles_idle": ip["timing"]["latency_cycles_idle"],
+        "pipeline_stages": ip["rtl"]["pipeline_stages"],
+        "yosys": ip["resources"]["yosys"],
+        "da4ml_estimate": ip["resources"]["da4ml_estimate"],
+        "logit_frac_bits": meta.output.field("logits").frac_bits,
+        "seconds": seconds,
+    }
+
+
+def format_report(r: dict) -> str:
+    """The report printed at the end of ``pynq-mnist convert --backend rtl``."""
+    y, e = r["yosys"], r["da4ml_estimate"]
+    return "\n".join(
+        [
+            f"converted {r['name']} (mlp, RTL: da4ml + our AXI-Stream wrapper) "
+            f"on {r['frames']} test frames",
+            f"  Keras (QKeras) accuracy   {100 * r['keras_accuracy']:.2f} %",
+            f"  RTL simulation accuracy   {100 * r['emulated_accuracy']:.2f} %   "
+            f"(bit-exact with the numpy reference: {r['reference_bit_exact']})",
+            f"  argmax agreement          {100 * r['agreement']:.2f} %   "
+            f"({r['disagreements']} frames differ)",
+            f"  nonzero weights           {r['nonzero_weights']}",
+            f"  cycles per frame          {r['cycles_per_frame']} (measured in Verilator)",
+            f"  latency                   {r['latency_cycles']} cycles from the last input beat "
+            f"({r['latency_cycles_idle']} idle; {r['pipeline_stages']} network stages)",
+            f"  Yosys (xc7, no P&R)       LUT {y['lut']} (incl. INV {y['inv']}; "
+            f"{y['slice_luts']} with SRL and LUT RAM), FF {y['ff']}, CARRY4 {y['carry4']}, "
+            f"DSP {y['dsp']}, BRAM {y['bram']:g}",
+            f"  da4ml estimate (net)      LUT {e['lut']}, FF {e['ff']}",
+            "  tool seconds              "
+            + ", ".join(f"{k[:-2]} {v}" for k, v in r["seconds"].items()),
+        ]
+    )
