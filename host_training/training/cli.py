@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pynq_mnist.host_training.training.config import ConfigError, load_file, resolve
+    from pynq_mnist.host_training.training.config import ConfigError, for_command, load_file
     from pynq_mnist.mnist import DataError
 
     try:
@@ -51,13 +51,8 @@ def run(args: argparse.Namespace) -> int:
             return _from_search(args)
         if args.arch is None:
             raise ConfigError("--arch is required (or --from-search SEARCH_DIR)")
-        config = load_file(args.config) if args.config else {}
-        if config.get("arch", args.arch) != args.arch:
-            raise ConfigError(f"{args.config} is for arch {config['arch']!r}, not {args.arch!r}")
-        config["arch"] = args.arch
-        if args.seed is not None:
-            config["seed"] = args.seed
-        config = resolve(config, preset=args.preset)
+        given = load_file(args.config) if args.config else {}
+        config = for_command(given, args.arch, args.config, args.seed, args.preset)
         from pynq_mnist.host_training.training.train import train
 
         metrics = train(config, args.out, args.data)

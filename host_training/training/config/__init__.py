@@ -36,7 +36,12 @@ student's ``nonzero_weights`` and/or ``bops`` (``null`` = no cap).
 
 from pynq_mnist.host_training.training.config.bits import layer_bits, weight_layer_names
 from pynq_mnist.host_training.training.config.errors import ConfigError
-from pynq_mnist.host_training.training.config.merge import apply_hyperparameters, load_file, resolve
+from pynq_mnist.host_training.training.config.merge import (
+    apply_hyperparameters,
+    for_command,
+    load_file,
+    resolve,
+)
 from pynq_mnist.host_training.training.config.presets import ARCHS, DEFAULT_PRESET, PRESETS
 from pynq_mnist.host_training.training.config.schema import check, check_student
 
@@ -46,6 +51,7 @@ __all__ = [
     "PRESETS",
     "ConfigError",
     "apply_hyperparameters",
+    "for_command",
     "check",
     "check_student",
     "layer_bits",

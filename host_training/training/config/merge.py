@@ -80,6 +80,19 @@ def resolve(config: dict | None = None, *, preset: str | None = None) -> dict:
     return resolved
 
 
+def for_command(
+    given: dict, arch: str, source: str | None, seed: int | None, preset: str | None
+) -> dict:
+    """A command's configuration: ``given`` (its ``--config`` file, from ``source``) for
+    ``--arch``, with ``--seed`` if given, laid over ``--preset`` and checked."""
+    if given.get("arch", arch) != arch:
+        raise ConfigError(f"{source} is for arch {given['arch']!r}, not {arch!r}")
+    config = {**given, "arch": arch}
+    if seed is not None:
+        config["seed"] = seed
+    return resolve(config, preset=preset)
+
+
 def apply_hyperparameters(student: dict, values: dict[str, Any]) -> dict:
     """A copy of ``student`` with dotted keys (``"filters.0"``, ``"kd.alpha"``) set."""
     out = copy.deepcopy(student)

@@ -69,7 +69,7 @@ def references(path: str | None, arch: str) -> list[dict]:
 
 def prepare(args: argparse.Namespace) -> tuple[dict, object, Path]:
     """The resolved base configuration and settings; everything checked, nothing trained."""
-    from pynq_mnist.host_training.training.config import ConfigError, load_file, resolve
+    from pynq_mnist.host_training.training.config import ConfigError, for_command, load_file
     from pynq_mnist.host_training.training.search import space
     from pynq_mnist.host_training.training.search.settings import settings
 
@@ -79,14 +79,9 @@ def prepare(args: argparse.Namespace) -> tuple[dict, object, Path]:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if not 0 <= args.port < 65536:
         raise ConfigError(f"--port must be 0 (a free one) or a TCP port, got {args.port}")
-    config = load_file(args.config) if args.config else {}
-    search = config.pop("search", None)
-    if config.get("arch", args.arch) != args.arch:
-        raise ConfigError(f"{args.config} is for arch {config['arch']!r}, not {args.arch!r}")
-    config["arch"] = args.arch
-    if args.seed is not None:
-        config["seed"] = args.seed
-    config = resolve(config, preset=args.preset)
+    given = load_file(args.config) if args.config else {}
+    search = given.pop("search", None)
+    config = for_command(given, args.arch, args.config, args.seed, args.preset)
     config["tuner"]["enabled"] = False  # the search replaces the in-run tuner
     chosen = settings(args.arch, search, args.budget)
     space.check_corners(chosen, config["student"])
