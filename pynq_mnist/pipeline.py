@@ -238,7 +238,15 @@ def _synthesis_line(build: dict | None) -> str:
     clock = build.get("fclk0_mhz_actual", build.get("clock_mhz"))
     timing = build.get("timing", {})
     use = build.get("utilization", {})
-    return f"built at FCLK {clock} MHz, WNS {timing.get('wns_ns')} ns; " + ", ".join(
+    hls = build.get("hls") or {}  # from HLS's csynth.xml (vivado_bd.reports.parse_csynth)
+    ii, latency = hls.get("ii_cycles") or {}, hls.get("latency_cycles") or {}
+    hls_text = (
+        f"HLS interval {ii.get('min')}-{ii.get('max')} cycles, latency "
+        f"{latency.get('best')}-{latency.get('worst')} cycles; "
+        if hls
+        else ""
+    )
+    return f"built at FCLK {clock} MHz, WNS {timing.get('wns_ns')} ns; {hls_text}" + ", ".join(
         f"{k} {v}" for k, v in use.items()
     )
 

@@ -71,3 +71,22 @@ def test_an_out_folder_holding_another_configuration_is_refused_in_one_line(tmp_
     (line,) = captured.err.strip().splitlines()
     assert "holds a run with a different configuration" in line and "use a new --out" in line
     assert "Traceback" not in captured.out
+
+
+def test_the_summary_shows_the_synthesised_figures_beside_vivados():
+    from pynq_mnist.pipeline import _synthesis_line
+
+    assert _synthesis_line(None).startswith("none yet")
+    build = {
+        "fclk0_mhz_actual": 100.0,
+        "timing": {"wns_ns": 0.42},
+        "utilization": {"lut": 20000},
+        "hls": {
+            "ii_cycles": {"min": 951, "max": 960},
+            "latency_cycles": {"best": 960, "worst": 970},
+        },
+    }
+    line = _synthesis_line(build)
+    assert "WNS 0.42 ns" in line and "lut 20000" in line
+    assert "HLS interval 951-960 cycles, latency 960-970 cycles" in line
+    assert "HLS" not in _synthesis_line({**build, "hls": None})
