@@ -37,6 +37,7 @@ import numpy as np
 
 from pynq_mnist.bundle import EMULATOR_ABI_VERSION, Bundle, BundleError
 
+from .c_stream_model import CStreamModel, size_t, u8p, u64p
 from .cache import cache_dir
 from .library_build import (
     LIBRARY_NAME,
@@ -49,11 +50,7 @@ from .library_build import (
 #: Bytes of one beat as the C API passes it (``uint64_t``).
 ABI_BEAT_BYTES = np.dtype(np.uint64).itemsize
 
-_size_t, _u64p, _u8p = (
-    ctypes.c_size_t,
-    ctypes.POINTER(ctypes.c_uint64),
-    ctypes.POINTER(ctypes.c_uint8),
-)
+
 _SIGNATURES = {
     "pm_abi_version": ([], ctypes.c_int),
     "pm_sources_digest": ([], ctypes.c_char_p),
@@ -63,11 +60,11 @@ _SIGNATURES = {
     "pm_create": ([], ctypes.c_void_p),
     "pm_destroy": ([ctypes.c_void_p], None),
     "pm_reset": ([ctypes.c_void_p], None),
-    "pm_push": ([ctypes.c_void_p, _u64p, _u8p, _size_t], _size_t),
-    "pm_run": ([ctypes.c_void_p], _size_t),
-    "pm_pop": ([ctypes.c_void_p, _u64p, _u8p, _size_t], _size_t),
-    "pm_pending_output": ([ctypes.c_void_p], _size_t),
-    "pm_pending_input": ([ctypes.c_void_p], _size_t),
+    "pm_push": ([ctypes.c_void_p, u64p, u8p, size_t], size_t),
+    "pm_run": ([ctypes.c_void_p], size_t),
+    "pm_pop": ([ctypes.c_void_p, u64p, u8p, size_t], size_t),
+    "pm_pending_output": ([ctypes.c_void_p], size_t),
+    "pm_pending_input": ([ctypes.c_void_p], size_t),
 }
 
 
@@ -153,7 +150,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class IPLibrary:
+class IPLibrary(CStreamModel):
     """One emulated IP instance from a compiled ``libpynq_mnist_ip.so``.
 
     Parameters
@@ -163,6 +160,9 @@ class IPLibrary:
     weights_dir : str or Path
         The network's weight files (``BUNDLE/hls/firmware/weights``).
     """
+
+    PREFIX = "pm_"
+    Error = IPLibraryError
 
     def __init__(self, path: str | os.PathLike, weights_dir: str | os.PathLike):
         self.path = Path(path)
@@ -221,56 +221,12 @@ class IPLibrary:
             except IPLibraryError as e:
                 errors.append(str(e))
                 continue
-            return cls._matching(path, weights_dir, meta.input.beats_per_frame)
+            return cls._matching(path, meta.input.beats_per_frame, weights_dir)
         why = "; ".join(errors) or "the bundle has no library"
         print(f"building the emulated IP from {hls_dir} with g++ ({why}) ...", flush=True)
         compile_library(hls_dir, cached)
         check_library(cached, digest)
-        return cls._matching(cached, weights_dir, meta.input.beats_per_frame)
-
-    @classmethod
-    def _matching(cls, path: Path, weights_dir: Path, beats_in: int) -> IPLibrary:
-        lib = cls(path, weights_dir)
-        if lib.beats_in_per_frame != beats_in:
-            lib.close()
-            raise IPLibraryError(
-                f"{path} takes {lib.beats_in_per_frame} beats per frame but the bundle "
-                f"says {beats_in}: the library belongs to another bundle"
-            )
-        return lib
-
-    # ------------------------------------------------------------------ the C API
-
-    def _live(self) -> ctypes.c_void_p:
-        if self._handle is None:
-            raise IPLibraryError("this IPLibrary was closed")
-        return self._handle
-
-    def reset(self) -> None:
-        """Drop every queued input and output beat."""
-        self._lib.pm_reset(self._live())
-
-    def push(self, data: np.ndarray, last: np.ndarray) -> None:
-        """Queue input beats: ``data`` uint64 and ``last`` (TLAST) bool, both shape ``(n,)``."""
-        if not isinstance(data, np.ndarray) or data.dtype != np.uint64 or data.ndim != 1:
-            raise BundleError(
-                f"beats must be a one-dimensional uint64 array, got "
-                f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}"
-            )
-        if not isinstance(last, np.ndarray) or last.dtype != np.bool_ or last.shape != data.shape:
-            raise BundleError(
-                f"last must be a bool array of shape {data.shape} (TLAST per beat), got "
-                f"{getattr(last, 'dtype', type(last).__name__)} {getattr(last, 'shape', '')}"
-            )
-        data = np.ascontiguousarray(data)
-        flags = np.ascontiguousarray(last, dtype=np.uint8)
-        self._lib.pm_push(
-            self._live(), data.ctypes.data_as(_u64p), flags.ctypes.data_as(_u8p), data.size
-        )
-
-    def run(self) -> int:
-        """Run the IP on every frame that is ready; the number of frames it ran."""
-        return int(self._lib.pm_run(self._live()))
+        return cls._matching(cached, meta.input.beats_per_frame, weights_dir)
 
     def pop(self, max_beats: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``max_beats`` output beats (all by default): ``(data uint64, last bool)``."""
@@ -280,17 +236,9 @@ class IPLibrary:
         data = np.empty(n, dtype=np.uint64)
         flags = np.empty(n, dtype=np.uint8)
         got = self._lib.pm_pop(
-            self._live(), data.ctypes.data_as(_u64p), flags.ctypes.data_as(_u8p), n
+            self._live(), data.ctypes.data_as(u64p), flags.ctypes.data_as(u8p), n
         )
         return data[:got], flags[:got].astype(bool)
-
-    def pending_output(self) -> int:
-        """Output beats waiting to be popped."""
-        return int(self._lib.pm_pending_output(self._live()))
-
-    def pending_input(self) -> int:
-        """Input beats queued but not yet consumed (a frame still waiting for beats)."""
-        return int(self._lib.pm_pending_input(self._live()))
 
     # ------------------------------------------------------------------ conveniences
 
@@ -317,21 +265,3 @@ class IPLibrary:
                 f"with TLAST at {np.flatnonzero(flags).tolist()[:5]} (expected only at {want - 1})"
             )
         return data.reshape(frames, self.beats_out_per_frame)
-
-    def close(self) -> None:
-        """Free the instance (the library stays loaded while the process lives)."""
-        if getattr(self, "_handle", None) is not None:
-            self._lib.pm_destroy(self._handle)
-            self._handle = None
-
-    def __enter__(self) -> IPLibrary:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"IPLibrary({str(self.path)!r})"

@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pynq_mnist.bundle import Bundle, BundleError, sha256_tree
+from pynq_mnist.bundle import Bundle, sha256_tree
+
+from .c_stream_model import CStreamModel, size_t, u8p, u64p
+from .cache import cache_dir
 
 ABI_VERSION = 1
 LIBRARY_NAME = "librtl_ip.so"
@@ -36,28 +39,22 @@ SIM_DIR = "sim"
 #: What the library is built from, under ``BUNDLE/rtl``.
 SOURCE_PATHS = (TOP_FILE, NET_DIR, SIM_DIR)
 BUILD_TIMEOUT_S = 900
-CACHE_ENV_VAR = "PYNQ_MNIST_EMULATOR_CACHE"
 
-_size_t, _u64p, _u8p = (
-    ctypes.c_size_t,
-    ctypes.POINTER(ctypes.c_uint64),
-    ctypes.POINTER(ctypes.c_uint8),
-)
 _SIGNATURES = {
     "rtl_abi_version": ([], ctypes.c_int),
     "rtl_beats_in_per_frame": ([], ctypes.c_int),
     "rtl_create": ([], ctypes.c_void_p),
     "rtl_destroy": ([ctypes.c_void_p], None),
     "rtl_reset": ([ctypes.c_void_p], None),
-    "rtl_push": ([ctypes.c_void_p, _u64p, _u8p, _size_t], _size_t),
-    "rtl_run": ([ctypes.c_void_p], _size_t),
-    "rtl_pop": ([ctypes.c_void_p, _u64p, _u8p, _u64p, _size_t], _size_t),
+    "rtl_push": ([ctypes.c_void_p, u64p, u8p, size_t], size_t),
+    "rtl_run": ([ctypes.c_void_p], size_t),
+    "rtl_pop": ([ctypes.c_void_p, u64p, u8p, u64p, size_t], size_t),
     "rtl_set_output_ready_every": ([ctypes.c_void_p, ctypes.c_uint64], None),
     "rtl_stamp_inputs": ([ctypes.c_void_p, ctypes.c_int], None),
-    "rtl_pending_in_cycles": ([ctypes.c_void_p], _size_t),
-    "rtl_pop_in_cycles": ([ctypes.c_void_p, _u64p, _size_t], _size_t),
-    "rtl_pending_output": ([ctypes.c_void_p], _size_t),
-    "rtl_pending_input": ([ctypes.c_void_p], _size_t),
+    "rtl_pending_in_cycles": ([ctypes.c_void_p], size_t),
+    "rtl_pop_in_cycles": ([ctypes.c_void_p, u64p, size_t], size_t),
+    "rtl_pending_output": ([ctypes.c_void_p], size_t),
+    "rtl_pending_input": ([ctypes.c_void_p], size_t),
     "rtl_cycles": ([ctypes.c_void_p], ctypes.c_uint64),
 }
 
@@ -155,11 +152,6 @@ def sources_digest(rtl_dir: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV_VAR)
-    return Path(env or "~/.cache/pynq-mnist/emulator").expanduser()
-
-
 def _check_library(path: Path) -> None:
     """Load ``path`` in a child process first: a bad library must not kill this one."""
     code = (
@@ -180,14 +172,20 @@ def _check_library(path: Path) -> None:
 # --------------------------------------------------------------------------- the simulation
 
 
-class RTLSimulation:
+class RTLSimulation(CStreamModel):
     """One simulated RTL IP from a built ``librtl_ip.so``.
+
+    Its :meth:`reset` holds the IP's ``ap_rst_n`` low for a few clocks, as the
+    board's IP reset GPIO does.
 
     Parameters
     ----------
     path : str or Path
         The shared library (see :func:`build_simulation`).
     """
+
+    PREFIX = "rtl_"
+    Error = RTLSimulationError
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -221,7 +219,7 @@ class RTLSimulation:
         """
         bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle)
         rtl_dir = bundle.file("rtl")
-        cached = Path(cache or _cache_dir()) / f"rtl-{sources_digest(rtl_dir)[:16]}" / LIBRARY_NAME
+        cached = Path(cache or cache_dir()) / f"rtl-{sources_digest(rtl_dir)[:16]}" / LIBRARY_NAME
         candidates = [bundle.file("emulator")] if bundle.has("emulator") else []
         errors = []
         for path in [*candidates, cached]:
@@ -238,45 +236,6 @@ class RTLSimulation:
         build_simulation(rtl_dir, cached)
         return cls._matching(cached, bundle.metadata.input.beats_per_frame)
 
-    @classmethod
-    def _matching(cls, path: Path, beats_in: int) -> RTLSimulation:
-        sim = cls(path)
-        if sim.beats_in_per_frame != beats_in:
-            sim.close()
-            raise RTLSimulationError(
-                f"{path} takes {sim.beats_in_per_frame} beats per frame but the bundle says "
-                f"{beats_in}: the library belongs to another bundle"
-            )
-        return sim
-
-    def _live(self) -> ctypes.c_void_p:
-        if self._handle is None:
-            raise RTLSimulationError("this RTLSimulation was closed")
-        return self._handle
-
-    def reset(self) -> None:
-        """Hold ``ap_rst_n`` low for a few clocks: the IP forgets every beat and frame."""
-        self._lib.rtl_reset(self._live())
-
-    def push(self, data: np.ndarray, last: np.ndarray) -> None:
-        """Queue input beats: ``data`` uint64 and ``last`` (TLAST) bool, both shape ``(n,)``."""
-        if not isinstance(data, np.ndarray) or data.dtype != np.uint64 or data.ndim != 1:
-            raise BundleError(
-                f"beats must be a one-dimensional uint64 array, got "
-                f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}"
-            )
-        if not isinstance(last, np.ndarray) or last.dtype != np.bool_ or last.shape != data.shape:
-            raise BundleError(f"last must be a bool array of shape {data.shape} (TLAST per beat)")
-        data = np.ascontiguousarray(data)
-        flags = np.ascontiguousarray(last, dtype=np.uint8)
-        self._lib.rtl_push(
-            self._live(), data.ctypes.data_as(_u64p), flags.ctypes.data_as(_u8p), data.size
-        )
-
-    def run(self) -> int:
-        """Clock the IP until every queued beat is taken and it drained; output beats made."""
-        return int(self._lib.rtl_run(self._live()))
-
     def pop_timed(self, max_beats: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Output beats ``(data uint64, last bool, clock uint64)``, oldest first."""
         n = self.pending_output() if max_beats is None else int(max_beats)
@@ -287,9 +246,9 @@ class RTLSimulation:
         cycles = np.empty(n, dtype=np.uint64)
         got = self._lib.rtl_pop(
             self._live(),
-            data.ctypes.data_as(_u64p),
-            flags.ctypes.data_as(_u8p),
-            cycles.ctypes.data_as(_u64p),
+            data.ctypes.data_as(u64p),
+            flags.ctypes.data_as(u8p),
+            cycles.ctypes.data_as(u64p),
             n,
         )
         return data[:got], flags[:got].astype(bool), cycles[:got]
@@ -317,36 +276,12 @@ class RTLSimulation:
         """The clock at which each stamped input beat was taken, oldest first (uint64)."""
         n = int(self._lib.rtl_pending_in_cycles(self._live()))
         cycles = np.empty(n, dtype=np.uint64)
-        got = self._lib.rtl_pop_in_cycles(self._live(), cycles.ctypes.data_as(_u64p), n)
+        got = self._lib.rtl_pop_in_cycles(self._live(), cycles.ctypes.data_as(u64p), n)
         return cycles[:got]
-
-    def pending_output(self) -> int:
-        return int(self._lib.rtl_pending_output(self._live()))
-
-    def pending_input(self) -> int:
-        """Queued beats the IP has not taken yet."""
-        return int(self._lib.rtl_pending_input(self._live()))
 
     def cycles(self) -> int:
         """Clocks simulated since the instance was made."""
         return int(self._lib.rtl_cycles(self._live()))
-
-    def close(self) -> None:
-        if getattr(self, "_handle", None) is not None:
-            self._lib.rtl_destroy(self._handle)
-            self._handle = None
-
-    def __enter__(self) -> RTLSimulation:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"RTLSimulation({str(self.path)!r})"
 
 
 def stream_timing(in_cycles: np.ndarray, out_cycles: np.ndarray, beats_in: int) -> dict:
