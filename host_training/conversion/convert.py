@@ -291,17 +291,7 @@ def convert(
             precisions = _precisions(hls_model)
             meta = BundleMetadata.from_dict(
                 {
-                    "schema": SCHEMA,
-                    "schema_version": SCHEMA_VERSION,
-                    "name": name,
-                    "classes": list(data.class_names),
-                    "dataset": DatasetInfo(**data.identity()).to_dict(),
-                    "input": {
-                        "stream_width_bits": input_format.stream_width_bits,
-                        "frame_shape": list(input_format.frame_shape),
-                        "pixel": asdict(input_format.pixel),
-                    },
-                    "output": _output_dict(output_format),
+                    **metadata_head(name, data, input_format, output_format),
                     "ip": {
                         "top": wrapper.TOP,
                         "vlnv": str(PYNQ_Z2.ip.vlnv),
@@ -442,6 +432,23 @@ def _precisions(hls_model) -> dict[str, dict[str, str]]:
             if hasattr(t, "precision")
         }
     return out
+
+
+def metadata_head(name: str, data, input_format: InputFormat, output_format: OutputFormat) -> dict:
+    """What every backend's ``bundle.json`` starts with: schema, name, dataset, stream formats."""
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "classes": list(data.class_names),
+        "dataset": DatasetInfo(**data.identity()).to_dict(),
+        "input": {
+            "stream_width_bits": input_format.stream_width_bits,
+            "frame_shape": list(input_format.frame_shape),
+            "pixel": asdict(input_format.pixel),
+        },
+        "output": _output_dict(output_format),
+    }
 
 
 def _output_dict(fmt: OutputFormat) -> dict:

@@ -38,11 +38,8 @@ from pynq_mnist.board.emulator.rtl_sim import (
     stream_timing,
 )
 from pynq_mnist.bundle import (
-    SCHEMA,
-    SCHEMA_VERSION,
     Bundle,
     BundleMetadata,
-    DatasetInfo,
     Golden,
     InputFormat,
     sha256_file,
@@ -56,10 +53,10 @@ from pynq_mnist.host_training.conversion.convert import (
     GOLDEN_FRAMES,
     _disagreements,
     _keras_logits,
-    _output_dict,
     _print,
     _student_inputs,
     check_name,
+    metadata_head,
 )
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.conversion.rtl import sources, trace, yosys
@@ -195,17 +192,7 @@ def convert_rtl(
         timing["cycles_per_frame"] = timing["cycles_per_frame"] or probe["cycles_per_frame"]
         meta = BundleMetadata.from_dict(
             {
-                "schema": SCHEMA,
-                "schema_version": SCHEMA_VERSION,
-                "name": name,
-                "classes": list(data.class_names),
-                "dataset": DatasetInfo(**data.identity()).to_dict(),
-                "input": {
-                    "stream_width_bits": input_format.stream_width_bits,
-                    "frame_shape": list(input_format.frame_shape),
-                    "pixel": asdict(input_format.pixel),
-                },
-                "output": _output_dict(fmt),
+                **metadata_head(name, data, input_format, fmt),
                 "ip": {
                     "backend": BACKEND,
                     "top": wrapper.TOP,
