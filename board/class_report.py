@@ -8,10 +8,13 @@ as ``per_class``; :func:`write_class_report` adds ``per_class.csv``,
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
 import numpy as np
+
+from pynq_mnist.atomic import atomic_path, write_text_atomic
 
 #: Misclassified frames listed by index in the report (the first ones).
 MISCLASSIFIED_LISTED = 100
@@ -52,14 +55,16 @@ def write_class_report(report: dict, out_dir: str | os.PathLike, title: str) -> 
     """``per_class.csv``, ``confusion.csv`` and ``confusion.png`` in ``out_dir``; their paths."""
     out = Path(out_dir)
     classes = report["classes"]
-    with open(out / "per_class.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["class", "frames", "correct", "accuracy"])
-        w.writeheader()
-        w.writerows(report["per_class"])
-    with open(out / "confusion.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["true \\ predicted", *classes])
-        w.writerows([name, *row] for name, row in zip(classes, report["confusion"], strict=True))
+    per_class = io.StringIO()
+    w = csv.DictWriter(per_class, fieldnames=["class", "frames", "correct", "accuracy"])
+    w.writeheader()
+    w.writerows(report["per_class"])
+    write_text_atomic(out / "per_class.csv", per_class.getvalue())
+    confusion = io.StringIO()
+    w = csv.writer(confusion)
+    w.writerow(["true \\ predicted", *classes])
+    w.writerows([name, *row] for name, row in zip(classes, report["confusion"], strict=True))
+    write_text_atomic(out / "confusion.csv", confusion.getvalue())
     _plot(report, title, out / "confusion.png")
     return [out / "per_class.csv", out / "confusion.csv", out / "confusion.png"]
 
@@ -96,5 +101,6 @@ def _plot(report: dict, title: str, path: Path) -> None:
     )
     ax.set(xlabel="predicted class", ylabel="true class (per-class accuracy)", title=title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
