@@ -373,3 +373,28 @@ def test_augmentation_shifts_and_rotates_only_in_training(arch):
     assert np.asarray(aug(x, training=False)) == pytest.approx(x)  # inference: untouched
     # small: the bar's mass stays (nothing shifted out of the frame), give or take resampling
     assert moved.sum(axis=tuple(range(1, moved.ndim))) == pytest.approx(x[0].sum(), rel=0.15)
+
+
+def test_keras_tuner_state_files_are_whole_or_old_after_a_kill_mid_write(tmp_path, monkeypatch):
+    """A chief killed while saving leaves the previous oracle.json, never an empty one."""
+    from pathlib import Path
+
+    from keras_tuner.src import utils
+
+    from pynq_mnist.host_training.training.search.engine import use_atomic_state_files
+
+    monkeypatch.setattr(utils, "save_json", utils.save_json)  # undone after the test
+    use_atomic_state_files()
+    state = tmp_path / "oracle.json"
+    utils.save_json(str(state), {"trials": 1})
+
+    def killed(self, text):
+        Path(self).write_bytes(text[:3].encode())  # part of the file, then the kill
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        utils.save_json(str(state), {"trials": 2})
+    monkeypatch.undo()
+    assert utils.load_json(str(state)) == {"trials": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]

@@ -30,6 +30,7 @@ for one over them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -37,6 +38,7 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.host_training.training import run_dir as rd
 from pynq_mnist.host_training.training.config import ConfigError
 from pynq_mnist.host_training.training.search import layout
@@ -89,8 +91,31 @@ def planned_epochs(settings: Settings) -> list[int]:
     return epochs * b.iterations
 
 
+def _save_json_atomically(path: str, obj: Any) -> str:
+    """keras-tuner's ``utils.save_json``, through a temporary file and a rename."""
+    text = json.dumps(obj)
+    write_text_atomic(path, text)
+    return text
+
+
+def use_atomic_state_files() -> None:
+    """Make keras-tuner's oracle, trial and tuner state files whole or absent, never half.
+
+    keras-tuner 1.4.8 writes them in place (``keras_tuner/src/utils.py`` ``save_json``:
+    open, write); a chief killed mid-write leaves an empty ``oracle.json`` or
+    ``trial.json`` that its own ``reload`` then fails on (``JSONDecodeError``), and
+    the search could not resume. Its writers call ``utils.save_json`` through the
+    module, so replacing that one function covers every state file.
+    """
+    from keras_tuner.src import utils
+
+    utils.save_json = _save_json_atomically
+
+
 def _tuner(settings: Settings, config: dict, out: Path, evaluate=None):
     import keras_tuner as kt
+
+    use_atomic_state_files()
 
     class DesignSearch(kt.engine.base_tuner.BaseTuner):
         """Runs ``evaluate(values, epochs)`` for each trial the oracle hands out."""
