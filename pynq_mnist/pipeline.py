@@ -283,7 +283,9 @@ def format_summary(rows: list[dict]) -> str:
             + {True: "  (= bit-exact)", False: "  (DIFFERS from bit-exact!)", None: ""}[
                 r["device_equals_bit_exact"]
             ],
-            f"  loss       teacher -> student {-loss:+.2f} accuracy points"
+            f"  loss       the student is {abs(loss):.2f} accuracy points "
+            + ("below" if loss >= 0 else "above")
+            + " the teacher"
             + (
                 f"; over {LOSS_POINTS_FOR_TUNE:g} point: search a design for this data "
                 "with `pynq-mnist tune`"
