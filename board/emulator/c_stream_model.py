@@ -33,6 +33,24 @@ class CStreamModel:
     path: Path
     beats_in_per_frame: int
 
+    def _load(self, signatures: dict, abi_version: int, what: str) -> ctypes.CDLL:
+        """The library at ``self.path`` with ``signatures`` set; an ``Error`` unless it
+        loads, has every function and speaks C API ``abi_version``."""
+        try:
+            lib = ctypes.CDLL(str(self.path))
+            for name, (args, res) in signatures.items():
+                fn = getattr(lib, name)
+                fn.argtypes, fn.restype = args, res
+        except (OSError, AttributeError) as e:
+            raise self.Error(f"{self.path} is not {what}: {e}") from None
+        version = getattr(lib, self.PREFIX + "abi_version")()
+        if version != abi_version:
+            raise self.Error(
+                f"{self.path} has C API version {version}; this pynq-mnist needs "
+                f"{abi_version} (rebuild it: {type(self).__name__}.for_bundle does)"
+            )
+        return lib
+
     def _c(self, name: str):
         return getattr(self._lib, self.PREFIX + name)
 

@@ -167,19 +167,7 @@ class IPLibrary(CStreamModel):
     def __init__(self, path: str | os.PathLike, weights_dir: str | os.PathLike):
         self.path = Path(path)
         weights_dir = check_weights_dir(weights_dir)
-        try:
-            lib = ctypes.CDLL(str(self.path))
-            for name, (args, res) in _SIGNATURES.items():
-                fn = getattr(lib, name)
-                fn.argtypes, fn.restype = args, res
-        except (OSError, AttributeError) as e:
-            raise IPLibraryError(f"{self.path} is not a pynq-mnist IP library: {e}") from None
-        version = lib.pm_abi_version()
-        if version != EMULATOR_ABI_VERSION:
-            raise IPLibraryError(
-                f"{self.path} has C API version {version}; this pynq-mnist needs "
-                f"{EMULATOR_ABI_VERSION} (rebuild it: IPLibrary.for_bundle does)"
-            )
+        lib = self._load(_SIGNATURES, EMULATOR_ABI_VERSION, "a pynq-mnist IP library")
         self.sources_digest = lib.pm_sources_digest().decode()
         lib.pm_set_weights_dir(os.fsencode(weights_dir))
         self.weights_dir = weights_dir

@@ -189,20 +189,7 @@ class RTLSimulation(CStreamModel):
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        try:
-            lib = ctypes.CDLL(str(self.path))
-            for name, (args, res) in _SIGNATURES.items():
-                fn = getattr(lib, name)
-                fn.argtypes, fn.restype = args, res
-        except (OSError, AttributeError) as e:
-            raise RTLSimulationError(
-                f"{self.path} is not a pynq-mnist RTL simulation: {e}"
-            ) from None
-        if lib.rtl_abi_version() != ABI_VERSION:
-            raise RTLSimulationError(
-                f"{self.path} has C API version {lib.rtl_abi_version()}; this pynq-mnist needs "
-                f"{ABI_VERSION} (rebuild it: RTLSimulation.for_bundle does)"
-            )
+        lib = self._load(_SIGNATURES, ABI_VERSION, "a pynq-mnist RTL simulation")
         self._lib = lib
         self._handle = lib.rtl_create()
         self.beats_in_per_frame = int(lib.rtl_beats_in_per_frame())
