@@ -398,3 +398,40 @@ def test_keras_tuner_state_files_are_whole_or_old_after_a_kill_mid_write(tmp_pat
     monkeypatch.undo()
     assert utils.load_json(str(state)) == {"trials": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]
+
+
+@pytest.mark.parametrize("resuming", [True, False])
+def test_a_trial_that_ended_before_the_kill_is_not_trained_again(tmp_path, resuming):
+    """keras-tuner saves ``oracle.json`` in ``end_trial`` before it pops the trial
+    from ``ongoing_trials``: a chief killed then must still not rerun it."""
+    import keras_tuner as kt
+
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.search import engine
+
+    config = resolve({"arch": "cnn"}, preset="smoke")
+    search = settings("cnn", budget="smoke")
+
+    def chief(restarted: bool):
+        o = engine.oracle(search, config["student"], seed=0)
+        if not resuming:  # keras-tuner's own oracle, to show the test sees the fault
+            o.__class__ = kt.oracles.HyperbandOracle
+        o._set_project_dir(str(tmp_path), "tuner")
+        if restarted:
+            o.reload()  # as BaseTuner does for a project that exists
+        return o
+
+    first = chief(restarted=False)
+    trial = first.create_trial("worker0")
+    first.update_trial(trial.trial_id, {engine.OBJECTIVE: 0.5})
+    trial.status = "COMPLETED"
+    first.end_trial(trial)  # the kill lands here, before worker0 asks again
+    saved = json.loads((tmp_path / "tuner" / "oracle.json").read_text())
+    assert saved["ongoing_trials"] == {"worker0": trial.trial_id}  # keras-tuner's window
+
+    again = chief(restarted=True).create_trial("worker0")
+    if resuming:
+        assert again.trial_id != trial.trial_id
+        assert again.status == "RUNNING"
+    else:
+        assert again.trial_id == trial.trial_id  # the rerun CI saw

@@ -7,7 +7,8 @@ or by hand on other machines):
   ``HyperbandOracle`` and serves it over gRPC on ``KERASTUNER_ORACLE_IP:PORT``
   (keras-tuner's own ``OracleServicer``); it saves the oracle after every
   trial into ``SEARCH_DIR/tuner``, and a restarted chief reloads it: finished
-  trials stay, the trials that were running are handed out again;
+  trials stay (also one killed between keras-tuner's two saves, see
+  ``_resuming_hyperband``), the trials that were running are handed out again;
 - each **worker** (any other ``KERASTUNER_TUNER_ID``) asks the chief for a
   trial, trains that student for the trial's ``tuner/epochs`` (always from
   scratch, with the cosine schedule of that length: a trial is exactly the
@@ -30,6 +31,7 @@ for one over them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -54,6 +56,34 @@ TUNER_ID, ORACLE_IP, ORACLE_PORT = (
 CHIEF = "chief"
 
 
+@functools.cache
+def _resuming_hyperband() -> type:
+    import keras_tuner as kt
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    class ResumingHyperband(kt.oracles.HyperbandOracle):
+        """Hyperband whose reload does not rerun a trial that had already ended.
+
+        keras-tuner 1.4.8's ``Oracle.end_trial`` writes the trial's ``trial.json``
+        (COMPLETED) and ``oracle.json`` *before* it pops the trial from
+        ``ongoing_trials``, so until the worker's next ``create_trial`` the saved
+        state lists a finished trial as running; a chief killed in that window
+        reloads it into ``_retry_queue`` and trains it again. A trial is only
+        handed out again here if its own file does not say it ended.
+        """
+
+        def reload(self) -> None:
+            super().reload()
+            ended = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.STOPPED)
+            queue = []
+            for trial_id in self._retry_queue:
+                if self.trials[trial_id].status not in ended and trial_id not in queue:
+                    queue.append(trial_id)
+            self._retry_queue = queue
+
+    return ResumingHyperband
+
+
 def oracle(settings: Settings, base_student: dict, seed: int):
     """keras-tuner's Hyperband oracle over the search space (fixed up front)."""
     import keras_tuner as kt
@@ -61,7 +91,7 @@ def oracle(settings: Settings, base_student: dict, seed: int):
     from pynq_mnist.host_training.training.search import space
 
     b = settings.budget
-    return kt.oracles.HyperbandOracle(
+    return _resuming_hyperband()(
         objective=kt.Objective(OBJECTIVE, "max"),
         max_epochs=b.max_epochs,
         factor=b.factor,
