@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pynq_mnist.vivado_bd.reports import figure_lines
+from pynq_mnist.build_figures import figure_lines
 
 from .bench_files import BenchFiles
 from .bench_measure import (

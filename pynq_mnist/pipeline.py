@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.board.emulator.iplib import IPLibraryError
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.training.config import ConfigError
@@ -336,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         print(f"[pipeline] stopped; the tools' own output is in {out / LOG_NAME}", flush=True)
         raise
-    (out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(rows, indent=2) + "\n")
     print(format_summary(rows))
     print(f"wrote {out / 'summary.json'}")
     return 1 if any(r["device_equals_bit_exact"] is False for r in rows) else 0

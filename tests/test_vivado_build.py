@@ -16,6 +16,7 @@ import pytest
 from standins.bundles import BACKEND_HEADER, make_bundle, metadata
 
 from pynq_mnist.board.design_check import design_problems
+from pynq_mnist.build_figures import figure_lines
 from pynq_mnist.bundle import Bundle, BundleError, BundleMetadata, sha256_tree, write_metadata
 from pynq_mnist.cli import main
 from pynq_mnist.overlays import locate
@@ -24,7 +25,6 @@ from pynq_mnist.vivado_bd.params import ip_ports, latency_counter_info
 from pynq_mnist.vivado_bd.reports import (
     ReportError,
     design_warnings,
-    figure_lines,
     parse_csynth,
     parse_timing_summary,
     parse_utilization,

@@ -22,6 +22,7 @@ RUN = re.compile(
     r"in_beats=(?P<in_beats>\d+) out_beats=(?P<out_beats>\d+) busy=(?P<busy>\d+)"
 )
 
+
 def simulate(tmp_path: Path, in_bytes: int, out_bytes: int, seed: int, runs: int) -> str:
     sim = tmp_path / "sim"
     subprocess.run(

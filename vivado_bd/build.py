@@ -41,7 +41,9 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.board.design_check import design_problems
+from pynq_mnist.build_figures import figure_lines
 from pynq_mnist.bundle import (
     Bundle,
     BundleError,
@@ -61,7 +63,6 @@ from pynq_mnist.vivado_bd.params import (
 from pynq_mnist.vivado_bd.reports import (
     ReportError,
     design_warnings,
-    figure_lines,
     parse_csynth,
     parse_timing_summary,
     parse_utilization,
@@ -192,7 +193,7 @@ def run_hls(bundle: Bundle, hls: Tool, work: WorkDirs, timeout_s: float) -> None
             f"HLS exported IP {vlnv} but bundle.json names {bundle.metadata.ip['vlnv']}: "
             "the HLS project and the metadata disagree; convert the model again"
         )
-    work.hls_stamp.write_text(json.dumps(stamp, indent=2) + "\n")
+    write_text_atomic(work.hls_stamp, json.dumps(stamp, indent=2) + "\n")  # the "HLS done" mark
     _say(f"HLS: done, IP {vlnv} in {work.ip_repo}")
 
 

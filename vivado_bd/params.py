@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
+from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.bundle import BundleError, BundleMetadata
 from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2
 
@@ -174,5 +175,4 @@ def write_params_tcl(params: dict[str, str | int | float], path: str | os.PathLi
     lines += [f"    {key} {_tcl_word(value)} \\" for key, value in params.items()]
     lines.append("]")
     path = Path(path)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_text_atomic(path, "\n".join(lines) + "\n")
