@@ -39,14 +39,13 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
-import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from record import emulated_timings, header  # noqa: E402  (bench/ is sys.path[0])
 
 HLS4ML_DRIVER = "templates/vivado_accelerator/pynq-z2/python_drivers/axi_stream_driver.py"
 FLOAT_BITS = 32
@@ -290,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "driver.json"))
     args = parser.parse_args(argv)
 
+    from pynq_mnist.atomic import write_text_atomic
     from pynq_mnist.mnist import load_mnist
     from pynq_mnist.overlays import locate
 
@@ -298,19 +298,18 @@ def main(argv: list[str] | None = None) -> int:
     results = run_comparison(bundle, images, single_frames=args.single_frames, repeats=args.repeats)
     argv = sys.argv[1:] if argv is None else argv
     report = {
-        "command": shlex.join(["python", "bench/driver.py", *argv]),
+        **header("driver.py", argv),
         "what": "host-side driver overhead per frame (wall time minus emulated device time)",
-        "timings": f"host timings on the emulated board ({platform.machine()}), not board timings",
+        "timings": emulated_timings(),
         "bundle": bundle.metadata.name,
         "target": "ours <= 1/4 of hls4ml's (ratio_ours_to_hls4ml <= 0.25, batch mode)",
         "met": results["batch"]["ratio_ours_to_hls4ml"] <= 0.25,
         "method": (__doc__ or "").split("Usage::")[0].strip(),
-        "python": sys.version.split()[0],
         "results": results,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     for mode, r in results.items():
         print(
             f"{mode:>12}: ours {r['ours']['host_overhead_us_per_frame']:.2f} µs/frame, hls4ml "

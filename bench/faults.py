@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import sys
 from pathlib import Path
+
+from record import emulated_timings, header  # noqa: E402  (bench/ is sys.path[0])
 
 
 def _positive(text: str) -> int:
@@ -59,14 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     ol = load_overlay(args.bundle, "emulator")
     argv = sys.argv[1:] if argv is None else argv
     report = {
-        "command": shlex.join(["python", "bench/faults.py", *argv]),
+        **header("faults.py", argv),
         "what": "each scenario fails a call, then the next call classifies the check frames",
-        "timings": f"host timings on the emulated board ({platform.machine()}), not board timings",
+        "timings": emulated_timings(),
         "bundle": ol.metadata.name,
         "bundle_accuracy_emulated": ol.metadata.accuracy.get("emulated"),
         "bundle_model": ol.metadata.to_dict()["model"],
         "target": "0 wrong answers after recovery in every scenario",
-        "python": sys.version.split()[0],
         "cpus": len(os.sched_getaffinity(0)),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "scenarios": [],

@@ -7,6 +7,7 @@ import datetime
 import os
 import platform
 import shlex
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -20,9 +21,15 @@ def repo_relative(path: str | os.PathLike) -> str:
 
 
 def header(script: str, argv: list[str]) -> dict:
-    """``command`` (as typed from the repository root), ``date_utc`` and ``host``."""
+    """``command`` (as typed from the repository root), ``date_utc``, ``host`` and ``python``."""
     return {
         "command": shlex.join(["python", f"bench/{script}", *argv]),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        "python": sys.version.split()[0],
     }
+
+
+def emulated_timings() -> str:
+    """The label every timing taken on the emulated board carries."""
+    return f"host timings on the emulated board ({platform.machine()}), not board timings"

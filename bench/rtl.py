@@ -11,40 +11,42 @@ to ``bench/results/rtl.json``.
 
 Usage::
 
-    python bench/rtl.py [--units 64] [--sparsity 0.9] [--epochs 5] [--train-subset N] [--data DIR]
+    python bench/rtl.py [--units 64 ...] [--sparsity 0.9] [--epochs 5] [--weight-bits B]
+                        [--activation-bits B] [--train-subset N] [--data DIR]
+
+``--weight-bits``/``--activation-bits`` default to the ``mlp`` preset's. The
+results file is rewritten after each net, so a stopped run keeps the nets done.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import shlex
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from record import HERE, header  # noqa: E402  (bench/ is sys.path[0])
 
 
 def bench_one(units: int, args: argparse.Namespace) -> dict:
     from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
     from pynq_mnist.host_training.training.train import train
 
-    runs = HERE / "runs" / "rtl"
-    run_dir, bundle = runs / f"mlp{units}", runs / "bundles" / f"mnist_mlp{units}_rtl"
+    student = {"units": [units], "epochs": args.epochs, "pruning": {"sparsity": args.sparsity}}
+    bits = {"weight_bits": args.weight_bits, "activation_bits": args.activation_bits}
+    student |= {k: v for k, v in bits.items() if v is not None}
     config = {
         "arch": "mlp",
         "data": {"train_subset": args.train_subset},
-        "student": {
-            "units": [units],
-            "epochs": args.epochs,
-            "pruning": {"sparsity": args.sparsity},
-        },
+        "student": student,
         "teacher": {"epochs": args.epochs},
     }
+    # one run directory per configuration, so that another one never resumes it
+    tag = (
+        f"mlp{units}_s{args.sparsity:g}_e{args.epochs}_w{args.weight_bits}_a{args.activation_bits}"
+    )
+    runs = HERE / "runs" / "rtl"
+    run_dir, bundle = runs / tag, runs / "bundles" / f"mnist_{tag.replace('.', 'p')}_rtl"
     t0 = time.perf_counter()
     train(config, run_dir, args.data)
     train_s = time.perf_counter() - t0
@@ -57,18 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, nargs="+", default=[64])
     parser.add_argument("--sparsity", type=float, default=0.9)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--weight-bits", type=int, default=None)
+    parser.add_argument("--activation-bits", type=int, default=None)
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--data", default=None)
     args = parser.parse_args(argv)
-    results = {
-        "command": shlex.join(["python", "bench/rtl.py", *(argv or sys.argv[1:])]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"cpus": os.cpu_count(), "machine": platform.machine()},
-        "nets": [bench_one(units, args) for units in args.units],
-    }
+    from pynq_mnist.atomic import write_text_atomic
+
+    results = {**header("rtl.py", sys.argv[1:] if argv is None else argv), "nets": []}
     out = HERE / "results" / "rtl.json"
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {out}")
+    for units in args.units:
+        results["nets"].append(bench_one(units, args))
+        write_text_atomic(out, json.dumps(results, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {out}", flush=True)
     return 0
 
 

@@ -1,8 +1,8 @@
 """bench/driver.py: both drivers run on the same emulated board and agree on every class."""
 
-import importlib.util
 from pathlib import Path
 
+import bench_scripts
 import numpy as np
 import pytest
 from test_board_fakes import synthetic_ip, write_synthetic_bundle
@@ -14,10 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def driver_bench():
-    spec = importlib.util.spec_from_file_location("driver_bench", ROOT / "bench" / "driver.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_scripts.load("driver")
 
 
 def test_hls4ml_driver_is_loaded_from_hls4mls_own_template(driver_bench):

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bench_scripts
 import pytest
 from test_board_fakes import write_synthetic_bundle
 from test_board_recovery import frames, slow_ip
@@ -75,15 +76,12 @@ def test_the_fault_bench_refuses_bad_options_before_loading_anything(tmp_path):
 
 
 def test_the_fault_bench_writes_every_scenario_with_its_command(tmp_path, monkeypatch):
-    import importlib.util
     import json
 
     from pynq_mnist.board.emulator.iplib import IPLibrary
 
     monkeypatch.setattr(IPLibrary, "for_bundle", classmethod(lambda cls, b: slow_ip()))
-    spec = importlib.util.spec_from_file_location("faults_bench", ROOT / "bench" / "faults.py")
-    faults = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(faults)
+    faults = bench_scripts.load("faults")
     bundle = write_synthetic_bundle(tmp_path / "synthetic")
     out = tmp_path / "faults.json"
     argv = [str(bundle), "--check-frames", "50", "--interrupt-frames", "1500"]

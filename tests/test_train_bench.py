@@ -1,25 +1,16 @@
 """bench/train.py on the smoke run: the results file and the KD ablation."""
 
-import importlib.util
 import json
 import shutil
-import sys
-from pathlib import Path
 
+import bench_scripts
 import pytest
 
 pytestmark = pytest.mark.slow
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "train.py"
-
 
 def _bench():
-    if str(BENCH.parent) not in sys.path:  # as `python bench/train.py` has it: bench/ first
-        sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("bench_train", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_scripts.load("train")
 
 
 def test_quick_bench_writes_results_with_ablation(tiny_run_dir, tmp_path):
