@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pynq_mnist.bundle import Bundle, BundleError
+from pynq_mnist.bundle import Bundle, BundleError, BundleMetadata
 from pynq_mnist.host_training.conversion.wrapper import VITIS_OVERLAY
 from pynq_mnist.vivado_bd.params import check_target, design_params, write_params_tcl
 from pynq_mnist.vivado_bd.toolchain import (
@@ -111,6 +111,13 @@ def _bundle_checks(p: Plan, bundle: Bundle) -> None:
         p.check(not bad, f"{len(scripts)} Tcl scripts are complete (tclsh)", ", ".join(bad))
 
 
+def _bit_exact_check(p: Plan, meta: BundleMetadata, key: str, claim: str, detail: str = "") -> None:
+    """The conversion's bit-exact verdict ``accuracy[key]``, as recorded in the bundle."""
+    frames = meta.accuracy.get("frames")
+    p.check(bool(meta.accuracy.get(key)), f"{claim} at conversion ({detail}{frames} frames)",
+            "not recorded")  # fmt: skip
+
+
 def _rtl_checks(p: Plan, bundle: Bundle) -> None:
     """An rtl bundle: its Verilog is there and was bit-exact in Verilator at conversion."""
     meta = bundle.metadata
@@ -120,13 +127,8 @@ def _rtl_checks(p: Plan, bundle: Bundle) -> None:
     p.check(
         any((rtl / "net").glob("*.v")), "the network's Verilog (rtl/net/*.v) is there", "missing"
     )
-    acc = meta.accuracy
-    p.check(
-        bool(acc.get("reference_bit_exact")),
-        f"the Verilog was bit-exact with the numpy reference in Verilator at conversion "
-        f"({acc.get('frames')} frames)",
-        "not recorded",
-    )
+    _bit_exact_check(p, meta, "reference_bit_exact",
+                     "the Verilog was bit-exact with the numpy reference in Verilator")  # fmt: skip
 
 
 def _hls_checks(p: Plan, bundle: Bundle) -> None:
@@ -141,13 +143,9 @@ def _hls_checks(p: Plan, bundle: Bundle) -> None:
         f"hls4ml's Vitis-backend sources ({VITIS_OVERLAY}/) are there for Vitis HLS",
         "missing: convert again (only Vivado HLS 2020.1 could build this bundle)",
     )
-    acc = meta.accuracy
-    p.check(
-        bool(acc.get("csim_bit_exact")),
-        f"the IP's C++ was bit-exact with hls4ml's C simulation at conversion "
-        f"({', '.join(checked_backends(meta))} sources, {acc.get('frames')} frames)",
-        "not recorded",
-    )
+    sources = f"{', '.join(checked_backends(meta))} sources, "
+    _bit_exact_check(p, meta, "csim_bit_exact",
+                     "the IP's C++ was bit-exact with hls4ml's C simulation", sources)  # fmt: skip
 
 
 def _tool_plan(p: Plan) -> None:

@@ -11,6 +11,26 @@ COMMON = {
     "data": {"val_fraction": 0.1, "train_subset": None, "test_subset": None},
 }
 
+
+def _pruning(sparsity: float) -> dict:
+    """Gradual pruning to ``sparsity`` between 10% and 60% of the student's training."""
+    return {
+        "enabled": True,
+        "sparsity": sparsity,
+        "begin_fraction": 0.1,
+        "end_fraction": 0.6,
+        "frequency": 25,
+    }
+
+
+_KD = {"enabled": True, "temperature": 4.0, "alpha": 0.7}
+#: The tuner dimensions every arch shares: learning rate and distillation.
+_TUNED_TRAINING = {
+    "lr": {"min": 1e-3, "max": 1e-2, "log": True},
+    "kd.temperature": {"min": 2.0, "max": 8.0},
+    "kd.alpha": {"min": 0.3, "max": 0.9},
+}
+
 CNN = {
     "arch": "cnn",
     "teacher": {
@@ -32,14 +52,8 @@ CNN = {
         "epochs": 15,
         "batch_size": 128,
         "lr": 4e-3,
-        "pruning": {
-            "enabled": True,
-            "sparsity": 0.5,
-            "begin_fraction": 0.1,
-            "end_fraction": 0.6,
-            "frequency": 25,
-        },
-        "kd": {"enabled": True, "temperature": 4.0, "alpha": 0.7},
+        "pruning": _pruning(sparsity=0.5),
+        "kd": dict(_KD),
         "augment": False,
     },
     "tuner": {
@@ -53,9 +67,7 @@ CNN = {
             "filters.1": {"choice": [16, 24, 32]},
             "weight_bits": {"choice": [4, 5, 6]},
             "pruning.sparsity": {"min": 0.2, "max": 0.7},
-            "lr": {"min": 1e-3, "max": 1e-2, "log": True},
-            "kd.temperature": {"min": 2.0, "max": 8.0},
-            "kd.alpha": {"min": 0.3, "max": 0.9},
+            **_TUNED_TRAINING,
         },
     },
 }
@@ -75,14 +87,8 @@ MLP = {
         "epochs": 20,
         "batch_size": 128,
         "lr": 3e-3,
-        "pruning": {
-            "enabled": True,
-            "sparsity": 0.9,
-            "begin_fraction": 0.1,
-            "end_fraction": 0.6,
-            "frequency": 25,
-        },
-        "kd": {"enabled": True, "temperature": 4.0, "alpha": 0.7},
+        "pruning": _pruning(sparsity=0.9),
+        "kd": dict(_KD),
         "augment": False,
     },
     "tuner": {
@@ -97,9 +103,7 @@ MLP = {
             "units.0": {"choice": [64, 96, 128, 192]},
             "units.1": {"choice": [32, 64]},
             "pruning.sparsity": {"min": 0.6, "max": 0.9},
-            "lr": {"min": 1e-3, "max": 1e-2, "log": True},
-            "kd.temperature": {"min": 2.0, "max": 8.0},
-            "kd.alpha": {"min": 0.3, "max": 0.9},
+            **_TUNED_TRAINING,
         },
     },
 }

@@ -42,30 +42,29 @@ from pynq_mnist.host_training.training.search.costs import COSTS
 #: 3x3 valid convolutions, each followed by a 2x2 pool: 28 -> 13 -> 5 -> 1.
 MAX_CONV_BLOCKS = 3
 
+
+def _space(sparsity: tuple[float, float], **shape: dict) -> dict:
+    """An arch's default space: its ``shape`` dimensions, then those every arch shares."""
+    return {
+        **shape,
+        "weight_bits": {"choice": [3, 4, 5, 6]},
+        "activation_bits": {"choice": [4, 5, 6]},
+        "sparsity": {"min": sparsity[0], "max": sparsity[1]},
+        "lr": {"min": 1e-3, "max": 1e-2, "log": True},
+        "kd_temperature": {"min": 2.0, "max": 8.0},
+        "kd_alpha": {"min": 0.3, "max": 0.9},
+        "augment": {"choice": [False, True]},
+    }
+
+
 DEFAULT_SPACE = {
-    "cnn": {
-        "conv_blocks": {"choice": [1, 2, 3]},
-        "filters": {"choice": [4, 6, 8, 12, 16, 24, 32]},
-        "dense": {"choice": [0, 16, 32]},
-        "weight_bits": {"choice": [3, 4, 5, 6]},
-        "activation_bits": {"choice": [4, 5, 6]},
-        "sparsity": {"min": 0.2, "max": 0.8},
-        "lr": {"min": 1e-3, "max": 1e-2, "log": True},
-        "kd_temperature": {"min": 2.0, "max": 8.0},
-        "kd_alpha": {"min": 0.3, "max": 0.9},
-        "augment": {"choice": [False, True]},
-    },
-    "mlp": {
-        "layers": {"choice": [1, 2]},
-        "units": {"choice": [32, 64, 128, 256]},
-        "weight_bits": {"choice": [3, 4, 5, 6]},
-        "activation_bits": {"choice": [4, 5, 6]},
-        "sparsity": {"min": 0.5, "max": 0.95},
-        "lr": {"min": 1e-3, "max": 1e-2, "log": True},
-        "kd_temperature": {"min": 2.0, "max": 8.0},
-        "kd_alpha": {"min": 0.3, "max": 0.9},
-        "augment": {"choice": [False, True]},
-    },
+    "cnn": _space(
+        (0.2, 0.8),
+        conv_blocks={"choice": [1, 2, 3]},
+        filters={"choice": [4, 6, 8, 12, 16, 24, 32]},
+        dense={"choice": [0, 16, 32]},
+    ),
+    "mlp": _space((0.5, 0.95), layers={"choice": [1, 2]}, units={"choice": [32, 64, 128, 256]}),
 }
 
 DEFAULT_BUDGET = {"max_epochs": 15, "factor": 3, "iterations": 1}
