@@ -38,13 +38,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pynq_mnist.atomic import atomic_path
 from pynq_mnist.digest import file_digest
 
 #: The original MNIST files and their published md5 sums (the one copy of them).
@@ -429,24 +429,21 @@ def download_mnist(dest: str | os.PathLike, mirrors: tuple[str, ...] | None = No
             continue
         errors = []
         for mirror in mirrors:
-            fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
             try:
                 print(f"downloading {mirror}{name}", flush=True)
-                with (
-                    urllib.request.urlopen(mirror + name, timeout=DOWNLOAD_TIMEOUT_S) as r,
-                    os.fdopen(fd, "wb") as f,
-                ):
-                    shutil.copyfileobj(r, f)
-                got = md5_file(tmp)
-                if got != want:
-                    raise DataError(f"md5 {got}, expected {want}")
-                os.replace(tmp, target)
+                # kept only once its md5 is right: atomic_path drops it on any error
+                with atomic_path(target) as tmp:
+                    with (
+                        urllib.request.urlopen(mirror + name, timeout=DOWNLOAD_TIMEOUT_S) as r,
+                        open(tmp, "wb") as f,
+                    ):
+                        shutil.copyfileobj(r, f)
+                    got = md5_file(tmp)
+                    if got != want:
+                        raise DataError(f"md5 {got}, expected {want}")
                 break
             except (OSError, DataError) as e:
                 errors.append(f"{mirror}: {e}")
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
         else:
             raise DataError(
                 f"could not download {name}: {'; '.join(errors)}. Put the MNIST files in a "
