@@ -363,3 +363,15 @@ def test_build_overlay_takes_the_verilog_with_vivado_alone(rtl_bundle, tmp_path,
     assert tool_calls(calls, "vivado") == 1
     assert 'INSTANCE="nn_0"' in Bundle(path).file("hwh").read_text()
     Bundle(path).verify_hashes()
+
+
+def test_the_search_measures_rtl_luts_as_the_conversion_does(mlp_run_dir, rtl_bundle):
+    """``rtl_lut_estimate``, a search cost on request, is the estimate the bundle records."""
+    from pynq_mnist.host_training.training.run_dir import load_student
+    from pynq_mnist.host_training.training.search.costs import student_costs
+
+    model = load_student(mlp_run_dir)
+    assert "rtl_lut_estimate" not in student_costs(model, "mlp")  # slow: only on request
+    costs = student_costs(model, "mlp", ("rtl_lut_estimate",))
+    recorded = rtl_bundle.metadata.ip["resources"]["da4ml_estimate"]["lut"]
+    assert costs["rtl_lut_estimate"] == recorded > 0

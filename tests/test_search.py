@@ -33,6 +33,7 @@ def _point(trial_id, accuracy, nonzero, bits=4, **costs):
         "bops": costs.get("bops", nonzero * 10),
         "cycles_per_frame": costs.get("cycles", 784),
         "bytes_per_frame": 792,
+        "rtl_lut_estimate": costs.get("rtl_lut_estimate"),
     }
 
 
@@ -435,3 +436,21 @@ def test_a_trial_that_ended_before_the_kill_is_not_trained_again(tmp_path, resum
         assert again.status == "RUNNING"
     else:
         assert again.trial_id == trial.trial_id  # the rerun CI saw
+
+
+def test_rtl_luts_are_measured_on_request_and_for_the_mlp_only():
+    mlp = settings("mlp", {"cost": "rtl_lut_estimate"})
+    assert mlp.requested_costs() == ("rtl_lut_estimate",)
+    assert settings("mlp", {"limits": {"rtl_lut_estimate": 42000}}).requested_costs()
+    assert settings("mlp").requested_costs() == ()
+    with pytest.raises(ConfigError, match="rtl_lut_estimate is a cost of the mlp only"):
+        settings("cnn", {"limits": {"rtl_lut_estimate": 42000}})
+    trials = [_point("0", 0.98, 900, rtl_lut_estimate=30000), _point("1", 0.97, 800,
+              rtl_lut_estimate=20000)]  # fmt: skip
+    assert [p["trial_id"] for p in front.pareto_front(trials, "rtl_lut_estimate")] == ["1", "0"]
+    assert front.pick(trials, {"rtl_lut_estimate": 25000})["trial_id"] == "1"
+    unmeasured = [_point("0", 0.98, 900)]
+    for call in (lambda: front.pick(unmeasured, {"rtl_lut_estimate": 25000}),
+                 lambda: front.pareto_front(unmeasured, "rtl_lut_estimate")):  # fmt: skip
+        with pytest.raises(ConfigError, match="do not record rtl_lut_estimate"):
+            call()

@@ -7,7 +7,11 @@
   with the reuse factors the conversion will choose), a model of the design,
   not a synthesis result;
 - ``bytes_per_frame``: bytes the DMA moves per frame, in and out, in the
-  wrapper's stream words.
+  wrapper's stream words;
+- ``rtl_lut_estimate`` (MLP only, and only in a search whose ``cost`` or
+  ``limits`` name it: da4ml traces the net, seconds to minutes a trial):
+  da4ml's LUT estimate of the network as the RTL backend would build it
+  (:func:`...conversion.rtl.cost.rtl_cost`), an estimate, not a synthesis.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 #: The cost keys, in the order reports show them; each is to be minimised.
-COSTS = ("nonzero_weights", "max_weight_bits", "bops", "cycles_per_frame", "bytes_per_frame")
+COSTS = (
+    "nonzero_weights",
+    "max_weight_bits",
+    "bops",
+    "cycles_per_frame",
+    "bytes_per_frame",
+    "rtl_lut_estimate",
+)
+#: Costs measured only when a search asks for them, and the archs that have them.
+ON_REQUEST = {"rtl_lut_estimate": ("mlp",)}
 
 
 def bytes_per_frame(pixels: int) -> int:
@@ -28,8 +41,9 @@ def bytes_per_frame(pixels: int) -> int:
     return beats_in * beat_bytes + wrapper.output_format(NUM_CLASSES, 0).bytes_per_frame
 
 
-def student_costs(model: Any, arch: str) -> dict[str, int]:
-    """The :data:`COSTS` of a trained student (pruning wrappers stripped)."""
+def student_costs(model: Any, arch: str, requested: tuple[str, ...] = ()) -> dict[str, int]:
+    """The :data:`COSTS` of a trained student (pruning wrappers stripped); of the
+    :data:`ON_REQUEST` ones, those ``requested``."""
     import numpy as np
 
     from pynq_mnist.host_training.conversion import hls4ml_config
@@ -37,10 +51,15 @@ def student_costs(model: Any, arch: str) -> dict[str, int]:
 
     cost = compression.cost(model)
     stages = hls4ml_config.stage_cycles(model, arch, hls4ml_config.planned_reuse_factors(model))
-    return {
+    costs = {
         "nonzero_weights": int(cost["nonzero_weights"]),
         "max_weight_bits": int(cost["max_weight_bits"]),
         "bops": int(cost["bops"]),
         "cycles_per_frame": int(hls4ml_config.frame_interval(stages, arch)),
         "bytes_per_frame": bytes_per_frame(int(np.prod(model.input_shape[1:]))),
     }
+    if "rtl_lut_estimate" in requested:
+        from pynq_mnist.host_training.conversion.rtl.cost import rtl_cost
+
+        costs["rtl_lut_estimate"] = int(rtl_cost(model)["lut_estimate"])
+    return costs

@@ -230,7 +230,7 @@ def evaluator(config: dict, settings: Settings, splits, teacher):
             epochs=epochs, validation=None, checkpoint=None, stage="search",
             seed=seed, verbose=0,
         )  # fmt: skip
-        costs = student_costs(model, arch)
+        costs = student_costs(model, arch, settings.requested_costs())
         accuracy = tr._accuracy(model, splits.val)
         excess = limit_excess(costs, limits)
         return {

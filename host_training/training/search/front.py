@@ -24,6 +24,7 @@ def pareto_front(points: list[dict], cost: str) -> list[dict]:
     """
     if cost not in COSTS:
         raise ConfigError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)}")
+    _check_recorded(points, (cost,))
     ordered = sorted(points, key=lambda p: (p[cost], -p[ACCURACY], str(p["trial_id"])))
     front: list[dict] = []
     for point in ordered:
@@ -46,6 +47,15 @@ def check_limits(limits: dict[str, int | None]) -> dict[str, int]:
     return out
 
 
+def _check_recorded(points: list[dict], costs: tuple[str, ...]) -> None:
+    for cost in costs:
+        if any(p.get(cost) is None for p in points):
+            raise ConfigError(
+                f"this search's trials do not record {cost} (a search measures it only when "
+                "its cost or limits name it): search again with it, or drop the limit"
+            )
+
+
 def within(point: dict, limits: dict[str, int]) -> bool:
     return all(point[key] <= value for key, value in limits.items())
 
@@ -64,6 +74,7 @@ def pick(points: list[dict], limits: dict[str, int | None]) -> dict:
     limits = check_limits(limits)
     if not points:
         raise NoPointFits("the search holds no full-length trial yet")
+    _check_recorded(points, tuple(limits))
     fits = [p for p in points if within(p, limits)]
     if not fits:
         cheapest = ", ".join(f"{key} >= {min(p[key] for p in points)}" for key in limits)

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, model_va
 
 from pynq_mnist.host_training.training.config import ConfigError
 from pynq_mnist.host_training.training.config.schema import Dimension, message
-from pynq_mnist.host_training.training.search.costs import COSTS
+from pynq_mnist.host_training.training.search.costs import COSTS, ON_REQUEST
 
 #: 3x3 valid convolutions, each followed by a 2x2 pool: 28 -> 13 -> 5 -> 1.
 MAX_CONV_BLOCKS = 3
@@ -120,6 +120,7 @@ class Limits(BaseModel):
     bops: StrictInt | None
     cycles_per_frame: StrictInt | None
     bytes_per_frame: StrictInt | None
+    rtl_lut_estimate: StrictInt | None = None  # searches saved before it still read
 
     @model_validator(mode="after")
     def _positive(self) -> Limits:
@@ -160,7 +161,20 @@ class Settings(BaseModel):
                     raise ValueError(f"space.{key} takes {want}, got {v!r}")
             if kind != "float" and dim.choice is None:
                 raise ValueError(f"space.{key} takes a 'choice' list, not a range")
+        for cost in self.requested_costs():
+            if self.arch not in ON_REQUEST[cost]:
+                raise ValueError(
+                    f"{cost} is a cost of the {', '.join(ON_REQUEST[cost])} only, "
+                    f"not of the {self.arch}: drop it from cost and limits"
+                )
         return self
+
+    def requested_costs(self) -> tuple[str, ...]:
+        """The :data:`costs.ON_REQUEST` costs this search names (as cost or limit)."""
+        limits = self.limits.model_dump()
+        return tuple(
+            c for c in ON_REQUEST if c == self.cost or limits.get(c) is not None
+        )  # fmt: skip
 
 
 def _laid_over(base: dict, over: Any, where: str) -> dict:
