@@ -11,7 +11,7 @@ to ``bench/results/rtl.json``.
 
 Usage::
 
-    python bench/rtl.py [--units 64 ...] [--sparsity 0.9] [--epochs 5] [--weight-bits B]
+    python bench/rtl.py [--units 64 ...] [--sparsity 0.9] [--logits-sparsity S] [--epochs 5] [--weight-bits B]
                         [--activation-bits B] [--train-subset N] [--data DIR]
 
 ``--weight-bits``/``--activation-bits`` default to the ``mlp`` preset's. The
@@ -32,7 +32,8 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
     from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
     from pynq_mnist.host_training.training.train import train
 
-    student = {"units": [units], "epochs": args.epochs, "pruning": {"sparsity": args.sparsity}}
+    pruning = {"sparsity": args.sparsity, "logits_sparsity": args.logits_sparsity}
+    student = {"units": [units], "epochs": args.epochs, "pruning": pruning}
     bits = {"weight_bits": args.weight_bits, "activation_bits": args.activation_bits}
     student |= {k: v for k, v in bits.items() if v is not None}
     config = {
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, nargs="+", default=[64])
     parser.add_argument("--sparsity", type=float, default=0.9)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--logits-sparsity", type=float, default=None, help="(default: --sparsity)")
     parser.add_argument("--weight-bits", type=int, default=None)
     parser.add_argument("--activation-bits", type=int, default=None)
     parser.add_argument("--train-subset", type=int, default=None)

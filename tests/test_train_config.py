@@ -32,6 +32,10 @@ BAD = [
         r"student\.pruning\.sparsity: Input should be less than 1, got 1\.0",
     ),
     (
+        {"arch": "mlp", "student": {"pruning": {"logits_sparsity": 1.0}}},
+        r"student\.pruning\.logits_sparsity: Input should be less than 1, got 1\.0",
+    ),
+    (
         {"arch": "cnn", "student": {"pruning": {"sparsity": -0.1}}},
         r"student\.pruning\.sparsity: Input should be greater than or equal to 0, got -0\.1",
     ),

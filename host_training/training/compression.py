@@ -25,8 +25,11 @@ keras = tf.keras
 sparsity = tfmot.sparsity.keras
 
 
-def pruning_schedule(pruning: dict, steps_per_epoch: int, epochs: int) -> sparsity.PolynomialDecay:
-    """Polynomial schedule that reaches ``pruning["sparsity"]`` inside this run.
+def pruning_schedule(
+    pruning: dict, steps_per_epoch: int, epochs: int, target: float | None = None
+) -> sparsity.PolynomialDecay:
+    """Polynomial schedule that reaches ``target`` (default ``pruning["sparsity"]``) inside
+    this run.
 
     The end step is ``begin + k * frequency`` so that the last pruning update
     lands exactly on it (tfmot only prunes every ``frequency`` steps), and the
@@ -39,19 +42,25 @@ def pruning_schedule(pruning: dict, steps_per_epoch: int, epochs: int) -> sparsi
     end = begin + max(1, span // frequency) * frequency
     return sparsity.PolynomialDecay(
         initial_sparsity=0.0,
-        final_sparsity=float(pruning["sparsity"]),
+        final_sparsity=float(pruning["sparsity"] if target is None else target),
         begin_step=begin,
         end_step=end,
         frequency=frequency,
     )
 
 
-def prune(model: keras.Model, schedule: sparsity.PolynomialDecay) -> keras.Model:
-    """``model`` with every weight layer (QConv2D/QDense) wrapped for pruning."""
+def prune(
+    model: keras.Model,
+    schedule: sparsity.PolynomialDecay,
+    logits_schedule: sparsity.PolynomialDecay | None = None,
+) -> keras.Model:
+    """``model`` with every weight layer (QConv2D/QDense) wrapped for pruning; the
+    output layer ``logits`` on ``logits_schedule`` when one is given."""
 
     def wrap(layer: keras.layers.Layer) -> keras.layers.Layer:
         if isinstance(layer, QConv2D | QDense):
-            return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
+            own = logits_schedule if layer.name == "logits" and logits_schedule else schedule
+            return sparsity.prune_low_magnitude(layer, pruning_schedule=own)
         return layer.__class__.from_config(layer.get_config())
 
     return keras.models.clone_model(model, clone_function=wrap)

@@ -136,7 +136,12 @@ def train_student(
     if s["pruning"]["enabled"]:
         steps = -(-len(data[1]) // s["batch_size"])
         schedule = compression.pruning_schedule(s["pruning"], steps, epochs)
-        model = compression.prune(model, schedule)
+        logits_target = s["pruning"].get("logits_sparsity")  # runs made before it: absent
+        logits_schedule = (
+            None if logits_target is None
+            else compression.pruning_schedule(s["pruning"], steps, epochs, target=logits_target)
+        )  # fmt: skip
+        model = compression.prune(model, schedule, logits_schedule)
         callbacks.append(compression.sparsity.UpdatePruningStep())
     logits = teacher_logits if kd["enabled"] else None
     train_batches = batches(*data, logits, s["batch_size"], seed)

@@ -17,6 +17,7 @@ def _pruning(sparsity: float) -> dict:
     return {
         "enabled": True,
         "sparsity": sparsity,
+        "logits_sparsity": None,
         "begin_fraction": 0.1,
         "end_fraction": 0.6,
         "frequency": 25,

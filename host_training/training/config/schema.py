@@ -58,6 +58,9 @@ class Teacher(_Strict):
 class Pruning(_Strict):
     enabled: StrictBool
     sparsity: Fraction
+    #: The output layer's own target (``null``: ``sparsity``). A very sparse MLP keeps
+    #: too few of its 10-way layer's weights at the hidden layers' sparsity.
+    logits_sparsity: Fraction | None = None
     begin_fraction: Fraction
     end_fraction: Closed01
     frequency: Positive
