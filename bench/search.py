@@ -55,6 +55,7 @@ SEARCHES = {
             "filters": {"choice": [4, 6, 8, 10, 12, 16]},
             "weight_bits": {"choice": [3, 4, 5]},
         },
+        "budget": {"max_epochs": 20},
     },
     "cnn-1k": {
         "limits": {"nonzero_weights": 1000},
