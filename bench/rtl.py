@@ -15,7 +15,8 @@ Usage::
                         [--activation-bits B] [--train-subset N] [--data DIR]
 
 ``--weight-bits``/``--activation-bits`` default to the ``mlp`` preset's. The
-results file is rewritten after each net, so a stopped run keeps the nets done.
+results file is rewritten after each net, so a stopped run keeps the nets done. A net
+the conversion refuses (over the LUT budget) is recorded with the reason.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from record import HERE, header  # noqa: E402  (bench/ is sys.path[0])
 
 
 def bench_one(units: int, args: argparse.Namespace) -> dict:
+    from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
     from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
+    from pynq_mnist.host_training.training.run_dir import load_metrics
     from pynq_mnist.host_training.training.train import train
 
     pruning = {"sparsity": args.sparsity, "logits_sparsity": args.logits_sparsity}
@@ -44,15 +47,24 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
     }
     # one run directory per configuration, so that another one never resumes it
     tag = (
-        f"mlp{units}_s{args.sparsity:g}_e{args.epochs}_w{args.weight_bits}_a{args.activation_bits}"
+        f"mlp{units}_s{args.sparsity:g}_l{args.logits_sparsity}_e{args.epochs}"
+        f"_w{args.weight_bits}_a{args.activation_bits}_t{args.train_subset}"
     )
     runs = HERE / "runs" / "rtl"
     run_dir, bundle = runs / tag, runs / "bundles" / f"mnist_{tag.replace('.', 'p')}_rtl"
     t0 = time.perf_counter()
     train(config, run_dir, args.data)
     train_s = time.perf_counter() - t0
-    report = convert_rtl(run_dir, bundle, args.data)
-    return {"units": units, "config": config, "train_s": round(train_s, 1), **report}
+    done = {"tag": tag, "units": units, "config": config, "train_s": round(train_s, 1)}
+    try:
+        return done | convert_rtl(run_dir, bundle, args.data)
+    except ConversionError as e:  # e.g. over the LUT budget: a net tried, and why it stopped
+        student = load_metrics(run_dir)["student"]
+        return done | {
+            "refused": str(e),
+            "keras_accuracy": student["test_accuracy"],
+            "nonzero_weights": student["nonzero_weights"],
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,10 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pynq_mnist.atomic import write_text_atomic
 
-    results = {**header("rtl.py", sys.argv[1:] if argv is None else argv), "nets": []}
     out = HERE / "results" / "rtl.json"
+    # one file for every call: each net carries the command that made it, and a net
+    # benched again replaces its earlier entry
+    results = json.loads(out.read_text()) if out.is_file() else {"nets": []}
+    bench = header("rtl.py", sys.argv[1:] if argv is None else argv)
     for units in args.units:
-        results["nets"].append(bench_one(units, args))
+        net = {"bench": bench, **bench_one(units, args)}
+        results["nets"] = [n for n in results["nets"] if n.get("tag") != net["tag"]] + [net]
         write_text_atomic(out, json.dumps(results, indent=2, sort_keys=True) + "\n")
         print(f"wrote {out}", flush=True)
     return 0
