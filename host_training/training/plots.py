@@ -67,8 +67,10 @@ def search_front(
     max_epochs: int,
     references: list[dict],
     path: Path,
+    limit: int | None = None,
 ) -> None:
-    """Validation accuracy against ``cost``: every trial, the full-length front, references.
+    """Validation accuracy against ``cost``: every trial, the full-length front, references,
+    and the search's ``limit`` on that cost.
 
     Shorter Hyperband trials are drawn faintly: they rank candidates, and are
     not front points. References (hand presets) carry their own split's accuracy.
@@ -90,6 +92,8 @@ def search_front(
             ax.scatter(ref[cost], ref["accuracy"], marker="*", s=150, c="tab:green")
             ax.annotate(f"{ref['name']} ({ref['split']})", (ref[cost], ref["accuracy"]),
                         fontsize=8, xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    if limit is not None:
+        ax.axvline(limit, color="gray", ls="--", lw=1, label=f"limit ({limit:,})")
     ax.set(xlabel=cost.replace("_", " "), ylabel="validation accuracy")
     if trials and min(t[cost] for t in trials) > 0:
         ax.set_xscale("log")

@@ -155,6 +155,7 @@ def write_front(out: Path, settings: Settings, doc: dict) -> None:
         settings.budget.max_epochs,
         doc["references"],
         out / layout.PLOT,
+        limit=getattr(settings.limits, settings.cost),
     )
 
 
