@@ -11,6 +11,8 @@ input quantizer, because the encoded pixel already is the FPGA's ``ap_ufixed<8,0
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
@@ -26,27 +28,55 @@ def input_shape(arch: str) -> tuple[int, ...]:
     return (IMAGE_SHAPE[0] * IMAGE_SHAPE[1],) if arch == "mlp" else (*IMAGE_SHAPE, 1)
 
 
+def _stack(
+    name: str,
+    arch: str,
+    widths: dict,
+    conv_block: Callable[[int, int], list[layers.Layer]],
+    dense_block: Callable[[int, int], list[layers.Layer]],
+    head: list[layers.Layer],
+) -> keras.Sequential:
+    """The shape both families share: conv blocks (cnn: ``widths["filters"]``), then
+    hidden dense blocks (``widths["dense"]``, or ``widths["units"]`` for the MLP), then
+    ``head``; each block's layers come from its builder, numbered from 1."""
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(input_shape(arch), name="pixels"))
+    if arch == "cnn":
+        for i, filters in enumerate(widths["filters"], 1):
+            for layer in conv_block(i, filters):
+                model.add(layer)
+        model.add(layers.Flatten(name="flatten"))
+    for i, units in enumerate(widths["dense" if arch == "cnn" else "units"], 1):
+        for layer in dense_block(i, units):
+            model.add(layer)
+    for layer in head:
+        model.add(layer)
+    return model
+
+
 def build_teacher(config: dict) -> keras.Model:
     """The float teacher of ``config["arch"]`` (logits out)."""
     arch, t = config["arch"], config["teacher"]
-    model = keras.Sequential(name=f"teacher_{arch}")
-    model.add(keras.Input(input_shape(arch), name="pixels"))
-    if arch == "cnn":
-        for i, filters in enumerate(t["filters"], 1):
-            model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}"))
-            model.add(layers.BatchNormalization(momentum=0.9, name=f"bn{i}"))
-            model.add(layers.ReLU(name=f"relu{i}"))
-            model.add(layers.MaxPooling2D(2, name=f"pool{i}"))
-        model.add(layers.Flatten(name="flatten"))
-        widths = t["dense"]
-    else:
-        widths = t["units"]
-    for i, units in enumerate(widths, 1):
-        model.add(layers.Dropout(t["dropout"], name=f"dropout{i}"))
-        model.add(layers.Dense(units, activation="relu", name=f"dense{i}"))
-    model.add(layers.Dropout(t["dropout"], name="dropout_out"))
-    model.add(layers.Dense(NUM_CLASSES, name="logits"))
-    return model
+
+    def conv(i: int, filters: int) -> list[layers.Layer]:
+        return [
+            layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}"),
+            layers.BatchNormalization(momentum=0.9, name=f"bn{i}"),
+            layers.ReLU(name=f"relu{i}"),
+            layers.MaxPooling2D(2, name=f"pool{i}"),
+        ]
+
+    def dense(i: int, units: int) -> list[layers.Layer]:
+        return [
+            layers.Dropout(t["dropout"], name=f"dropout{i}"),
+            layers.Dense(units, activation="relu", name=f"dense{i}"),
+        ]
+
+    head = [
+        layers.Dropout(t["dropout"], name="dropout_out"),
+        layers.Dense(NUM_CLASSES, name="logits"),
+    ]
+    return _stack(f"teacher_{arch}", arch, t, conv, dense, head)
 
 
 def _weight_quantizers(bits: dict) -> dict:
@@ -65,24 +95,21 @@ def _relu(bits: dict, layer: str) -> QActivation:
 def build_student(student: dict, arch: str) -> keras.Model:
     """The quantized student described by ``student`` (a resolved ``config["student"]``)."""
     bits = layer_bits(student, arch)
-    model = keras.Sequential(name=f"student_{arch}")
-    model.add(keras.Input(input_shape(arch), name="pixels"))
-    if arch == "cnn":
-        for i, filters in enumerate(student["filters"], 1):
-            name = f"conv{i}"
-            model.add(QConv2D(filters, 3, name=name, **_weight_quantizers(bits[name])))
-            model.add(_relu(bits[name], name))
-            model.add(layers.MaxPooling2D(2, name=f"pool{i}"))
-        model.add(layers.Flatten(name="flatten"))
-        widths = student["dense"]
-    else:
-        widths = student["units"]
-    for i, units in enumerate(widths, 1):
+
+    def conv(i: int, filters: int) -> list[layers.Layer]:
+        name = f"conv{i}"
+        return [
+            QConv2D(filters, 3, name=name, **_weight_quantizers(bits[name])),
+            _relu(bits[name], name),
+            layers.MaxPooling2D(2, name=f"pool{i}"),
+        ]
+
+    def dense(i: int, units: int) -> list[layers.Layer]:
         name = f"dense{i}"
-        model.add(QDense(units, name=name, **_weight_quantizers(bits[name])))
-        model.add(_relu(bits[name], name))
-    model.add(QDense(NUM_CLASSES, name="logits", **_weight_quantizers(bits["logits"])))
-    return model
+        return [QDense(units, name=name, **_weight_quantizers(bits[name])), _relu(bits[name], name)]
+
+    head = [QDense(NUM_CLASSES, name="logits", **_weight_quantizers(bits["logits"]))]
+    return _stack(f"student_{arch}", arch, student, conv, dense, head)
 
 
 #: Light augmentation: shifts of up to this many pixels, rotations of up to this many degrees.
