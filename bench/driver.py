@@ -64,7 +64,7 @@ def hls4ml_design():
 
     return replace(
         PYNQ_Z2,
-        dma=Cell(f"hier_0/{PYNQ_Z2.dma.instance}", PYNQ_Z2.dma.vlnv),
+        dma=replace(PYNQ_Z2.dma, path=f"hier_0/{PYNQ_Z2.dma.instance}"),
         ip=Cell("hier_0/myproject_axi_0", Vlnv("xilinx.com", "hls", "myproject_axi", "1.0")),
         ip_ports=IpPorts(input="in_r", output="out_r"),
         dma_burst_size=256,

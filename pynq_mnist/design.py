@@ -62,11 +62,26 @@ class Vlnv:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """An address segment a cell's registers answer at: ``[base, base + size)``."""
+
+    base: int
+    size: int
+
+    @property
+    def high(self) -> int:
+        """The segment's last address (Vivado's ``C_HIGHADDR``)."""
+        return self.base + self.size - 1
+
+
+@dataclass(frozen=True)
 class Cell:
-    """One cell of the block design: its path (``hier/name`` or ``name``) and its IP."""
+    """One cell of the block design: its path (``hier/name`` or ``name``), its IP and,
+    for a cell with registers on GP0, its address segment."""
 
     path: str
     vlnv: Vlnv
+    segment: Segment | None = None
 
     @property
     def instance(self) -> str:
@@ -117,13 +132,7 @@ class BlockDesign:
     fclk0_mhz: float
     io_pll_mhz: float
     ddr_partno: str
-    #: Address map: the DMA's registers and the latency counter's on GP0, DDR on HP0.
-    dma_lite_base: int
-    dma_lite_range: int
-    timer_base: int
-    timer_range: int
-    ip_reset_base: int
-    ip_reset_range: int
+    #: The DDR the DMA reaches through HP0 (the register segments are the cells').
     ddr_range: int
 
     def with_ip(self, vlnv: Vlnv, path: str | None = None) -> BlockDesign:
@@ -142,11 +151,20 @@ PYNQ_Z2 = BlockDesign(
     board_part_pattern="tul.com.tw:pynq-z2:part0:*",
     bd_name="pynq_mnist",
     ps=Cell("processing_system7_0", Vlnv(_XILINX, "ip", "processing_system7", "5.5")),
-    dma=Cell("axi_dma_0", Vlnv(_XILINX, "ip", "axi_dma", "7.1")),
+    # The segments: Vivado's usual addresses for an AXI DMA, a module reference and
+    # a first AXI GPIO on GP0 (the base overlay's start at these too); any free
+    # GP0 address would do.
+    dma=Cell("axi_dma_0", Vlnv(_XILINX, "ip", "axi_dma", "7.1"), Segment(0x40400000, 0x10000)),
     ip=Cell("nn_0", IP_VLNV),
     reset=Cell("rst_fclk0", Vlnv(_XILINX, "ip", "proc_sys_reset", "5.0")),
-    timer=Cell("stream_timer_0", Vlnv(_XILINX, "module_ref", "stream_timer", "1.0")),
-    ip_reset=Cell("ip_reset_gpio", Vlnv(_XILINX, "ip", "axi_gpio", "2.0")),
+    timer=Cell(
+        "stream_timer_0",
+        Vlnv(_XILINX, "module_ref", "stream_timer", "1.0"),
+        Segment(0x43C00000, 0x1000),
+    ),
+    ip_reset=Cell(
+        "ip_reset_gpio", Vlnv(_XILINX, "ip", "axi_gpio", "2.0"), Segment(0x41200000, 0x10000)
+    ),
     ip_reset_and=Cell("ip_reset_and", Vlnv(_XILINX, "ip", "util_vector_logic", "2.0")),
     ctrl_interconnect=Cell("ctrl_interconnect", Vlnv(_XILINX, "ip", "smartconnect", "1.0")),
     mem_interconnect=Cell("mem_interconnect", Vlnv(_XILINX, "ip", "smartconnect", "1.0")),
@@ -160,14 +178,6 @@ PYNQ_Z2 = BlockDesign(
     # The PYNQ-Z2's FCLKs divide the IO PLL (1 GHz from the 50 MHz PS crystal).
     io_pll_mhz=1000.0,
     ddr_partno="MT41J256M16 RE-125",
-    # Vivado's usual address for an AXI DMA on GP0 (any free GP0 address would do).
-    dma_lite_base=0x40400000,
-    dma_lite_range=0x10000,
-    timer_base=0x43C00000,
-    timer_range=0x1000,
-    # Vivado's usual first AXI GPIO address on GP0 (the base overlay's start here too).
-    ip_reset_base=0x41200000,
-    ip_reset_range=0x10000,
     ddr_range=0x20000000,  # 512 MiB on the PYNQ-Z2
 )
 

@@ -47,15 +47,15 @@ def test_emulated_hwh_has_the_block_designs_cells_and_addresses(tmp_path):
     (tmp_path / "d.bit").write_text("placeholder")
     ol = pynq.Overlay(str(tmp_path / "d.bit"), device=EmulatedDevice(synthetic_ip))
     dma = ol.ip_dict[PYNQ_Z2.dma.path]
-    assert dma["phys_addr"] == PYNQ_Z2.dma_lite_base
-    assert dma["addr_range"] == PYNQ_Z2.dma_lite_range
+    assert dma["phys_addr"] == PYNQ_Z2.dma.segment.base
+    assert dma["addr_range"] == PYNQ_Z2.dma.segment.size
     p = dma["parameters"]
     assert int(p["c_mm2s_burst_size"]) == int(p["c_s2mm_burst_size"]) == PYNQ_Z2.dma_burst_size
     assert int(p["c_sg_length_width"]) == PYNQ_Z2.dma_length_width_bits
     assert int(p["c_m_axis_mm2s_tdata_width"]) == PYNQ_Z2.stream_width_bits
     gpio = ol.ip_dict[PYNQ_Z2.ip_reset.path]
-    assert gpio["phys_addr"] == PYNQ_Z2.ip_reset_base
-    assert gpio["addr_range"] == PYNQ_Z2.ip_reset_range
+    assert gpio["phys_addr"] == PYNQ_Z2.ip_reset.segment.base
+    assert gpio["addr_range"] == PYNQ_Z2.ip_reset.segment.size
 
 
 def test_emulated_hwh_parameters_are_the_described_ones():

@@ -214,7 +214,7 @@ def test_dry_run_design_graph_follows_the_metadata(tmp_path, arch):
     # address map
     assert [f"{PS}/Data", f"{DMA}/S_AXI_LITE/Reg", "0x40400000", "0x10000"] in g.addresses
     design = bd_params.DESIGN
-    gpio_at = [f"0x{design.ip_reset_base:08X}", f"0x{design.ip_reset_range:X}"]
+    gpio_at = [f"0x{design.ip_reset.segment.base:08X}", f"0x{design.ip_reset.segment.size:X}"]
     assert [f"{PS}/Data", f"{GPIO}/S_AXI/Reg", *gpio_at] in g.addresses
     for space in ("Data_MM2S", "Data_S2MM"):
         assert [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.bundle import BundleError, BundleMetadata
-from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2
+from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2, Cell
 
 _PORT_KEYS = {
     "ip_in_port": "input",
@@ -77,7 +77,7 @@ def latency_counter_info() -> dict:
     """Where the board finds the latency counter: recorded in ``bundle.json`` ``build``."""
     return {
         "instance": DESIGN.timer.path,
-        "base_address": f"0x{DESIGN.timer_base:08X}",
+        "base_address": f"0x{DESIGN.timer.segment.base:08X}",
         "id": f"0x{TIMER_ID:08X}",
         "registers": {name: f"0x{offset:02X}" for name, offset in TIMER_REGISTERS.items()},
         "what": "cycles from the first input beat to the output beat with TLAST, last run",
@@ -95,6 +95,14 @@ def check_target(meta: BundleMetadata) -> None:
         raise BundleError(
             f"bundle name {meta.name!r} cannot name a bitstream: use letters, digits and _"
         )
+
+
+def _segment_params(name: str, cell: Cell) -> dict[str, str]:
+    """``<name>_base`` and ``<name>_range`` of a cell's segment, as the Tcl reads them."""
+    return {
+        f"{name}_base": f"0x{cell.segment.base:08X}",
+        f"{name}_range": f"0x{cell.segment.size:X}",
+    }
 
 
 def design_params(
@@ -145,15 +153,12 @@ def design_params(
         "dma_burst_size": DESIGN.dma_burst_size,
         "fclk0_mhz": f"{float(meta.ip['clock_mhz']):g}",
         "hp0_width_bits": DESIGN.hp0_width_bits,
-        "dma_lite_base": f"0x{DESIGN.dma_lite_base:08X}",
-        "dma_lite_range": f"0x{DESIGN.dma_lite_range:X}",
+        **_segment_params("dma_lite", DESIGN.dma),
         "ddr_range": f"0x{DESIGN.ddr_range:X}",
         "latency_counter": int(latency_counter),
         "timer_rtl": str(TIMER_RTL),
-        "timer_base": f"0x{DESIGN.timer_base:08X}",
-        "timer_range": f"0x{DESIGN.timer_range:X}",
-        "ip_reset_base": f"0x{DESIGN.ip_reset_base:08X}",
-        "ip_reset_range": f"0x{DESIGN.ip_reset_range:X}",
+        **_segment_params("timer", DESIGN.timer),
+        **_segment_params("ip_reset", DESIGN.ip_reset),
         **{f"ip_reset_{k.lower()}": v for k, v in IP_RESET_PARAMS.items()},
         "out_dir": str(Path(out_dir).resolve()),
         "jobs": int(jobs),

@@ -30,46 +30,31 @@ module stream_timer #(
     (* X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 aresetn RST" *)
     (* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *)
     input  wire                   aresetn,
-    // input path: DMA -> s_axis_in -> m_axis_in -> IP
+    // The two stream paths, DMA -> s_axis_in -> m_axis_in -> IP and
+    // IP -> s_axis_out -> m_axis_out -> DMA, declared signal by signal. Vivado
+    // infers each AXI4-Stream interface from the <bus>_t<signal> names (UG994).
     input  wire [8*IN_BYTES-1:0]  s_axis_in_tdata,
-    input  wire [IN_BYTES-1:0]    s_axis_in_tkeep,
-    input  wire                   s_axis_in_tlast,
-    input  wire                   s_axis_in_tvalid,
-    output wire                   s_axis_in_tready,
     output wire [8*IN_BYTES-1:0]  m_axis_in_tdata,
-    output wire [IN_BYTES-1:0]    m_axis_in_tkeep,
-    output wire                   m_axis_in_tlast,
-    output wire                   m_axis_in_tvalid,
-    input  wire                   m_axis_in_tready,
-    // output path: IP -> s_axis_out -> m_axis_out -> DMA
     input  wire [8*OUT_BYTES-1:0] s_axis_out_tdata,
-    input  wire [OUT_BYTES-1:0]   s_axis_out_tkeep,
-    input  wire                   s_axis_out_tlast,
-    input  wire                   s_axis_out_tvalid,
-    output wire                   s_axis_out_tready,
     output wire [8*OUT_BYTES-1:0] m_axis_out_tdata,
+    input  wire [IN_BYTES-1:0]    s_axis_in_tkeep,
+    output wire [IN_BYTES-1:0]    m_axis_in_tkeep,
+    input  wire [OUT_BYTES-1:0]   s_axis_out_tkeep,
     output wire [OUT_BYTES-1:0]   m_axis_out_tkeep,
-    output wire                   m_axis_out_tlast,
-    output wire                   m_axis_out_tvalid,
-    input  wire                   m_axis_out_tready,
-    // AXI4-Lite registers
-    input  wire [4:0]             s_axi_awaddr,
-    input  wire                   s_axi_awvalid,
-    output wire                   s_axi_awready,
+    input  wire                   s_axis_in_tlast, s_axis_in_tvalid, m_axis_in_tready,
+    output wire                   m_axis_in_tlast, m_axis_in_tvalid, s_axis_in_tready,
+    input  wire                   s_axis_out_tlast, s_axis_out_tvalid, m_axis_out_tready,
+    output wire                   m_axis_out_tlast, m_axis_out_tvalid, s_axis_out_tready,
+    // AXI4-Lite registers: write address/data/response, then read address/data
+    input  wire [4:0]             s_axi_awaddr, s_axi_araddr,
     input  wire [31:0]            s_axi_wdata,
     input  wire [3:0]             s_axi_wstrb,
-    input  wire                   s_axi_wvalid,
-    output wire                   s_axi_wready,
-    output wire [1:0]             s_axi_bresp,
-    output reg                    s_axi_bvalid,
-    input  wire                   s_axi_bready,
-    input  wire [4:0]             s_axi_araddr,
-    input  wire                   s_axi_arvalid,
-    output wire                   s_axi_arready,
-    output reg  [31:0]            s_axi_rdata,
-    output wire [1:0]             s_axi_rresp,
-    output reg                    s_axi_rvalid,
-    input  wire                   s_axi_rready
+    input  wire                   s_axi_awvalid, s_axi_wvalid, s_axi_bready,
+    input  wire                   s_axi_arvalid, s_axi_rready,
+    output wire                   s_axi_awready, s_axi_wready, s_axi_arready,
+    output wire [1:0]             s_axi_bresp, s_axi_rresp,
+    output reg                    s_axi_bvalid, s_axi_rvalid,
+    output reg  [31:0]            s_axi_rdata
 );
     localparam [31:0] ID = 32'h53544D52;
     localparam [31:0] MAX = 32'hFFFFFFFF;

@@ -174,15 +174,15 @@ def design_hwh(
 
     if ip_reset:
         gpio = _module(modules, design.ip_reset)
-        base, size = design.ip_reset_base, design.ip_reset_range
+        seg = design.ip_reset.segment
         _params(
             gpio,
             {
                 **IP_RESET_PARAMS,
                 "C_ALL_INPUTS": 0,
                 "C_IS_DUAL": 0,
-                "C_BASEADDR": f"0x{base:08X}",
-                "C_HIGHADDR": f"0x{base + size - 1:08X}",
+                "C_BASEADDR": f"0x{seg.base:08X}",
+                "C_HIGHADDR": f"0x{seg.high:08X}",
                 "EDK_IPTYPE": "PERIPHERAL",
             },
         )
@@ -203,24 +203,10 @@ def design_hwh(
     _bus(busses, "M_AXI_GP0", "ps7_M_AXI_GP0", "MASTER", "aximm", 32)
     _bus(busses, "S_AXI_HP0", "dma_M_AXI_MM2S", "SLAVE", "aximm", design.hp0_width_bits)
     mmap = ET.SubElement(ps, "MEMORYMAP")
-    _memrange(
-        mmap,
-        dma_cell.instance,
-        "S_AXI_LITE",
-        "M_AXI_GP0",
-        design.dma_lite_base,
-        design.dma_lite_range,
-        "REGISTER",
-    )
-    if ip_reset:
+    registers = [(dma_cell, "S_AXI_LITE")] + ([(design.ip_reset, "S_AXI")] if ip_reset else [])
+    for cell, port in registers:
         _memrange(
-            mmap,
-            design.ip_reset.instance,
-            "S_AXI",
-            "M_AXI_GP0",
-            design.ip_reset_base,
-            design.ip_reset_range,
-            "REGISTER",
+            mmap, cell.instance, port, "M_AXI_GP0", cell.segment.base, cell.segment.size, "REGISTER"
         )
 
     ET.indent(root)
