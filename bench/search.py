@@ -89,19 +89,17 @@ def _pick(cli: list[str], data: list[str], search_dir: Path, args, preset: str) 
         wall = _run(train)
     except subprocess.CalledProcessError as e:
         return {"limits": limits, "error": f"exit {e.returncode}"}
-    m = rd.load_metrics(run)
+    student = rd.load_metrics(run)["student"]
     pick = rd.read_json(run / "search_pick.json")["trial"]
     return {
         "command": shlex.join(train[2:]),
         "limits": limits,
         "trial": pick["trial_id"],
         "val_accuracy": pick["val_accuracy"],
-        "test_accuracy": m["student"]["test_accuracy"],
-        "nonzero_weights": m["student"]["nonzero_weights"],
-        "max_weight_bits": m["student"]["max_weight_bits"],
-        "student": m["student"]["config"],
+        **{k: student[k] for k in ("test_accuracy", "nonzero_weights", "max_weight_bits")},
+        "student": student["config"],
         "target_test_accuracy": target,
-        "target_met": None if args.quick else m["student"]["test_accuracy"] >= target,
+        "target_met": None if args.quick else student["test_accuracy"] >= target,
         "wall_seconds": wall,
     }
 

@@ -24,6 +24,7 @@ Only numpy and the standard library are imported: this runs on the board.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,11 +36,17 @@ from pynq_mnist.network_file import NetworkFileError, read_network
 _BATCH_ELEMENTS = 2**18
 
 
+# Layers are dataclasses: the fields after ``name, in_t, out_t`` are each kind's own.
+_layer = dataclass(frozen=True, eq=False, repr=False)
+
+
+@_layer
 class _Layer:
     """A layer: raw integers of ``in_t`` in, raw integers of ``out_t`` out."""
 
-    def __init__(self, name: str, in_t: FixedType, out_t: FixedType):
-        self.name, self.in_t, self.out_t = name, in_t, out_t
+    name: str
+    in_t: FixedType
+    out_t: FixedType
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -48,25 +55,21 @@ class _Layer:
         return f"{type(self).__name__}({self.name!r} -> {self.out_t})"
 
 
+@_layer
 class _Input(_Layer):
     """Raw pixel bytes, with ``pixel_frac_bits`` fraction bits, cast to the input type."""
 
-    def __init__(self, name: str, out_t: FixedType, pixel_frac_bits: int):
-        super().__init__(name, out_t, out_t)
-        self.pixel_frac_bits = pixel_frac_bits
+    pixel_frac_bits: int
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return requantize(x, self.pixel_frac_bits, self.out_t)
 
 
+@_layer
 class _Cast(_Layer):
     """Linear activation, flatten/reshape: the value, cast to the result type."""
 
-    def __init__(
-        self, name: str, in_t: FixedType, out_t: FixedType, shape: tuple[int, ...] | None = None
-    ):
-        super().__init__(name, in_t, out_t)
-        self.shape = shape
+    shape: tuple[int, ...] | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.shape is not None:
@@ -74,17 +77,15 @@ class _Cast(_Layer):
         return requantize(x, self.in_t.frac, self.out_t)
 
 
+@_layer
 class _Relu(_Layer):
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return requantize(np.maximum(x, 0), self.in_t.frac, self.out_t)
 
 
+@_layer
 class _ZeroPad2D(_Layer):
-    def __init__(
-        self, name: str, in_t: FixedType, out_t: FixedType, pads: tuple[int, int, int, int]
-    ):
-        super().__init__(name, in_t, out_t)
-        self.pads = pads  # top, bottom, left, right
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return requantize(_pad(x, self.pads), self.in_t.frac, self.out_t)
@@ -97,24 +98,12 @@ def _pad(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
 
 
+@_layer
 class _MaxPool2D(_Layer):
-    def __init__(
-        self,
-        name: str,
-        in_t: FixedType,
-        out_t: FixedType,
-        accum_t: FixedType,
-        pool: tuple[int, int],
-        stride: tuple[int, int],
-        cast_before_max: bool,
-    ):
-        super().__init__(name, in_t, out_t)
-        self.accum_t, self.pool, self.stride, self.cast_before_max = (
-            accum_t,
-            pool,
-            stride,
-            cast_before_max,
-        )
+    accum_t: FixedType
+    pool: tuple[int, int]
+    stride: tuple[int, int]
+    cast_before_max: bool
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         (ph, pw), (sh, sw) = self.pool, self.stride
@@ -199,28 +188,20 @@ class _MultiplyAccumulate:
         return out
 
 
+@_layer
 class _Dense(_Layer):
-    def __init__(self, name: str, in_t: FixedType, out_t: FixedType, mac: _MultiplyAccumulate):
-        super().__init__(name, in_t, out_t)
-        self.mac = mac
+    mac: _MultiplyAccumulate
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return requantize(self.mac(x.reshape(x.shape[0], -1)), self.mac.accum_t.frac, self.out_t)
 
 
+@_layer
 class _Conv2D(_Layer):
-    def __init__(
-        self,
-        name: str,
-        in_t: FixedType,
-        out_t: FixedType,
-        mac: _MultiplyAccumulate,
-        kernel: tuple[int, int],
-        stride: tuple[int, int],
-        pads: tuple[int, int, int, int],
-    ):
-        super().__init__(name, in_t, out_t)
-        self.mac, self.kernel, self.stride, self.pads = mac, kernel, stride, pads
+    mac: _MultiplyAccumulate
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = _pad(x, self.pads)
@@ -345,7 +326,7 @@ def _build_layers(graph: dict, arrays: dict, source: str, pixel_frac_bits: int) 
         try:
             out_t = FixedType.from_dict(spec["result_t"])
             if kind == "input":
-                layer: _Layer = _Input(name, out_t, pixel_frac_bits)
+                layer: _Layer = _Input(name, out_t, out_t, pixel_frac_bits)
             elif in_t is None:
                 raise NetworkFileError("the first layer must be the input")
             elif kind in ("dense", "conv2d"):

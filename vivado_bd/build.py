@@ -85,37 +85,31 @@ REPORTS_DIR = "reports"
 
 @dataclasses.dataclass(frozen=True)
 class WorkDirs:
-    """The folders of one bundle's build."""
+    """The folders of one bundle's build (and the stamp of a finished HLS run)."""
 
     root: Path
+    logs: Path
+    hls: Path
+    hls_stamp: Path
+    ip_repo: Path
+    csynth: Path
+    vivado: Path
+    out: Path
 
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def hls(self) -> Path:
-        return self.root / "hls"
-
-    @property
-    def hls_stamp(self) -> Path:
-        return self.root / "hls.done.json"
-
-    @property
-    def ip_repo(self) -> Path:
-        return self.hls / "ip_repo"
-
-    @property
-    def csynth(self) -> Path:
-        return self.hls / "reports" / "csynth.xml"
-
-    @property
-    def vivado(self) -> Path:
-        return self.root / "vivado"
-
-    @property
-    def out(self) -> Path:
-        return self.vivado / "out"
+    @classmethod
+    def under(cls, root: Path) -> WorkDirs:
+        """The layout below ``root``: ``logs/``, ``hls/`` and ``vivado/``."""
+        hls, vivado = root / "hls", root / "vivado"
+        return cls(
+            root,
+            logs=root / "logs",
+            hls=hls,
+            hls_stamp=root / "hls.done.json",
+            ip_repo=hls / "ip_repo",
+            csynth=hls / "reports" / "csynth.xml",
+            vivado=vivado,
+            out=vivado / "out",
+        )
 
 
 def _say(msg: str) -> None:
@@ -387,7 +381,7 @@ def build_overlay(
         )
     hls, vivado = _tools(bundle.metadata)
     _say(f"tools: {hls or 'no HLS (an RTL IP)'}, {vivado}")
-    work = WorkDirs(bundle.path.resolve() / "build")
+    work = WorkDirs.under(bundle.path.resolve() / "build")
     work.logs.mkdir(parents=True, exist_ok=True)
     with _only_build(work):
         if force:
