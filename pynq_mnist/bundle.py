@@ -379,6 +379,11 @@ class OutputFormat:
 # --------------------------------------------------------------------------- sections
 
 
+def _only(backend: str) -> Any:
+    """An optional field that only one backend (:data:`IP_BACKENDS`) writes."""
+    return field(default=None, metadata={"backend": backend})
+
+
 class _Section(Mapping):
     """A typed section of ``bundle.json``, also readable by key as the JSON it is written as.
 
@@ -394,6 +399,11 @@ class _Section(Mapping):
     def keys_required(cls) -> tuple[str, ...]:
         """The keys without a default."""
         return tuple(f.name for f in fields(cls) if f.default is MISSING)
+
+    @classmethod
+    def keys_of_other_backends(cls, backend: str) -> tuple[str, ...]:
+        """The keys that only another backend than ``backend`` writes."""
+        return tuple(f.name for f in fields(cls) if f.metadata.get("backend", backend) != backend)
 
     @classmethod
     def _open(cls, d: Any, source: str, section: str) -> str:
@@ -430,18 +440,18 @@ class IpSection(_Section):
     part: str
     clock_mhz: float
     target_ii_cycles: int
-    target_ii_stages: dict | None = None
     target_ii_basis: str | None = None
+    target_ii_stages: dict | None = _only("hls")
     ports: dict | None = None
-    hls4ml: dict | None = None
+    hls4ml: dict | None = _only("hls")
     #: What made the IP (:data:`IP_BACKENDS`); absent means ``"hls"``.
     backend: str | None = None
     #: The rtl backend's measured facts (Verilator, Yosys, da4ml), in clock cycles.
-    latency_cycles: int | None = None
-    timing: dict | None = None
-    rtl: dict | None = None
-    resources: dict | None = None
-    tool_seconds: dict | None = None
+    latency_cycles: int | None = _only("rtl")
+    timing: dict | None = _only("rtl")
+    rtl: dict | None = _only("rtl")
+    resources: dict | None = _only("rtl")
+    tool_seconds: dict | None = _only("rtl")
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> IpSection:
@@ -519,12 +529,13 @@ class ModelSection(_Section):
 
     arch: str
     run_dir: str
-    student_sha256: str | None = None
-    hls4ml_config_sha256: str | None = None
-    logit_type: str | None = None
+    #: The hls backend: the hls4ml configuration's hash, the logits' type in the IP.
+    hls4ml_config_sha256: str | None = _only("hls")
+    logit_type: str | None = _only("hls")
     #: The rtl backend: the student's nonzero weights, the logits' fraction bits in the RTL.
-    nonzero_weights: int | None = None
-    logit_frac_bits_on_chip: int | None = None
+    nonzero_weights: int | None = _only("rtl")
+    logit_frac_bits_on_chip: int | None = _only("rtl")
+    student_sha256: str | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> ModelSection:
@@ -567,15 +578,15 @@ class AccuracySection(_Section):
     keras: float
     emulated: float
     agreement: float
-    csim_bit_exact: bool | None = None
+    csim_bit_exact: bool | None = _only("hls")
     run_metrics_test_accuracy: float | None = None
     disagreements: dict | None = None
     #: hls4ml backends whose sources were compiled and found bit-exact (see convert).
-    bit_exact_backends: tuple[str, ...] | None = None
+    bit_exact_backends: tuple[str, ...] | None = _only("hls")
     #: Files in which the Vitis backend's sources differ from the Vivado backend's.
-    vitis_differences: tuple[str, ...] | None = None
+    vitis_differences: tuple[str, ...] | None = _only("hls")
     #: The rtl backend: the Verilator-simulated RTL equals the numpy reference bit for bit.
-    reference_bit_exact: bool | None = None
+    reference_bit_exact: bool | None = _only("rtl")
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> AccuracySection:
@@ -605,19 +616,26 @@ class AccuracySection(_Section):
         )
 
 
+#: A file's path inside the bundle folder: relative and POSIX (checked on read).
+BundlePath = str
+#: The path of a file that not every bundle has.
+OptionalBundlePath = BundlePath | None
+
+
 @dataclass(frozen=True, eq=True)
 class FilesSection(_Section):
     """The bundle's files, as paths inside the bundle folder."""
 
-    golden: str
-    emulator: str
+    golden: BundlePath
+    emulator: BundlePath
     #: The IP's sources: the HLS project (hls backend) or the Verilog folder (rtl backend).
-    hls: str | None = None
-    rtl: str | None = None
-    network: str | None = None
-    bitstream: str | None = None
-    hwh: str | None = None
-    reports: str | None = None
+    hls: OptionalBundlePath = None
+    rtl: OptionalBundlePath = None
+    network: OptionalBundlePath = None
+    #: What ``build-overlay`` adds.
+    bitstream: OptionalBundlePath = None
+    hwh: OptionalBundlePath = None
+    reports: OptionalBundlePath = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> FilesSection:
@@ -826,6 +844,16 @@ class BundleMetadata:
                 f"{source}: files.{needs} is missing: an ip.backend {self.backend!r} bundle "
                 f"carries its IP's sources there; convert the model again"
             )
+        # A fact only one backend measures, in a bundle another backend made, is a hand
+        # edit or a mix-up of two bundles: refused rather than shown as measured.
+        for key in _SECTIONS:
+            section = getattr(self, key)
+            for name in section.keys_of_other_backends(self.backend):
+                if getattr(section, name) is not None:
+                    raise BundleError(
+                        f"{source}: {key}.{name} is written only by another backend than "
+                        f"this bundle's ({self.backend!r}); remove it, or convert the model again"
+                    )
 
         def fail(msg: str) -> None:
             raise BundleError(f"{source}: {msg}")

@@ -266,6 +266,9 @@ def _set(*path_value):
         (_set("accuracy", "reference_bit_exact", 1), "accuracy.reference_bit_exact", "true"),
         (_set("files", {"golden": "g.npz", "emulator": "e.so"}), "files", "missing key 'hls'"),
         (_set("ip", "backend", "rtl"), "files.rtl", "is missing"),
+        # a fact of the other backend: a hand edit or two bundles mixed up
+        (_set("model", "nonzero_weights", 626), "model.nonzero_weights", "another backend"),
+        (_set("ip", "tool_seconds", {"yosys_s": 1.0}), "ip.tool_seconds", "another backend"),
     ],
 )
 def test_every_bad_value_is_refused_naming_its_key(change, key, message):
@@ -297,6 +300,9 @@ def test_an_rtl_bundle_validates_and_an_hls_bundle_is_unchanged():
     rtl = BundleMetadata.from_dict(d)
     assert rtl.backend == "rtl" and rtl.files.hls is None and rtl.ip["latency_cycles"] == 18
     assert BundleMetadata.from_dict(rtl.to_dict()) == rtl
+    d["model"]["logit_type"] = "ap_fixed<8,3>"  # the hls backend's fact
+    with pytest.raises(BundleError, match="model.logit_type is written only by another backend"):
+        BundleMetadata.from_dict(d)
 
 
 def test_output_pack_is_the_inverse_of_unpack():
