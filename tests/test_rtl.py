@@ -375,3 +375,40 @@ def test_the_search_measures_rtl_luts_as_the_conversion_does(mlp_run_dir, rtl_bu
     costs = student_costs(model, "mlp", ("rtl_lut_estimate",))
     recorded = rtl_bundle.metadata.ip["resources"]["da4ml_estimate"]["lut"]
     assert costs["rtl_lut_estimate"] == recorded > 0
+
+
+def test_a_student_that_reads_the_top_pixel_bits_is_exact_through_da4ml_and_numpy(tmp_path):
+    """``student.input_bits``: Keras, the numpy reference and da4ml's logic agree, and
+    they compute on the truncated pixels (the full bytes give other logits)."""
+    from pynq_mnist import encoding
+    from pynq_mnist.host_training.conversion.hls4ml_config import check_student
+    from pynq_mnist.host_training.conversion.rtl.network import (
+        mlp_from_student,
+        write_network_file,
+    )
+    from pynq_mnist.host_training.conversion.rtl.trace import trace_network
+    from pynq_mnist.host_training.training import run_dir as rd
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.models import build_student
+
+    student = resolve({"arch": "mlp", "student": {"units": [8], "input_bits": 3}}, preset="smoke")
+    rd.save_model(build_student(student["student"], "mlp"), tmp_path / rd.STUDENT)
+    model = rd.load_model(tmp_path / rd.STUDENT)  # as conversion reads it
+    mlp = mlp_from_student(model)
+    assert mlp.input_bits == 3
+    frames = random_frames(200, seed=3)
+
+    def reference(net):
+        write_network_file(net, tmp_path / "net.npz")
+        return CpuReference.from_file(tmp_path / "net.npz", encoding.PIXEL_BITS).logits(frames)
+
+    logits = reference(mlp)
+    keras_logits = model(encoding.to_network_input(frames)).numpy()
+    np.testing.assert_array_equal(keras_logits, logits)
+    da4ml_logits = trace_network(mlp).predict(frames * encoding.PIXEL_SCALE)
+    np.testing.assert_array_equal(da4ml_logits, logits)
+    from dataclasses import replace
+
+    assert not np.array_equal(reference(replace(mlp, input_bits=encoding.PIXEL_BITS)), logits)
+    with pytest.raises(ConversionError, match="only the rtl backend builds"):
+        check_student(model)

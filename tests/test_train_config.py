@@ -36,6 +36,19 @@ BAD = [
         r"student\.pruning\.logits_sparsity: Input should be less than 1, got 1\.0",
     ),
     (
+        {"arch": "mlp", "student": {"input_bits": 9}},
+        r"student\.input_bits: Input should be less than or equal to 8, got 9",
+    ),
+    (
+        {"arch": "mlp", "student": {"input_bits": 0}},
+        r"student\.input_bits: Input should be greater than or equal to 1, got 0",
+    ),
+    ({"arch": "mlp", "student": {"input_bits": "4"}}, r"student\.input_bits: Input should be"),
+    (
+        {"arch": "cnn", "student": {"input_bits": 4}},
+        r"student: input_bits is built by the rtl backend, which converts MLP students only",
+    ),
+    (
         {"arch": "cnn", "student": {"pruning": {"sparsity": -0.1}}},
         r"student\.pruning\.sparsity: Input should be greater than or equal to 0, got -0\.1",
     ),

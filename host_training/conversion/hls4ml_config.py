@@ -48,11 +48,17 @@ class ConversionError(ValueError):
 # --------------------------------------------------------------------------- checks
 
 
-def check_student(model) -> None:
-    """Raise :class:`ConversionError` unless the model is a convertible student."""
+def check_student(model, backend: str = "hls") -> None:
+    """Raise :class:`ConversionError` unless the model is a student ``backend`` converts."""
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind not in SUPPORTED_LAYERS:
+        if kind == "TruncatePixels" and backend != "rtl":
+            raise ConversionError(
+                f"layer {layer.name!r} keeps the top {layer.bits} bits of each pixel "
+                "(student.input_bits), which only the rtl backend builds: convert with "
+                "--backend rtl, or train with student.input_bits null"
+            )
+        if kind not in SUPPORTED_LAYERS | {"TruncatePixels"}:
             raise ConversionError(
                 f"layer {layer.name!r} is a {kind}; the converter takes only "
                 f"{', '.join(sorted(SUPPORTED_LAYERS))}"

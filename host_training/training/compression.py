@@ -20,6 +20,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 )
 
 from pynq_mnist import encoding
+from pynq_mnist.host_training.training.models import TruncatePixels
 
 keras = tf.keras
 sparsity = tfmot.sparsity.keras
@@ -101,6 +102,9 @@ def cost(model: keras.Model, count: str = "quantized") -> dict:
     bits: dict[str, dict[str, int]] = {}
     for outer in model.layers:
         layer = _unwrap(outer)
+        if isinstance(layer, TruncatePixels):
+            in_bits = layer.bits
+            continue
         if isinstance(layer, QActivation):
             in_bits = int(layer.quantizer.bits)
             # activations are named "<weight layer>_relu" (models.py)

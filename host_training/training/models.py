@@ -5,8 +5,10 @@ only what hls4ml 1.3.0 converts cleanly: ``QConv2D``, ``QDense``,
 ``QActivation('quantized_relu(bits,int)')``, ``MaxPooling2D`` and ``Flatten``;
 weights and biases are ``quantized_bits(bits, integer, alpha=1)``; there is no
 batch norm and no softmax. The last layer is a linear ``QDense`` named
-``logits``. Inputs are ``encoding.to_network_input(pixels)`` as they are: no
-input quantizer, because the encoded pixel already is the FPGA's ``ap_ufixed<8,0>``.
+``logits``. Inputs are ``encoding.to_network_input(pixels)``, the FPGA's
+``ap_ufixed<8,0>``; a student with ``input_bits`` keeps only the top bits of each
+pixel (:class:`TruncatePixels`), which costs no logic and halves the first layer's
+adders at 4 bits (the rtl backend takes it; hls4ml's does not).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
+from pynq_mnist import encoding
 from pynq_mnist.host_training.training.config import layer_bits
 from pynq_mnist.mnist import IMAGE_SHAPE, NUM_CLASSES
 
@@ -35,12 +38,16 @@ def _stack(
     conv_block: Callable[[int, int], list[layers.Layer]],
     dense_block: Callable[[int, int], list[layers.Layer]],
     head: list[layers.Layer],
+    first: tuple[layers.Layer, ...] = (),
 ) -> keras.Sequential:
-    """The shape both families share: conv blocks (cnn: ``widths["filters"]``), then
-    hidden dense blocks (``widths["dense"]``, or ``widths["units"]`` for the MLP), then
-    ``head``; each block's layers come from its builder, numbered from 1."""
+    """The shape both families share: ``first`` on the input, conv blocks (cnn:
+    ``widths["filters"]``), then hidden dense blocks (``widths["dense"]``, or
+    ``widths["units"]`` for the MLP), then ``head``; each block's layers come from
+    its builder, numbered from 1."""
     model = keras.Sequential(name=name)
     model.add(keras.Input(input_shape(arch), name="pixels"))
+    for layer in first:
+        model.add(layer)
     if arch == "cnn":
         for i, filters in enumerate(widths["filters"], 1):
             for layer in conv_block(i, filters):
@@ -92,9 +99,33 @@ def _relu(bits: dict, layer: str) -> QActivation:
     return QActivation(quantizer, name=f"{layer}_relu")
 
 
+@keras.utils.register_keras_serializable(package="pynq_mnist")
+class TruncatePixels(layers.Layer):
+    """Each input in ``[0, 1)`` truncated to ``bits`` fraction bits: ``floor(x * 2**bits) / 2**bits``.
+
+    On pixels ``p * 2**-8`` this keeps the top ``bits`` bits of every byte, as
+    wiring only those bits into the network does; it has no weights and no gradient
+    (it sits on the input).
+    """
+
+    def __init__(self, bits: int, **kwargs):
+        super().__init__(**kwargs)
+        if not 1 <= bits <= encoding.PIXEL_BITS:
+            raise ValueError(f"bits must be 1..{encoding.PIXEL_BITS}, got {bits!r}")
+        self.bits = int(bits)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        scale = float(2**self.bits)
+        return tf.floor(x * scale) / scale
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "bits": self.bits}
+
+
 def build_student(student: dict, arch: str) -> keras.Model:
     """The quantized student described by ``student`` (a resolved ``config["student"]``)."""
     bits = layer_bits(student, arch)
+    input_bits = student.get("input_bits")  # configurations made before it: absent
 
     def conv(i: int, filters: int) -> list[layers.Layer]:
         name = f"conv{i}"
@@ -109,7 +140,9 @@ def build_student(student: dict, arch: str) -> keras.Model:
         return [QDense(units, name=name, **_weight_quantizers(bits[name])), _relu(bits[name], name)]
 
     head = [QDense(NUM_CLASSES, name="logits", **_weight_quantizers(bits["logits"]))]
-    return _stack(f"student_{arch}", arch, student, conv, dense, head)
+    truncate = input_bits not in (None, encoding.PIXEL_BITS)
+    first = (TruncatePixels(input_bits, name="pixel_bits"),) if truncate else ()
+    return _stack(f"student_{arch}", arch, student, conv, dense, head, first)
 
 
 #: Light augmentation: shifts of up to this many pixels, rotations of up to this many degrees.

@@ -57,6 +57,8 @@ def load_model(path: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"{path} does not exist; run `pynq-mnist train` first")
     from qkeras.utils import load_qmodel
 
+    from pynq_mnist.host_training.training import models  # noqa: F401  (its layers registered)
+
     return load_qmodel(str(path), compile=False)
 
 

@@ -4,7 +4,9 @@ A QKeras MLP student (``QDense`` with ``quantized_bits(bits, integer, alpha=1)``
 weights and biases, ``quantized_relu(bits, integer)`` between them, a linear
 ``QDense`` ``logits`` last) is, exactly:
 
-- the input: pixel ``p`` as ``ufixed<8,0>`` (``p * encoding.PIXEL_SCALE``, :mod:`pynq_mnist.encoding`);
+- the input: pixel ``p`` as ``ufixed<8,0>`` (``p * encoding.PIXEL_SCALE``, :mod:`pynq_mnist.encoding`),
+  truncated to its top ``input_bits`` (``ufixed<input_bits,0>``, rounding toward
+  zero) when the student starts with ``TruncatePixels``;
 - each dense layer: an exact sum ``x @ W + b`` (no rounding, no overflow);
 - each ReLU: that sum cast to ``ufixed<bits, integer>`` rounding half to even
   (``tf.round``, which QKeras's ``quantized_relu`` uses; hls4ml's ``RND_CONV``)
@@ -58,6 +60,8 @@ class QuantizedMLP:
 
     layers: tuple[Dense, ...]
     n_inputs: int
+    #: Fraction bits of each pixel the network reads (the top ones of its byte).
+    input_bits: int = encoding.PIXEL_BITS
 
     @property
     def n_outputs(self) -> int:
@@ -88,7 +92,7 @@ def mlp_from_student(model) -> QuantizedMLP:
     ConversionError
         When the model is not such a student (a CNN, another activation, ...).
     """
-    check_student(model)
+    check_student(model, backend="rtl")
     n_inputs = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
     if model.input_shape[1:] != (n_inputs,):
         raise ConversionError(
@@ -97,9 +101,14 @@ def mlp_from_student(model) -> QuantizedMLP:
         )
     layers: list[Dense] = []
     pending: dict | None = None
-    for layer in model.layers:
+    input_bits = encoding.PIXEL_BITS
+    for position, layer in enumerate(model.layers):
         kind = type(layer).__name__
-        if kind == "QDense":
+        if kind == "TruncatePixels":
+            if position != 0:
+                raise ConversionError(f"{layer.name!r}: TruncatePixels must be the first layer")
+            input_bits = int(layer.bits)
+        elif kind == "QDense":
             if pending is not None:
                 raise ConversionError(
                     f"{pending['name']!r} is followed by {layer.name!r} with no ReLU between"
@@ -118,7 +127,7 @@ def mlp_from_student(model) -> QuantizedMLP:
     if pending is None:
         raise ConversionError("the last layer must be the linear QDense 'logits'")
     layers.append(Dense(**pending, relu=None))
-    return QuantizedMLP(tuple(layers), n_inputs)
+    return QuantizedMLP(tuple(layers), n_inputs, input_bits)
 
 
 def _dense(layer) -> dict:
@@ -160,7 +169,6 @@ def write_network_file(mlp: QuantizedMLP, path: str | os.PathLike) -> None:
     actual weights can reach, with every fraction bit); each ReLU is its
     ``ufixed<bits, integer>`` with ``RND_CONV`` and ``SAT``.
     """
-    x_frac, x_max = encoding.PIXEL_BITS, (1 << encoding.PIXEL_BITS) - 1  # raw input bound
     specs = [
         {
             "kind": "input",
@@ -168,6 +176,11 @@ def write_network_file(mlp: QuantizedMLP, path: str | os.PathLike) -> None:
             "result_t": _fixed(encoding.PIXEL_BITS, 0, False),
         }
     ]
+    if mlp.input_bits != encoding.PIXEL_BITS:  # the top bits of each byte (TRN: floor)
+        specs.append(
+            {"kind": "linear", "name": "pixel_bits", "result_t": _fixed(mlp.input_bits, 0, False)}
+        )
+    x_frac, x_max = mlp.input_bits, (1 << mlp.input_bits) - 1  # raw input bound
     arrays: dict[str, np.ndarray] = {}
     for layer in mlp.layers:
         frac = max(x_frac + layer.weight_frac, layer.bias_frac)

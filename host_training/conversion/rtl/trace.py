@@ -93,6 +93,9 @@ def trace_network(mlp: QuantizedMLP):
     zeros = np.zeros(n, dtype=np.int64)
     x_in = FixedVariableArray.from_kif(zeros, zeros, np.full(n, encoding.PIXEL_BITS))
     x = x_in
+    if mlp.input_bits != encoding.PIXEL_BITS:
+        # only the top input_bits of each byte reach the adders: wiring, no logic
+        x = x_in.quantize(0, 0, mlp.input_bits, "WRAP", "TRN")
     for layer in mlp.layers:
         y = x @ (layer.weight * 2.0**-layer.weight_frac) + layer.bias * 2.0**-layer.bias_frac
         if layer.relu is not None:

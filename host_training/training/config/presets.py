@@ -45,6 +45,7 @@ CNN = {
     "student": {
         "filters": [16, 32],
         "dense": [],
+        "input_bits": None,
         "weight_bits": 6,
         "bias_bits": 8,
         "activation_bits": 6,
@@ -80,6 +81,7 @@ MLP = {
         # Wide and very sparse beats narrow and dense at the same nonzero budget:
         # 256-64 at 90% sparsity measured 98.16% (22k nonzero 4-bit weights).
         "units": [256, 64],
+        "input_bits": None,
         "weight_bits": 4,
         "bias_bits": 8,
         "activation_bits": 6,

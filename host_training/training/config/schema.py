@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from pynq_mnist import encoding
 from pynq_mnist.host_training.training.config.bits import PER_LAYER, per_layer, weight_layer_names
 from pynq_mnist.host_training.training.config.errors import ConfigError
 
@@ -84,6 +85,8 @@ class Student(_Strict):
     filters: Annotated[list[Positive], Field(min_length=1)] | None = None
     dense: list[Positive] | None = None
     units: Annotated[list[Positive], Field(min_length=1)] | None = None
+    #: Bits of each pixel the student reads, from the top (``null``: all of them).
+    input_bits: Annotated[StrictInt, Field(ge=1, le=encoding.PIXEL_BITS)] | None = None
     weight_bits: PerLayer
     bias_bits: PerLayer
     activation_bits: PerLayer
@@ -118,6 +121,11 @@ class Student(_Strict):
         for key in need:
             if getattr(self, key) is None:
                 raise ValueError(f"a {arch} student needs {key!r}")
+        if arch == "cnn" and self.input_bits not in (None, encoding.PIXEL_BITS):
+            raise ValueError(
+                "input_bits is built by the rtl backend, which converts MLP students only; "
+                "a cnn student reads all 8 bits (input_bits null)"
+            )
         return self
 
 
