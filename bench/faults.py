@@ -20,10 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
-from record import emulated_timings, header  # noqa: E402  (bench/ is sys.path[0])
+from record import emulated_timings, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
+
+#: The scenarios that edit a bundle edit a copy in a temporary folder; results name it so.
+_TEMP_COPY = re.compile(re.escape(tempfile.gettempdir()) + r"/[^/\s]+/")
+
+
+def _without_machine_paths(record: dict) -> dict:
+    """``record`` with temporary folders in its messages named as such (results name no machine)."""
+    return {k: _TEMP_COPY.sub("<temporary copy>/", v) if isinstance(v, str) else v
+            for k, v in record.items()}  # fmt: skip
 
 
 def _positive(text: str) -> int:
@@ -57,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     images = load_mnist(args.data).test_images
     ol = load_overlay(args.bundle, "emulator")
+    model = ol.metadata.to_dict()["model"]
     argv = sys.argv[1:] if argv is None else argv
     report = {
         **header("faults.py", argv),
@@ -64,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "timings": emulated_timings(),
         "bundle": ol.metadata.name,
         "bundle_accuracy_emulated": ol.metadata.accuracy.get("emulated"),
-        "bundle_model": ol.metadata.to_dict()["model"],
+        "bundle_model": {**model, "run_dir": repo_relative(model["run_dir"])},
         "target": "0 wrong answers after recovery in every scenario",
         "cpus": len(os.sched_getaffinity(0)),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
@@ -72,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     def save(record: dict) -> None:
+        record = _without_machine_paths(record)
         report["scenarios"].append(record)
         report["wrong_after_recovery_total"] = sum(
             r["wrong_after_recovery"] for r in report["scenarios"]

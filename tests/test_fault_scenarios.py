@@ -91,3 +91,9 @@ def test_the_fault_bench_writes_every_scenario_with_its_command(tmp_path, monkey
     assert report["command"] == "python bench/faults.py " + " ".join(argv)
     assert len(report["scenarios"]) == 17 and report["met"]
     assert report["wrong_after_recovery_total"] == 0
+    # the scenarios that edit a bundle edit a temporary copy: named so, not by its path
+    import tempfile
+
+    errors = [str(r["error"]) for r in report["scenarios"]]
+    assert any("<temporary copy>/" in e for e in errors), errors
+    assert not any(tempfile.gettempdir() in e for e in errors), errors
