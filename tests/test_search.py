@@ -100,6 +100,18 @@ BAD_SEARCHES = [
     ({"limits": {"max_weight_bits": "5"}}, r"search\.limits\.max_weight_bits"),
     ({"cost": "luts"}, r"search\.cost"),
     ({"spaces": {}}, r"unknown search key\(s\) spaces"),
+    (
+        {"space": {"nonzero_fill": {"min": 0.5, "max": 1.0}}, "limits": {"nonzero_weights": 2000}},
+        r"space\.nonzero_fill sets each trial's sparsity: drop space\.sparsity",
+    ),
+    (
+        {"space": {"nonzero_fill": {"min": 0.5, "max": 1.0}, "sparsity": None}},
+        r"space\.nonzero_fill needs limits\.nonzero_weights",
+    ),
+    (
+        {"space": {"nonzero_fill": {"min": 0.5, "max": 1.5}, "sparsity": None}},
+        r"space\.nonzero_fill takes floats in \[0\.01, 1\.0\]",
+    ),
 ]
 
 
@@ -454,3 +466,40 @@ def test_rtl_luts_are_measured_on_request_and_for_the_mlp_only():
                  lambda: front.pareto_front(unmeasured, "rtl_lut_estimate")):  # fmt: skip
         with pytest.raises(ConfigError, match="do not record rtl_lut_estimate"):
             call()
+
+
+@pytest.mark.parametrize(
+    "arch, shape",
+    [
+        ("mlp", {"units": [256]}),
+        ("mlp", {"units": [128, 32]}),
+        ("cnn", {"filters": [8, 12], "dense": []}),
+        ("cnn", {"filters": [16, 4, 12], "dense": [32]}),
+    ],
+)
+def test_a_fill_of_the_budget_sets_the_sparsity_that_spends_it(arch, shape):
+    """``nonzero_fill``: the trial's pruned student keeps that share of the nonzero budget,
+    whatever its shape; the weight counts are Keras's own."""
+    import numpy as np
+
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.models import build_student
+    from pynq_mnist.host_training.training.search import space
+
+    base = resolve({"arch": arch, "student": shape}, preset="smoke")["student"]
+    model = build_student(base, arch)
+    kernels = [int(np.prod(w.shape)) for w in model.weights if w.name.endswith("kernel:0")]
+    biases = [int(np.prod(w.shape)) for w in model.weights if w.name.endswith("bias:0")]
+    hidden, logits, bias_count = space.weight_counts(base, arch)
+    assert (hidden + logits, logits, bias_count) == (sum(kernels), kernels[-1], sum(biases))
+    limit = 2000 if arch == "cnn" else 25000
+    for fill in (0.5, 1.0):
+        student = space.student(base, arch, {"nonzero_fill": fill}, 3, nonzero_limit=limit)
+        sparsity = student["pruning"]["sparsity"]
+        kept = round(sum(np.ceil((1 - sparsity) * np.array(kernels)))) + sum(biases)
+        if sum(kernels) + sum(biases) <= fill * limit:  # the whole net fits: nothing pruned
+            assert sparsity == 0.0
+        else:
+            assert abs(kept - fill * limit) <= 0.01 * limit, kept
+    with pytest.raises(ConfigError, match="needs limits.nonzero_weights"):
+        space.student(base, arch, {"nonzero_fill": 1.0}, 3)

@@ -31,7 +31,7 @@ def pick_config(search_dir: str | Path, limits: dict[str, int | None]) -> tuple[
     point = front.pick(records, limits)
     out = copy.deepcopy(config)
     out["student"] = space.student(config["student"], config["arch"], point["values"],
-                                   point["epochs"])  # fmt: skip
+                                   point["epochs"], settings.limits.nonzero_weights)  # fmt: skip
     out["tuner"]["enabled"] = False
     for key in out["tuner"]["limits"]:
         out["tuner"]["limits"][key] = limits.get(key)

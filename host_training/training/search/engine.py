@@ -219,10 +219,11 @@ def evaluator(config: dict, settings: Settings, splits, teacher):
     arch, seed = config["arch"], config["seed"]
     logits = tr._teacher_logits(teacher, splits.train[0])
     limits = {k: v for k, v in settings.limits.model_dump().items() if v is not None}
+    nonzero_limit = settings.limits.nonzero_weights
 
     def evaluate(values: dict, epochs: int) -> dict:
         t0 = time.perf_counter()
-        student = space.student(config["student"], arch, values, epochs)
+        student = space.student(config["student"], arch, values, epochs, nonzero_limit)
         tf.keras.utils.set_random_seed(seed)
         model, _ = tr.train_student(
             student, arch, splits.train,

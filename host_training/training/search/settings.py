@@ -11,7 +11,9 @@ training starts:
     ``dense`` (cnn): an optional hidden dense layer's units, ``0`` = none;
     ``weight_bits`` (per weight layer), ``activation_bits`` (per hidden layer);
     ``sparsity``, ``lr``, ``kd_temperature``, ``kd_alpha``; ``augment``
-    (``[false, true]``: small shifts and rotations on or off).
+    (``[false, true]``: small shifts and rotations on or off). ``nonzero_fill``
+    (in ``(0, 1]``, instead of ``sparsity``) sets each trial's sparsity from its
+    shape so that it keeps that share of ``limits.nonzero_weights``.
 ``budget``
     Hyperband's: ``max_epochs`` (the full length a front point is trained
     for), ``factor`` (the reduction between rungs) and ``iterations`` (full
@@ -91,6 +93,7 @@ _VALUES = {
     "kd_temperature": ("float", 0.1, 100.0),
     "kd_alpha": ("float", 0.0, 1.0),
     "augment": ("bool", 0, 1),
+    "nonzero_fill": ("float", 0.01, 1.0),
 }
 ARCH_KEYS = {
     "cnn": {"conv_blocks", "filters", "dense"},
@@ -161,6 +164,16 @@ class Settings(BaseModel):
                     raise ValueError(f"space.{key} takes {want}, got {v!r}")
             if kind != "float" and dim.choice is None:
                 raise ValueError(f"space.{key} takes a 'choice' list, not a range")
+        if "nonzero_fill" in self.space:
+            if "sparsity" in self.space:
+                raise ValueError(
+                    "space.nonzero_fill sets each trial's sparsity: drop space.sparsity "
+                    "(set it to null)"
+                )
+            if self.limits.nonzero_weights is None:
+                raise ValueError(
+                    "space.nonzero_fill needs limits.nonzero_weights, the budget it fills"
+                )
         for cost in self.requested_costs():
             if self.arch not in ON_REQUEST[cost]:
                 raise ValueError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import ExitStack
+from itertools import pairwise
 from typing import Any
 
 import keras_tuner as kt
@@ -21,6 +22,7 @@ from pynq_mnist.host_training.training.config import (
     weight_layer_names,
 )
 from pynq_mnist.host_training.training.search.settings import Dimension, Settings
+from pynq_mnist.mnist import IMAGE_SHAPE, NUM_CLASSES
 
 DEPTH = {"cnn": "conv_blocks", "mlp": "layers"}
 WIDTH = {"cnn": "filters", "mlp": "units"}
@@ -32,6 +34,10 @@ SCALARS = {
     "kd_alpha": ("kd", "alpha"),
     "augment": ("augment",),
 }
+#: The space key that sets a trial's sparsity from its shape (:func:`fill_sparsity`).
+FILL = "nonzero_fill"
+#: The highest sparsity a fill may ask for (the configuration takes < 1).
+MAX_SPARSITY = 0.99
 
 
 def _declare(hp: kt.HyperParameters, name: str, dim: Dimension) -> None:
@@ -103,10 +109,45 @@ def hyperparameters(settings: Settings, base: dict) -> kt.HyperParameters:
                 stack.enter_context(hp.conditional_scope(parent, values))
             for hp_name, dim in per_layer:
                 _declare(hp, hp_name, dim)
-    for key in SCALARS:
+    for key in (*SCALARS, FILL):
         if key in space:
             _declare(hp, key, space[key])
     return hp
+
+
+def weight_counts(student: dict, arch: str) -> tuple[int, int, int]:
+    """``(hidden kernel weights, the logits' kernel weights, biases)`` of the student's
+    shape: 3x3 valid convolutions, each followed by a 2x2 pool (``models.py``)."""
+    height, width = IMAGE_SHAPE
+    if arch == "cnn":
+        side, channels, kernels, biases = height, 1, 0, 0
+        for filters in student["filters"]:
+            kernels, biases = kernels + 9 * channels * filters, biases + filters
+            side, channels = (side - 2) // 2, filters
+        sizes = [side * side * channels, *student["dense"]]
+    else:
+        kernels, biases, sizes = 0, 0, [height * width, *student["units"]]
+    for n_in, n_out in pairwise(sizes):
+        kernels, biases = kernels + n_in * n_out, biases + n_out
+    return kernels, sizes[-1] * NUM_CLASSES, biases + NUM_CLASSES
+
+
+def fill_sparsity(student: dict, arch: str, fill: float, nonzero_limit: int) -> float:
+    """The sparsity at which the student's kernels (pruned) and biases (never pruned) come to
+    ``fill * nonzero_limit`` weights: every trial then spends a chosen share of the budget,
+    whatever its shape (a sparsity drawn on its own mostly misses a small budget).
+
+    The logits keep their own ``pruning.logits_sparsity`` when one is set. At most
+    :data:`MAX_SPARSITY`, so a shape too big for the budget exceeds it (and is scored so).
+    """
+    hidden, logits, biases = weight_counts(student, arch)
+    keep = fill * nonzero_limit - biases
+    logits_sparsity = student["pruning"].get("logits_sparsity")
+    if logits_sparsity is not None:
+        keep -= (1 - logits_sparsity) * logits
+    else:
+        hidden += logits
+    return round(min(MAX_SPARSITY, max(0.0, 1 - keep / hidden)), 4)
 
 
 def _base_value(base: dict, key: str, name: str, base_names: list[str]) -> int:
@@ -121,11 +162,13 @@ def _base_value(base: dict, key: str, name: str, base_names: list[str]) -> int:
     )
 
 
-def student(base: dict, arch: str, values: dict[str, Any], epochs: int) -> dict:
+def student(
+    base: dict, arch: str, values: dict[str, Any], epochs: int, nonzero_limit: int | None = None
+) -> dict:
     """The student a trial trains: ``base`` with the trial's ``values``, checked.
 
     Values a trial does not set (inactive or dropped dimensions) keep the base
-    student's.
+    student's. A ``nonzero_fill`` value sets the sparsity from ``nonzero_limit``.
     """
     out = copy.deepcopy(base)
     width = WIDTH[arch]
@@ -154,6 +197,10 @@ def student(base: dict, arch: str, values: dict[str, Any], epochs: int) -> dict:
             for part in path[:-1]:
                 node = node[part]
             node[path[-1]] = values[key]
+    if FILL in values:
+        if nonzero_limit is None:
+            raise ConfigError(f"space.{FILL} needs limits.nonzero_weights, the budget it fills")
+        out["pruning"]["sparsity"] = fill_sparsity(out, arch, values[FILL], nonzero_limit)
     out["epochs"] = int(epochs)
     check_student(out, arch)
     return out
@@ -174,6 +221,7 @@ def check_corners(settings: Settings, base: dict) -> None:
             else:
                 values = deepest | {key: value}
             try:
-                student(base, settings.arch, values, settings.budget.max_epochs)
+                student(base, settings.arch, values, settings.budget.max_epochs,
+                        settings.limits.nonzero_weights)  # fmt: skip
             except ConfigError as e:
                 raise ConfigError(f"search.space.{key} = {value!r}: {e}") from None
