@@ -102,11 +102,13 @@ def mlp_from_student(model) -> QuantizedMLP:
     layers: list[Dense] = []
     pending: dict | None = None
     input_bits = encoding.PIXEL_BITS
-    for position, layer in enumerate(model.layers):
+    for layer in model.layers:
         kind = type(layer).__name__
         if kind == "TruncatePixels":
-            if position != 0:
-                raise ConversionError(f"{layer.name!r}: TruncatePixels must be the first layer")
+            if layers or pending is not None:
+                raise ConversionError(
+                    f"{layer.name!r}: TruncatePixels must come before the QDense layers"
+                )
             input_bits = int(layer.bits)
         elif kind == "QDense":
             if pending is not None:
