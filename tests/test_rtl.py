@@ -412,3 +412,12 @@ def test_a_student_that_reads_the_top_pixel_bits_is_exact_through_da4ml_and_nump
     assert not np.array_equal(reference(replace(mlp, input_bits=encoding.PIXEL_BITS)), logits)
     with pytest.raises(ConversionError, match="only the rtl backend builds"):
         check_student(model)
+    # BOPs count the first layer's products at the bits it reads
+    from pynq_mnist.host_training.training.compression import cost
+
+    in_bits = [3] + [layer.relu[0] for layer in mlp.layers[:-1]]
+    bops = sum(
+        layer.nonzero_weights * layer.weight_bits * b
+        for layer, b in zip(mlp.layers, in_bits, strict=True)
+    )
+    assert cost(model)["bops"] == bops
