@@ -12,10 +12,11 @@ to ``bench/results/rtl.json``.
 Usage::
 
     python bench/rtl.py [--units 64 ...] [--sparsity 0.9] [--logits-sparsity S] [--epochs 5] [--weight-bits B]
-                        [--activation-bits B] [--input-bits B] [--train-subset N] [--data DIR]
+                        [--activation-bits B] [--input-bits B] [--augment] [--train-subset N] [--data DIR]
 
 ``--weight-bits``/``--activation-bits`` default to the ``mlp`` preset's;
-``--input-bits`` (the top bits of each pixel the student reads) to all 8. The
+``--input-bits`` (the top bits of each pixel the student reads) to all 8;
+``--augment`` trains the student on small shifts and rotations. The
 results file is rewritten after each net, so a stopped run keeps the nets done. A net
 the conversion refuses (over the LUT budget) is recorded with the reason.
 """
@@ -38,6 +39,8 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
 
     pruning = {"sparsity": args.sparsity, "logits_sparsity": args.logits_sparsity}
     student = {"units": [units], "epochs": args.epochs, "pruning": pruning}
+    if args.augment:
+        student["augment"] = True
     bits = {
         "weight_bits": args.weight_bits,
         "activation_bits": args.activation_bits,
@@ -54,7 +57,9 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
     tag = (
         f"mlp{units}_s{args.sparsity:g}_l{args.logits_sparsity}_e{args.epochs}"
         f"_w{args.weight_bits}_a{args.activation_bits}_t{args.train_subset}"
-    ) + (f"_i{args.input_bits}" if args.input_bits is not None else "")
+    )
+    tag += f"_i{args.input_bits}" if args.input_bits is not None else ""
+    tag += "_aug" if args.augment else ""
     runs = HERE / "runs" / "rtl"
     run_dir, bundle = runs / tag, runs / "bundles" / f"mnist_{tag.replace('.', 'p')}_rtl"
     trained_before = (run_dir / METRICS).is_file()  # then train() only finds it finished
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight-bits", type=int, default=None)
     parser.add_argument("--activation-bits", type=int, default=None)
     parser.add_argument("--input-bits", type=int, default=None, help="(default: all 8)")
+    parser.add_argument("--augment", action="store_true", help="small shifts and rotations")
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--data", default=None)
     args = parser.parse_args(argv)
