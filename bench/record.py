@@ -20,12 +20,25 @@ def repo_relative(path: str | os.PathLike) -> str:
     return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
+def _cpu() -> dict:
+    """The CPU's model name and whether it has AVX-512, as Linux reports them: the kernels
+    TensorFlow's oneDNN picks depend on the instruction set, so trained weights can too."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields = dict(
+        (k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in info.splitlines())
+    )
+    return {"cpu": fields.get("model name"), "avx512": "avx512f" in fields.get("flags", "").split()}
+
+
 def header(script: str, argv: list[str]) -> dict:
     """``command`` (as typed from the repository root), ``date_utc``, ``host`` and ``python``."""
     return {
         "command": shlex.join(["python", f"bench/{script}", *argv]),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), **_cpu()},
         "python": sys.version.split()[0],
     }
 

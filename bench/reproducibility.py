@@ -20,18 +20,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from record import HERE, header  # noqa: E402  (bench/ is sys.path[0])
 
 SETTINGS = {
     "default": {},
@@ -85,24 +81,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results" / "reproducibility.json"))
     args = parser.parse_args(argv)
 
+    from pynq_mnist.atomic import write_text_atomic
+
     runs = Path(args.runs)
     if runs.exists():
         raise SystemExit(f"{runs} exists: remove it first (every setting trains from scratch)")
     rows = {name: run_setting(name, env, args, runs) for name, env in SETTINGS.items()}
     reference = rows["default"]["student_sha256"]
     result = {
-        "command": shlex.join(["python", "bench/reproducibility.py", *(argv or sys.argv[1:])]),
-        "date": datetime.date.today().isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-        },
+        **header("reproducibility.py", sys.argv[1:] if argv is None else argv),
         "arch": args.arch,
         "preset": args.preset,
         "settings": rows,
         "same_weights_as_default": {n: r["student_sha256"] == reference for n, r in rows.items()},
     }
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    # one entry per CPU model: the same command on another host can train another student
+    out = Path(args.out)
+    doc = json.loads(out.read_text()) if out.is_file() else {}
+    hosts = doc.get("hosts", [doc] if doc else [])
+    cpu = result["host"].get("cpu")
+    hosts = [h for h in hosts if h.get("host", {}).get("cpu") != cpu] + [result]
+    write_text_atomic(out, json.dumps({"hosts": hosts}, indent=2) + "\n")
     print(json.dumps(result["same_weights_as_default"]))
     return 0
 
