@@ -3,7 +3,8 @@
 For each preset it runs ``pynq-mnist tune`` (resumable) on all of MNIST within
 that preset's limits, then ``pynq-mnist train --from-search`` at them, and records in
 ``bench/results/search.json`` the command, the wall times, every trial, the front,
-and each pick's validation and test accuracy against issue 12's targets. The
+and each pick's validation and test accuracy against issue 12's targets; each
+front's plot goes beside it as ``search_<preset>_front.png``. The
 hand presets measured in ``bench/results/train.json`` are drawn on each front's
 plot for reference. Run directories go to ``bench/runs/search/`` (not committed).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             "progress": doc["progress"],
             "search_dir": repo_relative(search_dir),
         }
+        shutil.copyfile(search_dir / layout.PLOT, args.out.parent / f"search_{preset}_front.png")
         results["picks"][preset] = _pick(cli, data, search_dir, args, preset)
         rd.write_json(args.out, results)  # partial results survive an interruption
     print(f"[bench] wrote {args.out}", flush=True)

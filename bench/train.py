@@ -6,7 +6,8 @@ teacher's and student's test accuracy, the student's nonzero weights and widest
 weights, and the wall time. The ablation then retrains the student the tuner
 chose, with the same teacher, with and without distillation for each seed, and
 reports the means. Results (with the command that made them) go to
-``bench/results/train.json``; run directories to ``bench/runs/`` (not committed).
+``bench/results/train.json``, one row per preset: a call for some presets keeps the
+other presets' rows; run directories go to ``bench/runs/`` (not committed).
 A rerun resumes finished or interrupted runs.
 
 Usage::
@@ -22,6 +23,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from record import HERE, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
@@ -129,6 +131,21 @@ def ablation(run_dir: Path, seeds: list[int], out: Path, data: str | None) -> di
     }
 
 
+def kept_rows(previous: dict, presets: Iterable[str]) -> dict:
+    """The rows of an earlier results file for the presets this call does not run.
+
+    One file holds every preset, so a call for some presets keeps the others; each
+    row keeps the header of the call that made it (``bench``), and a row from a file
+    written before rows had their own takes that file's header.
+    """
+    made_by = {k: previous[k] for k in ("command", "date_utc", "host", "python") if k in previous}
+    return {
+        name: {"bench": made_by} | row
+        for name, row in previous.items()
+        if isinstance(row, dict) and "student_accuracy" in row and name not in presets
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -145,23 +162,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from pynq_mnist.host_training.training.run_dir import write_json
+    from pynq_mnist.host_training.training.run_dir import read_json, write_json
     from pynq_mnist.host_training.training.train import versions
 
     jobs = {p: (p, None) for p in args.presets}
     ablate = args.ablation_presets if args.ablation_presets is not None else ["cnn", "mlp"]
     if args.quick:  # same code path, smoke configuration of each arch
         jobs = {p: ("smoke", {"arch": _arch(p), "preset": "smoke"}) for p in args.presets}
+    call = header("train.py", argv)
+    previous = read_json(args.out) if args.out.is_file() else {}
     results: dict = {
-        **header("train.py", argv),
+        **call,
         "versions": versions(),
         "quick": args.quick,
         "targets": TARGETS,
         "wall_limit_seconds": WALL_LIMIT_S,
+        **(kept_rows(previous, jobs) if previous.get("quick") == args.quick else {}),
     }
     for name, (preset, config) in jobs.items():
         print(f"[bench] {name}: pipeline", flush=True)
-        row = pipeline_row(preset, args.runs / name, args.data, 0, config)
+        row = {"bench": call, **pipeline_row(preset, args.runs / name, args.data, 0, config)}
         row["targets_met"] = None if args.quick else targets_met(name, row)
         if name in ablate:
             print(f"[bench] {name}: KD ablation over {args.seeds} seeds", flush=True)

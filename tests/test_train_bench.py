@@ -17,12 +17,18 @@ def test_quick_bench_writes_results_with_ablation(tiny_run_dir, tmp_path):
     bench = _bench()
     shutil.copytree(tiny_run_dir, tmp_path / "runs" / "cnn")  # the pipeline run resumes as done
     out = tmp_path / "train.json"
+    # a file an earlier call wrote: its other preset's row stays, with that call's header
+    earlier = {"command": "python bench/train.py --quick --presets mlp", "quick": True,
+               "cnn": {"student_accuracy": 0.1}, "mlp": {"student_accuracy": 0.5}}  # fmt: skip
+    out.write_text(json.dumps(earlier))
     argv = ["--quick", "--presets", "cnn", "--ablation-presets", "cnn", "--seeds", "1"]
     argv += ["--runs", str(tmp_path / "runs"), "--out", str(out)]
     assert bench.main(argv) == 0
     results = json.loads(out.read_text())
     assert results["command"].startswith("python bench/train.py --quick")
+    assert results["mlp"] == {"bench": {"command": earlier["command"]}, "student_accuracy": 0.5}
     row = results["cnn"]
+    assert row["bench"]["command"] == results["command"]
     metrics = json.loads((tiny_run_dir / "metrics.json").read_text())
     assert row["teacher_accuracy"] == metrics["teacher"]["test_accuracy"]
     assert row["student_accuracy"] == metrics["student"]["test_accuracy"]
