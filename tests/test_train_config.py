@@ -1,11 +1,13 @@
 """Bad configurations are refused, clearly, before any training starts."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from pynq_mnist import cli
 from pynq_mnist.host_training.training.config import (
+    PRESETS,
     ConfigError,
     apply_hyperparameters,
     load_file,
@@ -99,6 +101,15 @@ def test_presets_resolve(preset):
     config = resolve({"arch": "cnn"}, preset=preset)
     assert config["preset"] == preset
     assert resolve(config) == config  # resolving is idempotent: a saved config reloads as is
+
+
+@pytest.mark.parametrize("preset", ["cnn-tiny"])
+def test_a_preset_from_the_search_is_its_committed_pick(preset):
+    """The preset is what the committed design search picked, not a copy that drifted."""
+    results = Path(__file__).parents[1] / "bench" / "results" / "search.json"
+    pick = json.loads(results.read_text())["picks"][preset]
+    arch = PRESETS[preset][0]
+    assert resolve({"arch": arch}, preset=preset)["student"] == pick["student"]
 
 
 def test_tiny_preset_fits_its_budget_by_construction():
