@@ -70,13 +70,17 @@ SEARCHES = {
         },
         "budget": {"max_epochs": 30, "factor": 4},
     },
+    # The cnn-tiny space at half the budget.
     "cnn-1k": {
         "limits": {"nonzero_weights": 1000},
         "space": {
-            "conv_blocks": {"choice": [2, 3]},
-            "filters": {"choice": [4, 6, 8, 10]},
-            "dense": {"choice": [0]},
+            "conv_blocks": None,
+            "dense": None,
+            "filters": {"choice": [4, 6, 8, 10, 12, 16]},
+            "sparsity": None,
+            "nonzero_fill": {"min": 0.7, "max": 1.0},
         },
+        "budget": {"max_epochs": 30, "factor": 4},
     },
 }
 
