@@ -95,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         "settings": rows,
         "same_weights_as_default": {n: r["student_sha256"] == reference for n, r in rows.items()},
     }
-    # one entry per CPU model: the same command on another host can train another student
+    # one entry per CPU model and AVX-512 support (hosts named alike can differ in it): the
+    # same command on another host can train another student
     out = Path(args.out)
     doc = json.loads(out.read_text()) if out.is_file() else {}
     hosts = doc.get("hosts", [doc] if doc else [])
-    cpu = result["host"].get("cpu")
-    hosts = [h for h in hosts if h.get("host", {}).get("cpu") != cpu] + [result]
+    kind = [result["host"].get(k) for k in ("cpu", "avx512")]
+    hosts = [h for h in hosts if [h.get("host", {}).get(k) for k in ("cpu", "avx512")] != kind]
+    hosts.append(result)
     write_text_atomic(out, json.dumps({"hosts": hosts}, indent=2) + "\n")
     print(json.dumps(result["same_weights_as_default"]))
     return 0
