@@ -72,6 +72,21 @@ def run_setting(name: str, env: dict, args: argparse.Namespace, runs: Path) -> d
     return row
 
 
+def _host_kind(entry: dict) -> list:
+    return [entry.get("host", {}).get(k) for k in ("cpu", "avx512")]
+
+
+def with_host(doc: dict, result: dict) -> list[dict]:
+    """The results file's host entries with ``result`` in place of its host kind's entry.
+
+    One entry per CPU model and AVX-512 support (hosts named alike can differ in it):
+    the same command on another kind of host can train another student. An entry
+    written before entries named their host is kept.
+    """
+    hosts = doc.get("hosts", [doc] if doc else [])
+    return [h for h in hosts if _host_kind(h) != _host_kind(result)] + [result]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="cnn")
@@ -95,15 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         "settings": rows,
         "same_weights_as_default": {n: r["student_sha256"] == reference for n, r in rows.items()},
     }
-    # one entry per CPU model and AVX-512 support (hosts named alike can differ in it): the
-    # same command on another host can train another student
     out = Path(args.out)
     doc = json.loads(out.read_text()) if out.is_file() else {}
-    hosts = doc.get("hosts", [doc] if doc else [])
-    kind = [result["host"].get(k) for k in ("cpu", "avx512")]
-    hosts = [h for h in hosts if [h.get("host", {}).get(k) for k in ("cpu", "avx512")] != kind]
-    hosts.append(result)
-    write_text_atomic(out, json.dumps({"hosts": hosts}, indent=2) + "\n")
+    write_text_atomic(out, json.dumps({"hosts": with_host(doc, result)}, indent=2) + "\n")
     print(json.dumps(result["same_weights_as_default"]))
     return 0
 
