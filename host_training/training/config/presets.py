@@ -139,7 +139,7 @@ PRESETS: dict[str, tuple[str | None, dict]] = {
                     "enabled": True,
                     "temperature": 2.2553942814954615,
                     "alpha": 0.6484542989603741,
-                },  # fmt: skip
+                },
                 "augment": False,
             },
             "tuner": {
