@@ -12,7 +12,7 @@ to ``bench/results/rtl.json``.
 Usage::
 
     python bench/rtl.py [--units 64 ...] [--sparsity 0.9] [--logits-sparsity S] [--epochs 5] [--weight-bits B]
-                        [--activation-bits B] [--input-bits B] [--augment] [--train-subset N] [--data DIR]
+                        [--activation-bits B] [--input-bits B] [--augment] [--teacher-epochs N] [--train-subset N] [--data DIR]
 
 ``--weight-bits``/``--activation-bits`` default to the ``mlp`` preset's;
 ``--input-bits`` (the top bits of each pixel the student reads) to all 8;
@@ -51,7 +51,7 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
         "arch": "mlp",
         "data": {"train_subset": args.train_subset},
         "student": student,
-        "teacher": {"epochs": args.epochs},
+        "teacher": {"epochs": args.teacher_epochs or args.epochs},
     }
     # one run directory per configuration, so that another one never resumes it
     tag = (
@@ -60,6 +60,7 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
     )
     tag += f"_i{args.input_bits}" if args.input_bits is not None else ""
     tag += "_aug" if args.augment else ""
+    tag += f"_te{args.teacher_epochs}" if args.teacher_epochs else ""
     runs = HERE / "runs" / "rtl"
     run_dir, bundle = runs / tag, runs / "bundles" / f"mnist_{tag.replace('.', 'p')}_rtl"
     trained_before = (run_dir / METRICS).is_file()  # then train() only finds it finished
@@ -88,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activation-bits", type=int, default=None)
     parser.add_argument("--input-bits", type=int, default=None, help="(default: all 8)")
     parser.add_argument("--augment", action="store_true", help="small shifts and rotations")
+    parser.add_argument("--teacher-epochs", type=int, default=None, help="(default: --epochs)")
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--data", default=None)
     args = parser.parse_args(argv)
+    if args.teacher_epochs is not None and args.teacher_epochs < 1:
+        parser.error(f"--teacher-epochs must be >= 1, got {args.teacher_epochs}")
     from pynq_mnist.atomic import write_text_atomic
 
     out = HERE / "results" / "rtl.json"
