@@ -13,10 +13,13 @@ Usage::
 
     python bench/rtl.py [--units 64 ...] [--sparsity 0.9] [--logits-sparsity S] [--epochs 5] [--weight-bits B]
                         [--activation-bits B] [--input-bits B] [--augment] [--teacher-epochs N] [--train-subset N] [--data DIR]
+    python bench/rtl.py --run RUN_DIR [--data DIR]
 
 ``--weight-bits``/``--activation-bits`` default to the ``mlp`` preset's;
 ``--input-bits`` (the top bits of each pixel the student reads) to all 8;
-``--augment`` trains the student on small shifts and rotations. The
+``--augment`` trains the student on small shifts and rotations. ``--run RUN_DIR``
+converts a run trained before instead (e.g. ``pynq-mnist train --from-search``'s
+pick of a search for this backend); its entry names the run and the pick. The
 results file is rewritten after each net, so a stopped run keeps the nets done. A net
 the conversion refuses (over the LUT budget) is recorded with the reason.
 """
@@ -27,14 +30,14 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
-from record import HERE, header  # noqa: E402  (bench/ is sys.path[0])
+from record import HERE, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
 
 
-def bench_one(units: int, args: argparse.Namespace) -> dict:
-    from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
-    from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
-    from pynq_mnist.host_training.training.run_dir import METRICS, load_metrics
+def train_one(units: int, args: argparse.Namespace) -> tuple[Path, dict]:
+    """Train the MLP student the options describe (resumed if begun), and its entry so far."""
+    from pynq_mnist.host_training.training.run_dir import METRICS
     from pynq_mnist.host_training.training.train import train
 
     pruning = {"sparsity": args.sparsity, "logits_sparsity": args.logits_sparsity}
@@ -61,18 +64,46 @@ def bench_one(units: int, args: argparse.Namespace) -> dict:
     tag += f"_i{args.input_bits}" if args.input_bits is not None else ""
     tag += "_aug" if args.augment else ""
     tag += f"_te{args.teacher_epochs}" if args.teacher_epochs else ""
-    runs = HERE / "runs" / "rtl"
-    run_dir, bundle = runs / tag, runs / "bundles" / f"mnist_{tag.replace('.', 'p')}_rtl"
+    run_dir = HERE / "runs" / "rtl" / tag
     trained_before = (run_dir / METRICS).is_file()  # then train() only finds it finished
     t0 = time.perf_counter()
     train(config, run_dir, args.data)
     train_s = None if trained_before else round(time.perf_counter() - t0, 1)
-    done = {"tag": tag, "units": units, "config": config, "train_s": train_s}
+    return run_dir, {"tag": tag, "units": units, "config": config, "train_s": train_s}
+
+
+def trained_elsewhere(run_dir: Path) -> dict:
+    """The entry of a run trained before this call (e.g. ``train --from-search``'s pick)."""
+    from pynq_mnist.host_training.training import run_dir as rd
+
+    config = rd.read_json(run_dir / rd.CONFIG)
+    if config["arch"] != "mlp":
+        raise SystemExit(f"{run_dir} holds a {config['arch']} run; the rtl backend converts MLPs")
+    entry = {
+        "tag": run_dir.name,
+        "run": repo_relative(run_dir),
+        "units": config["student"]["units"][0],
+        "config": {"arch": "mlp", "data": config["data"], "student": config["student"]},
+        "train_s": None,
+    }
+    pick = run_dir / "search_pick.json"
+    if pick.is_file():  # the search and trial it came from
+        entry["search_pick"] = rd.read_json(pick)
+    return entry
+
+
+def convert_one(run_dir: Path, entry: dict, data: str | None) -> dict:
+    """``entry`` with what the rtl conversion of ``run_dir`` measured, or why it refused."""
+    from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
+    from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
+    from pynq_mnist.host_training.training.run_dir import load_metrics
+
+    bundle = HERE / "runs" / "rtl" / "bundles" / f"mnist_{entry['tag'].replace('.', 'p')}_rtl"
     try:
-        return done | convert_rtl(run_dir, bundle, args.data)
+        return entry | convert_rtl(run_dir, bundle, data)
     except ConversionError as e:  # e.g. over the LUT budget: a net tried, and why it stopped
         student = load_metrics(run_dir)["student"]
-        return done | {
+        return entry | {
             "refused": str(e),
             "keras_accuracy": student["test_accuracy"],
             "nonzero_weights": student["nonzero_weights"],
@@ -92,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher-epochs", type=int, default=None, help="(default: --epochs)")
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--data", default=None)
+    parser.add_argument(
+        "--run", type=Path, default=None, help="convert this trained MLP run instead of training"
+    )
     args = parser.parse_args(argv)
     if args.teacher_epochs is not None and args.teacher_epochs < 1:
         parser.error(f"--teacher-epochs must be >= 1, got {args.teacher_epochs}")
@@ -102,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     # benched again replaces its earlier entry
     results = json.loads(out.read_text()) if out.is_file() else {"nets": []}
     bench = header("rtl.py", sys.argv[1:] if argv is None else argv)
-    for units in args.units:
-        net = {"bench": bench, **bench_one(units, args)}
+    if args.run:
+        trained = [(args.run, trained_elsewhere(args.run))]
+    else:
+        trained = (train_one(units, args) for units in args.units)
+    for run_dir, entry in trained:
+        net = {"bench": bench, **convert_one(run_dir, entry, args.data)}
         results["nets"] = [n for n in results["nets"] if n.get("tag") != net["tag"]] + [net]
         write_text_atomic(out, json.dumps(results, indent=2, sort_keys=True) + "\n")
         print(f"wrote {out}", flush=True)
