@@ -1,0 +1,57 @@
+"""bench/search.py's searches and bench/rtl.py's options, checked without training."""
+
+import argparse
+import json
+
+import bench_scripts
+import pytest
+
+from pynq_mnist.host_training.training.search.cli import prepare
+
+
+@pytest.mark.parametrize("preset", list(bench_scripts.load("search").SEARCHES))
+def test_every_committed_search_is_a_valid_search(preset, tmp_path):
+    """What bench/search.py writes as a search's --config passes ``tune``'s checks
+    (space, budget, limits, and the base student at the space's corners)."""
+    search = bench_scripts.load("search")
+    arch = search.PICKS[preset][0]
+    config = tmp_path / "search.json"
+    config.write_text(
+        json.dumps({**search.BASES.get(preset, {}), "search": search.SEARCHES[preset]})
+    )
+    args = argparse.Namespace(arch=arch, workers=2, port=0, config=str(config), seed=None,
+                              preset=None, budget="default", out=str(tmp_path / "out"))  # fmt: skip
+    base, chosen, _ = prepare(args)
+    for key, value in search.BASES.get(preset, {}).get("student", {}).items():
+        got = base["student"][key]
+        assert got == value if not isinstance(value, dict) else value.items() <= got.items()
+    assert chosen.limits.nonzero_weights == search.PICKS[preset][1]["max_nonzero"]
+
+
+def _run_dir(tmp_path, arch: str, pick: bool):
+    run = tmp_path / f"run-{arch}"
+    run.mkdir(parents=True)
+    student = {"units": [384]} if arch == "mlp" else {"filters": [6, 16]}
+    config = {"arch": arch, "data": {"train_subset": None}, "student": student, "seed": 0}
+    (run / "config.json").write_text(json.dumps(config))
+    if pick:
+        (run / "search_pick.json").write_text(json.dumps({"trial": {"trial_id": "0007"}}))
+    return run
+
+
+def test_a_run_trained_elsewhere_is_named_with_its_pick(tmp_path):
+    rtl = bench_scripts.load("rtl")
+    entry = rtl.trained_elsewhere(_run_dir(tmp_path, "mlp", pick=True))
+    assert entry["tag"] == "run-mlp" and entry["units"] == 384 and entry["train_s"] is None
+    assert entry["config"]["student"] == {"units": [384]}
+    assert entry["search_pick"]["trial"]["trial_id"] == "0007"
+    assert "search_pick" not in rtl.trained_elsewhere(_run_dir(tmp_path / "x", "mlp", False))
+
+
+def test_a_cnn_run_or_no_teacher_epochs_is_refused(tmp_path, capsys):
+    rtl = bench_scripts.load("rtl")
+    with pytest.raises(SystemExit, match="holds a cnn run; the rtl backend converts MLPs"):
+        rtl.trained_elsewhere(_run_dir(tmp_path, "cnn", pick=False))
+    with pytest.raises(SystemExit):
+        rtl.main(["--teacher-epochs", "0"])
+    assert "--teacher-epochs must be >= 1, got 0" in capsys.readouterr().err
