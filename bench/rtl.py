@@ -86,7 +86,7 @@ def trained_elsewhere(run_dir: Path) -> dict:
         "config": {"arch": "mlp", "data": config["data"], "student": config["student"]},
         "train_s": None,
     }
-    pick = run_dir / "search_pick.json"
+    pick = run_dir / rd.SEARCH_PICK
     if pick.is_file():  # the search and trial it came from
         entry["search_pick"] = rd.read_json(pick)
     return entry

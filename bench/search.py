@@ -141,7 +141,7 @@ def _pick(cli: list[str], data: list[str], search_dir: Path, args, preset: str) 
     except subprocess.CalledProcessError as e:
         return {"limits": limits, "error": f"exit {e.returncode}"}
     student = rd.load_metrics(run)["student"]
-    pick = rd.read_json(run / "search_pick.json")["trial"]
+    pick = rd.read_json(run / rd.SEARCH_PICK)["trial"]
     return {
         "command": shlex.join(train[2:]),
         "limits": limits,

@@ -99,7 +99,7 @@ def _from_search(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy2(teacher, out / rd.TEACHER)
     rd.write_json(
-        out / "search_pick.json",
+        out / rd.SEARCH_PICK,
         {"search_dir": str(args.from_search), "limits": limits, "trial": point},
     )
     _report(train(config, out, args.data), args.out)

@@ -30,6 +30,7 @@ METRICS = "metrics.json"
 PLOTS = "plots"
 STATE = "state"
 TUNER_RESULT = "state/tuner_result.json"
+SEARCH_PICK = "search_pick.json"  # train --from-search: the search, limits and trial
 TUNER_PROJECT = "state/tuner"
 
 
