@@ -73,7 +73,22 @@ SEARCHES = {
         },
         "budget": {"max_epochs": 20, "factor": 3, "iterations": 2},
     },
-    "cnn": {"limits": {"nonzero_weights": 10000, "max_weight_bits": 6}},
+    # The 10k preset's shape: 2 or 3 blocks of 12-32 filters and no dense layer (one
+    # after 2 blocks would alone exceed the budget), 5 or 6 bits, each trial pruned to
+    # 80-100% of the budget, shifts and rotations on or off.
+    "cnn": {
+        "limits": {"nonzero_weights": 10000, "max_weight_bits": 6},
+        "space": {
+            "conv_blocks": {"choice": [2, 3]},
+            "dense": None,
+            "filters": {"choice": [12, 16, 24, 32]},
+            "weight_bits": {"choice": [5, 6]},
+            "activation_bits": {"choice": [5, 6]},
+            "sparsity": None,
+            "nonzero_fill": {"min": 0.8, "max": 1.0},
+        },
+        "budget": {"max_epochs": 20, "factor": 3},
+    },
     # A first cnn-tiny search (2 or 3 blocks, an optional dense layer, sparsity drawn)
     # promoted only 3-block nets: the 2-block nets it drew exceeded 2,000 weights at
     # the sparsities drawn. Its pick tested 95.35% (``git log -p`` of the results).
