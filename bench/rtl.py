@@ -112,21 +112,31 @@ def convert_one(run_dir: Path, entry: dict, data: str | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, nargs="+", default=[64])
-    parser.add_argument("--sparsity", type=float, default=0.9)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--logits-sparsity", type=float, default=None, help="(default: --sparsity)")
-    parser.add_argument("--weight-bits", type=int, default=None)
-    parser.add_argument("--activation-bits", type=int, default=None)
-    parser.add_argument("--input-bits", type=int, default=None, help="(default: all 8)")
-    parser.add_argument("--augment", action="store_true", help="small shifts and rotations")
-    parser.add_argument("--teacher-epochs", type=int, default=None, help="(default: --epochs)")
-    parser.add_argument("--train-subset", type=int, default=None)
+    training = parser.add_argument_group("training (not with --run, whose net is trained)")
+    training.add_argument("--units", type=int, nargs="+", default=[64])
+    training.add_argument("--sparsity", type=float, default=0.9)
+    training.add_argument("--epochs", type=int, default=5)
+    training.add_argument(
+        "--logits-sparsity", type=float, default=None, help="(default: --sparsity)"
+    )
+    training.add_argument("--weight-bits", type=int, default=None)
+    training.add_argument("--activation-bits", type=int, default=None)
+    training.add_argument("--input-bits", type=int, default=None, help="(default: all 8)")
+    training.add_argument("--augment", action="store_true", help="small shifts and rotations")
+    training.add_argument("--teacher-epochs", type=int, default=None, help="(default: --epochs)")
+    training.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--data", default=None)
     parser.add_argument(
         "--run", type=Path, default=None, help="convert this trained MLP run instead of training"
     )
     args = parser.parse_args(argv)
+    if args.run:
+        given = [a.option_strings[0] for a in training._group_actions
+                 if getattr(args, a.dest) != a.default]  # fmt: skip
+        if given:
+            parser.error(
+                f"--run converts a net trained before; {', '.join(given)} would not apply to it"
+            )
     if args.teacher_epochs is not None and args.teacher_epochs < 1:
         parser.error(f"--teacher-epochs must be >= 1, got {args.teacher_epochs}")
     from pynq_mnist.atomic import write_text_atomic

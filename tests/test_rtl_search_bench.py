@@ -55,3 +55,14 @@ def test_a_cnn_run_or_no_teacher_epochs_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         rtl.main(["--teacher-epochs", "0"])
     assert "--teacher-epochs must be >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--units", "128"], ["--augment"], ["--epochs", "9"]])
+def test_run_refuses_training_options_it_would_ignore(option, tmp_path, capsys):
+    """``--run`` converts a net trained before: an option that trains one is an error,
+    not a silent no-op the results file would then misattribute."""
+    rtl = bench_scripts.load("rtl")
+    run = _run_dir(tmp_path, "mlp", pick=False)
+    with pytest.raises(SystemExit):
+        rtl.main(["--run", str(run), *option])
+    assert f"{option[0]} would not apply to it" in capsys.readouterr().err
