@@ -74,7 +74,7 @@ def test_quantized_weights_lie_on_their_grid(arch):
 
 
 def test_student_uses_only_layers_hls4ml_converts():
-    model = build_student(_student("cnn", dense=[16]), "cnn")
+    model = build_student(_student("cnn", dense=[16], weight_bits=6), "cnn")
     kinds = [type(lay).__name__ for lay in model.layers]
     assert set(kinds) <= {"QConv2D", "QActivation", "MaxPooling2D", "Flatten", "QDense"}
     assert model.layers[-1].name == "logits" and kinds[-1] == "QDense"

@@ -142,10 +142,26 @@ def test_a_space_whose_student_cannot_train_is_refused(tmp_path):
     from pynq_mnist.host_training.training.search.cli import prepare
 
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"student": {"bias_bits": [8, 8, 8]}}))
+    config.write_text(json.dumps({"student": {"bias_bits": [8, 6, 8]}}))
     args = _args(tmp_path, config=str(config))
     with pytest.raises(ConfigError, match=r"search\.space\.conv_blocks = 1: student\.bias_bits"):
         prepare(args)
+
+
+def test_a_per_layer_base_follows_the_layers_where_its_layers_agree():
+    """A base written per layer (as a pick is) still seeds a search that changes the
+    depth: agreeing layers give their one value, and drawn values never need the base's."""
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.search import space
+
+    base = resolve({"arch": "cnn", "student": {"filters": [16, 12], "bias_bits": [8, 8, 8],
+                                               "weight_bits": [5, 6, 6]}})["student"]  # fmt: skip
+    drawn = {"conv_blocks": 3, "weight_bits.conv1": 4, "weight_bits.conv2": 5,
+             "weight_bits.conv3": 6, "weight_bits.logits": 3}  # fmt: skip
+    student = space.student(base, "cnn", drawn, 2)
+    assert student["bias_bits"] == [8, 8, 8, 8] and student["weight_bits"] == [4, 5, 6, 3]
+    with pytest.raises(ConfigError, match="student.weight_bits is given per layer"):
+        space.student(base, "cnn", {"conv_blocks": 3}, 2)
 
 
 def test_a_worker_needs_the_chief_and_the_same_dataset(tmp_path, monkeypatch, capsys):
@@ -360,7 +376,9 @@ def test_search_cycles_are_the_conversions_target_ii(arch, tmp_path):
     from pynq_mnist.host_training.training.search.costs import student_costs
 
     student = resolve({"arch": arch})["student"]
-    model = build_student(student | ({"dense": [16]} if arch == "cnn" else {}), arch)
+    model = build_student(
+        student | ({"dense": [16], "weight_bits": 6} if arch == "cnn" else {}), arch
+    )
     hls_model = hls4ml.converters.convert_from_keras_model(
         model, hls_config=hc.hls_config(model, arch), io_type=hc.IO_TYPES[arch],
         output_dir=str(tmp_path / "hls"), backend="Vivado",

@@ -13,6 +13,7 @@ from pynq_mnist.host_training.training.config import (
     load_file,
     resolve,
 )
+from pynq_mnist.host_training.training.config.bits import PER_LAYER, per_layer, weight_layer_names
 from pynq_mnist.mnist import DataError
 
 BAD = [
@@ -55,18 +56,25 @@ BAD = [
         r"student\.pruning\.sparsity: Input should be greater than or equal to 0, got -0\.1",
     ),
     (
-        {"arch": "cnn", "tuner": {"space": {"weight_bits": {"choice": [0, 4]}}}},
+        {"arch": "cnn", "tuner": {"enabled": True, "space": {"weight_bits": {"choice": [0, 4]}}}},
         r"tuner\.space\.weight_bits -> student\.weight_bits: must be integers >= 1",
     ),
     (
-        {"arch": "cnn", "tuner": {"space": {"pruning.sparsity": {"min": 0.5, "max": 1.5}}}},
+        {
+            "arch": "cnn",
+            "tuner": {"enabled": True, "space": {"pruning.sparsity": {"min": 0.5, "max": 1.5}}},
+        },
         r"tuner\.space\.pruning\.sparsity -> student\.pruning\.sparsity: Input should be less",
     ),
     (
-        {"arch": "cnn", "tuner": {"space": {"nonsense": {"choice": [1]}}}},
+        {"arch": "cnn", "tuner": {"enabled": True, "space": {"nonsense": {"choice": [1]}}}},
         r"tuner\.space\.nonsense names no student setting",
     ),
     ({"arch": "cnn", "studnet": {}}, r"unknown configuration key 'studnet'"),
+    (  # the cnn preset's bits are per layer: a deeper student must say its own
+        {"arch": "cnn", "student": {"filters": [8, 8, 8]}},
+        r"student\.weight_bits: has 3 entries, expected 4 \(one per layer\); give 4, or one",
+    ),
     (
         {"arch": "cnn", "student": {"kd": {"alpha": 2}}},
         r"student\.kd\.alpha: Input should be less than or equal to 1, got 2",
@@ -103,13 +111,22 @@ def test_presets_resolve(preset):
     assert resolve(config) == config  # resolving is idempotent: a saved config reloads as is
 
 
-@pytest.mark.parametrize("preset", ["cnn-tiny"])
+@pytest.mark.parametrize("preset", ["cnn", "cnn-tiny"])
 def test_a_preset_from_the_search_is_its_committed_pick(preset):
     """The preset is what the committed design search picked, not a copy that drifted."""
     results = Path(__file__).parents[1] / "bench" / "results" / "search.json"
     pick = json.loads(results.read_text())["picks"][preset]
     arch = PRESETS[preset][0]
-    assert resolve({"arch": arch}, preset=preset)["student"] == pick["student"]
+    assert _per_layer(resolve({"arch": arch}, preset=preset)["student"], arch) == pick["student"]
+
+
+def _per_layer(student: dict, arch: str) -> dict:
+    """``student`` with each per-layer key written per layer, as a search writes a pick."""
+    count = len(weight_layer_names(student, arch))
+    return student | {
+        key: per_layer(student[key], key, count - hidden_only, minimum)
+        for key, (minimum, hidden_only) in PER_LAYER.items()
+    }
 
 
 def test_tiny_preset_fits_its_budget_by_construction():

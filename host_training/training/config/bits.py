@@ -19,7 +19,10 @@ def per_layer(value: int | list[int], key: str, count: int, minimum: int) -> lis
     """``value`` for each of ``count`` layers (an int for all, or a list of one per layer)."""
     values = value if isinstance(value, list) else [value] * count
     if len(values) != count:
-        raise ConfigError(f"{key} has {len(values)} entries, expected {count} (one per layer)")
+        raise ConfigError(
+            f"{key} has {len(values)} entries, expected {count} (one per layer); "
+            f"give {count}, or one integer for all layers"
+        )
     for v in values:
         if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
             raise ConfigError(f"{key} must be integers >= {minimum}, got {value!r}")

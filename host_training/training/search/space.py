@@ -150,12 +150,18 @@ def fill_sparsity(student: dict, arch: str, fill: float, nonzero_limit: int) -> 
     return round(min(MAX_SPARSITY, max(0.0, 1 - keep / hidden)), 4)
 
 
-def _base_value(base: dict, key: str, name: str, base_names: list[str]) -> int:
+def _layer_value(values: dict, base: dict, key: str, name: str, base_names: list[str]) -> int:
+    """Layer ``name``'s ``key``: the trial's value, else the base student's. A base
+    given per layer follows a change of the layers only where all its layers agree."""
+    if f"{key}.{name}" in values:
+        return int(values[f"{key}.{name}"])
     value = base[key]
     if not isinstance(value, list):
         return value
     if name in base_names and len(value) == len(base_names):
         return value[base_names.index(name)]
+    if len(set(value)) == 1:
+        return value[0]
     raise ConfigError(
         f"student.{key} is given per layer, but the search changes the layers; "
         "give one integer for all layers, or search it (space.weight_bits / activation_bits)"
@@ -182,15 +188,9 @@ def student(
     names = weight_layer_names(out, arch)
     base_names = weight_layer_names(base, arch)
     for key in ("weight_bits", "bias_bits", "weight_integer"):
-        out[key] = [
-            int(values.get(f"{key}.{name}", _base_value(base, key, name, base_names)))
-            for name in names
-        ]
+        out[key] = [_layer_value(values, base, key, name, base_names) for name in names]
     for key in ("activation_bits", "activation_integer"):
-        out[key] = [
-            int(values.get(f"{key}.{name}", _base_value(base, key, name, base_names)))
-            for name in names[:-1]
-        ]
+        out[key] = [_layer_value(values, base, key, name, base_names) for name in names[:-1]]
     for key, path in SCALARS.items():
         if key in values:
             node = out
@@ -212,14 +212,21 @@ def check_corners(settings: Settings, base: dict) -> None:
     if settings.arch == "cnn" and "dense" in settings.space:
         deepest["dense"] = max(settings.space["dense"].values())
     slots = layer_slots(settings, base)
+    # the bits a trial draws for every layer (any value of theirs), as a trial would
+    drawn = deepest | {
+        f"{key}.{name}": settings.space[key].values()[0]
+        for key in ("weight_bits", "activation_bits")
+        if key in settings.space
+        for name, _, _ in slots
+    }
     for key, dim in settings.space.items():
         for value in dim.values():
             if key == WIDTH[settings.arch]:
-                values = deepest | {f"{key}.{i}": value for _, _, i in slots if i is not None}
+                values = drawn | {f"{key}.{i}": value for _, _, i in slots if i is not None}
             elif key in ("weight_bits", "activation_bits"):
-                values = deepest | {f"{key}.{name}": value for name, _, _ in slots}
+                values = drawn | {f"{key}.{name}": value for name, _, _ in slots}
             else:
-                values = deepest | {key: value}
+                values = drawn | {key: value}
             try:
                 student(base, settings.arch, values, settings.budget.max_epochs,
                         settings.limits.nonzero_weights)  # fmt: skip
