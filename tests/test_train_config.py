@@ -111,7 +111,7 @@ def test_presets_resolve(preset):
     assert resolve(config) == config  # resolving is idempotent: a saved config reloads as is
 
 
-@pytest.mark.parametrize("preset", ["cnn", "cnn-tiny"])
+@pytest.mark.parametrize("preset", ["cnn", "cnn-tiny", "mlp"])
 def test_a_preset_from_the_search_is_its_committed_pick(preset):
     """The preset is what the committed design search picked, not a copy that drifted."""
     results = Path(__file__).parents[1] / "bench" / "results" / "search.json"
