@@ -24,7 +24,12 @@ def _pruning(sparsity: float) -> dict:
     }
 
 
-_KD = {"enabled": True, "temperature": 4.0, "alpha": 0.7}
+def _kd(temperature: float, alpha: float) -> dict:
+    """Distillation from the teacher's logits at ``temperature``, weighted by ``alpha``."""
+    return {"enabled": True, "temperature": temperature, "alpha": alpha}
+
+
+_KD = _kd(temperature=4.0, alpha=0.7)
 #: The tuner dimensions every arch shares: learning rate and distillation.
 _TUNED_TRAINING = {
     "lr": {"min": 1e-3, "max": 1e-2, "log": True},
@@ -130,11 +135,7 @@ PRESETS: dict[str, tuple[str | None, dict]] = {
                 "epochs": 40,
                 "lr": 0.009642058565072492,
                 "pruning": _pruning(sparsity=0.3139),
-                "kd": {
-                    "enabled": True,
-                    "temperature": 4.293342194583569,
-                    "alpha": 0.6185283032811527,
-                },
+                "kd": _kd(temperature=4.293342194583569, alpha=0.6185283032811527),
             },
             # The in-training tuner stays off: the design search does its job.
             "tuner": {"enabled": False},
@@ -155,11 +156,7 @@ PRESETS: dict[str, tuple[str | None, dict]] = {
                 "epochs": 40,
                 "lr": 0.003103201735123304,
                 "pruning": _pruning(sparsity=0.9566),
-                "kd": {
-                    "enabled": True,
-                    "temperature": 5.335959420725246,
-                    "alpha": 0.8609594994369918,
-                },
+                "kd": _kd(temperature=5.335959420725246, alpha=0.8609594994369918),
                 "augment": True,
             },
         },
@@ -184,11 +181,7 @@ PRESETS: dict[str, tuple[str | None, dict]] = {
                 "batch_size": 128,
                 "lr": 0.009245261253931152,
                 "pruning": _pruning(sparsity=0.6843),
-                "kd": {
-                    "enabled": True,
-                    "temperature": 2.2553942814954615,
-                    "alpha": 0.6484542989603741,
-                },
+                "kd": _kd(temperature=2.2553942814954615, alpha=0.6484542989603741),
                 "augment": False,
             },
             "tuner": {
