@@ -112,7 +112,8 @@ SEARCHES = {
         },
         "budget": {"max_epochs": 30, "factor": 4},
     },
-    # The cnn-tiny space at half the budget.
+    # The cnn-tiny space at half the budget. At 30 epochs (factor 4) its pick tested
+    # 98.00% (``git log -p`` of the results); this one trains to 40, as cnn and mlp do.
     "cnn-1k": {
         "limits": {"nonzero_weights": 1000},
         "space": {
@@ -122,7 +123,7 @@ SEARCHES = {
             "sparsity": None,
             "nonzero_fill": {"min": 0.7, "max": 1.0},
         },
-        "budget": {"max_epochs": 30, "factor": 4},
+        "budget": {"max_epochs": 40, "factor": 4},
     },
     # The rtl student's width and training, each trial pruned to 90-100% of the cap.
     "mlp-rtl": {
