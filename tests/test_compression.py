@@ -102,6 +102,8 @@ def test_cost_counts_quantized_nonzeros_and_bops():
     assert cost["nonzero_weights"] == 2 + 1 + 4
     assert cost["total_weights"] == 784 * 2 + 2 + 2 * 10 + 10
     assert cost["bops"] == 2 * 4 * 8 + 4 * 3 * 5  # nonzero MACs x weight bits x input bits
+    # every kernel and bias entry at its layer's width, the zeros too (8-bit biases)
+    assert cost["stored_weight_bits"] == 784 * 2 * 4 + 2 * 8 + 2 * 10 * 3 + 10 * 8
     assert cost["sparsity"] == pytest.approx(1 - 6 / (784 * 2 + 20))
     assert cost["layer_bits"]["dense1"] == {"weight": 4, "bias": 8, "activation": 5}
 

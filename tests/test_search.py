@@ -33,6 +33,7 @@ def _point(trial_id, accuracy, nonzero, bits=4, **costs):
         "bops": costs.get("bops", nonzero * 10),
         "cycles_per_frame": costs.get("cycles", 784),
         "bytes_per_frame": 792,
+        "stored_weight_bits": costs.get("stored_bits", nonzero * 40),
         "rtl_lut_estimate": costs.get("rtl_lut_estimate"),
     }
 
@@ -366,8 +367,9 @@ def test_search_resumes_after_a_kill(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["cnn", "mlp"])
-def test_search_cycles_are_the_conversions_target_ii(arch, tmp_path):
-    """The search's cycles per frame, from the Keras model, equal target_ii from hls4ml's graph."""
+def test_search_costs_are_the_conversions(arch, tmp_path):
+    """The search's costs from the Keras model, checked against hls4ml's graph of it: cycles
+    per frame equal target_ii, stored weight bits the arrays hls4ml writes."""
     import hls4ml
 
     from pynq_mnist.host_training.conversion import hls4ml_config as hc
@@ -385,7 +387,11 @@ def test_search_cycles_are_the_conversions_target_ii(arch, tmp_path):
     )  # fmt: skip
     stages = hc.target_ii(model, arch, hls_model)
     assert stages == hc.stage_cycles(model, arch, hc.planned_reuse_factors(model))
-    assert student_costs(model, arch)["cycles_per_frame"] == hc.frame_interval(stages, arch)
+    costs = student_costs(model, arch)
+    assert costs["cycles_per_frame"] == hc.frame_interval(stages, arch)
+    # the weight and bias arrays hls4ml writes, zeros included, at their written widths
+    written = [w for layer in hls_model.get_layers() for w in layer.get_weights()]
+    assert costs["stored_weight_bits"] == sum(w.data.size * w.type.precision.width for w in written)
 
 
 @pytest.mark.parametrize("arch", ["cnn", "mlp"])
@@ -484,6 +490,33 @@ def test_rtl_luts_are_measured_on_request_and_for_the_mlp_only():
                  lambda: front.pareto_front(unmeasured, "rtl_lut_estimate")):  # fmt: skip
         with pytest.raises(ConfigError, match="do not record rtl_lut_estimate"):
             call()
+
+
+def test_stored_bits_cap_the_weight_arrays_zeros_included():
+    """Two MLPs within 25k nonzero weights: the wider one's zeros are stored too."""
+    wide = _point("wide", 0.985, 22000, stored_bits=784 * 512 * 4)
+    narrow = _point("narrow", 0.980, 22000, stored_bits=784 * 128 * 4)
+    assert front.pick([wide, narrow], {"nonzero_weights": 25000})["trial_id"] == "wide"
+    capped = {"nonzero_weights": 25000, "stored_weight_bits": 500_000}
+    assert front.pick([wide, narrow], capped)["trial_id"] == "narrow"
+    assert settings("mlp", {"limits": {"stored_weight_bits": 500_000}}).limits.stored_weight_bits
+    older = [{k: v for k, v in wide.items() if k != "stored_weight_bits"}]
+    with pytest.raises(ConfigError, match="made before the project measured it"):
+        front.pick(older, capped)
+
+
+def test_a_search_dir_resumes_its_own_search_only(tmp_path):
+    base, dataset = {"arch": "cnn"}, {"train": "a"}
+    layout.write_settings(tmp_path, base, settings("cnn"), "tune", dataset)
+    layout.write_settings(tmp_path, base, settings("cnn"), "tune again", dataset)  # resumes
+    with pytest.raises(ConfigError, match="holds a different search .*differs in: settings"):
+        layout.write_settings(tmp_path, base, settings("mlp"), "tune", dataset)
+    # saved before the stored_weight_bits limit existed: still the same search
+    path = tmp_path / layout.SETTINGS
+    doc = json.loads(path.read_text())
+    del doc["settings"]["limits"]["stored_weight_bits"]
+    path.write_text(json.dumps(doc))
+    layout.write_settings(tmp_path, base, settings("cnn"), "tune", dataset)
 
 
 @pytest.mark.parametrize(

@@ -86,10 +86,14 @@ def quantized_weights(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray
 
 
 def cost(model: keras.Model, count: str = "quantized") -> dict:
-    """Nonzero weights, sparsity, per-layer bits and BOPs of a quantized student.
+    """Nonzero weights, sparsity, per-layer bits, BOPs and stored bits of a quantized student.
 
     Weights count kernels and biases together; ``sparsity`` is the share of
-    kernel entries that are zero. ``count="quantized"`` counts what the FPGA
+    kernel entries that are zero. ``stored_weight_bits`` is the size of the
+    weight and bias arrays hls4ml writes, each entry at its layer's width and
+    the pruned zeros included (hls4ml's ``nnet_utils`` keep ``weights[n_in *
+    n_out]`` whole; under the resource strategy they become ROMs), a bound on
+    what they take in block RAM, not a synthesis result. ``count="quantized"`` counts what the FPGA
     gets (a weight that rounds to zero is free); ``count="unpruned"`` counts
     every weight the pruning masks keep, a bound that longer training of the
     same pruned student cannot exceed (the tuner uses it, so that a short trial
@@ -98,7 +102,7 @@ def cost(model: keras.Model, count: str = "quantized") -> dict:
     if count not in ("quantized", "unpruned"):
         raise ValueError(f"count must be 'quantized' or 'unpruned', got {count!r}")
     in_bits = encoding.PIXEL_BITS
-    total = nonzero = kernel_total = kernel_zero = bops = 0
+    total = nonzero = kernel_total = kernel_zero = bops = stored = 0
     bits: dict[str, dict[str, int]] = {}
     for outer in model.layers:
         layer = _unwrap(outer)
@@ -119,11 +123,13 @@ def cost(model: keras.Model, count: str = "quantized") -> dict:
             kernel = np.asarray(layer.kernel if mask is None else mask)
             bias = np.ones(layer.bias.shape)
         w_bits = int(layer.kernel_quantizer_internal.bits)
-        bits[layer.name] = {"weight": w_bits, "bias": int(layer.bias_quantizer_internal.bits)}
+        b_bits = int(layer.bias_quantizer_internal.bits)
+        bits[layer.name] = {"weight": w_bits, "bias": b_bits}
         positions = math.prod(layer.output_shape[1:-1]) if isinstance(layer, QConv2D) else 1
         kernel_nonzero = int(np.count_nonzero(kernel))
         bops += kernel_nonzero * positions * w_bits * in_bits
         total += kernel.size + bias.size
+        stored += kernel.size * w_bits + bias.size * b_bits
         nonzero += kernel_nonzero + int(np.count_nonzero(bias))
         kernel_total += kernel.size
         kernel_zero += kernel.size - kernel_nonzero
@@ -134,6 +140,7 @@ def cost(model: keras.Model, count: str = "quantized") -> dict:
         "layer_bits": bits,
         "max_weight_bits": max((b["weight"] for b in bits.values()), default=0),
         "bops": bops,
+        "stored_weight_bits": stored,
     }
 
 

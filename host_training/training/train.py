@@ -381,6 +381,7 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
             "layer_bits": cost["layer_bits"],
             "max_weight_bits": cost["max_weight_bits"],
             "bops": cost["bops"],
+            "stored_weight_bits": cost["stored_weight_bits"],
             "within_limits": within_limits,
             "config": student_config,
             "history": student_history,

@@ -14,6 +14,7 @@ LIMIT_OPTIONS = {
     "max_bops": "bops",
     "max_cycles": "cycles_per_frame",
     "max_bytes": "bytes_per_frame",
+    "max_stored_bits": "stored_weight_bits",
     "max_rtl_luts": "rtl_lut_estimate",
 }
 

@@ -8,6 +8,9 @@
   not a synthesis result;
 - ``bytes_per_frame``: bytes the DMA moves per frame, in and out, in the
   wrapper's stream words;
+- ``stored_weight_bits``: :func:`compression.cost`'s bits of the weight
+  arrays hls4ml writes, pruned zeros included (what caps block RAM where the
+  weights live in ROMs, as the MLP's do);
 - ``rtl_lut_estimate`` (MLP only, and only in a search whose ``cost`` or
   ``limits`` name it: da4ml traces the net, seconds to minutes a trial):
   da4ml's LUT estimate of the network as the RTL backend would build it
@@ -25,6 +28,7 @@ COSTS = (
     "bops",
     "cycles_per_frame",
     "bytes_per_frame",
+    "stored_weight_bits",
     "rtl_lut_estimate",
 )
 #: Costs measured only when a search asks for them, and the archs that have them.
@@ -57,6 +61,7 @@ def student_costs(model: Any, arch: str, requested: tuple[str, ...] = ()) -> dic
         "bops": int(cost["bops"]),
         "cycles_per_frame": int(hls4ml_config.frame_interval(stages, arch)),
         "bytes_per_frame": bytes_per_frame(int(np.prod(model.input_shape[1:]))),
+        "stored_weight_bits": int(cost["stored_weight_bits"]),
     }
     if "rtl_lut_estimate" in requested:
         from pynq_mnist.host_training.conversion.rtl.cost import rtl_cost

@@ -7,7 +7,7 @@ no TensorFlow, so they are cheap to test on hand-made sets.
 from __future__ import annotations
 
 from pynq_mnist.host_training.training.config import ConfigError
-from pynq_mnist.host_training.training.search.costs import COSTS
+from pynq_mnist.host_training.training.search.costs import COSTS, ON_REQUEST
 
 ACCURACY = "val_accuracy"
 
@@ -50,9 +50,14 @@ def check_limits(limits: dict[str, int | None]) -> dict[str, int]:
 def _check_recorded(points: list[dict], costs: tuple[str, ...]) -> None:
     for cost in costs:
         if any(p.get(cost) is None for p in points):
+            why = (
+                "a search measures it only when its cost or limits name it"
+                if cost in ON_REQUEST
+                else "the search was made before the project measured it"
+            )
             raise ConfigError(
-                f"this search's trials do not record {cost} (a search measures it only when "
-                "its cost or limits name it): search again with it, or drop the limit"
+                f"this search's trials do not record {cost} ({why}): search again with it, "
+                "or drop the limit"
             )
 
 

@@ -15,6 +15,7 @@ Reading needs no TensorFlow and no keras-tuner: the trial files are JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -61,6 +62,10 @@ def write_settings(
     path = out / SETTINGS
     if path.is_file():
         saved = rd.read_json(path)
+        # a search saved by an earlier version lacks later keys' defaults; one edited
+        # by hand into an invalid one is left to differ, and the message says where
+        with contextlib.suppress(KeyError, ValueError):
+            saved["settings"] = Settings.model_validate(saved["settings"]).model_dump(mode="json")
         if {k: saved.get(k) for k in doc} != doc:
             differs = [k for k in doc if saved.get(k) != doc[k]]
             raise ConfigError(

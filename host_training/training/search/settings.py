@@ -123,7 +123,9 @@ class Limits(BaseModel):
     bops: StrictInt | None
     cycles_per_frame: StrictInt | None
     bytes_per_frame: StrictInt | None
-    rtl_lut_estimate: StrictInt | None = None  # searches saved before it still read
+    # searches saved before these costs existed still read
+    stored_weight_bits: StrictInt | None = None
+    rtl_lut_estimate: StrictInt | None = None
 
     @model_validator(mode="after")
     def _positive(self) -> Limits:
