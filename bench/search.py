@@ -3,14 +3,17 @@
 For each preset it runs ``pynq-mnist tune`` (resumable) on all of MNIST within
 that preset's limits, then ``pynq-mnist train --from-search`` at them, and records in
 ``bench/results/search.json`` the command, the wall times, every trial, the front,
-and each pick's validation and test accuracy against issue 12's targets; each
-front's plot goes beside it as ``search_<preset>_front.png``. The
+and each pick's validation and test accuracy; each pick then goes through the
+bit-exact conversion on all 10,000 test frames, and its target counts as met only
+when the IP is bit-exact and its accuracy reaches the target. Each front's plot
+goes beside it as ``search_<preset>_front.png``. The
 hand presets measured in ``bench/results/train.json`` are drawn on each front's
 plot for reference. Run directories go to ``bench/runs/search/`` (not committed).
 
 Usage::
 
     python bench/search.py [--presets mlp cnn ...] [--workers 2] [--data DIR]
+    python bench/search.py --picks-only --presets cnn-1k   # retrain + convert a finished search's pick
     python bench/search.py --quick     # smoke budget and data: checks the path, not the nets
 """
 
@@ -55,6 +58,9 @@ PICKS = {
     "mlp-rtl": ("mlp", {"max_nonzero": RTL_NONZERO}, 0.980),
 }
 WALL_LIMIT_S = 90 * 60  # per search, on 2 cores
+#: The picks converted here, by hls4ml. ``mlp-rtl``'s target is issue 15's, for the rtl
+#: backend: ``bench/rtl.py`` converts that student.
+CONVERTED = ("cnn", "cnn-tiny", "cnn-1k", "mlp")
 #: Per preset, the ``search`` mapping of its search: its pick's limits (so that
 #: Hyperband promotes only candidates within them) and a space whose draws mostly
 #: fall within them. A first MLP search over the default space at these limits
@@ -154,8 +160,43 @@ def _run(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _pick(cli: list[str], data: list[str], search_dir: Path, args, preset: str) -> dict:
-    """``train --from-search`` at the preset's limits, and what its pick measured."""
+def _search(cli, data, config: Path, search_dir: Path, args, argv, preset: str) -> dict:
+    """``pynq-mnist tune`` for ``preset`` (resumed where ``search_dir`` holds one), recorded."""
+    from pynq_mnist.host_training.training.search import layout
+
+    tune = [*cli, "tune", "--arch", PICKS[preset][0], "--workers", str(args.workers),
+            "--config", repo_relative(config), "--out", repo_relative(search_dir), *data]  # fmt: skip
+    if args.quick:
+        tune += ["--preset", "smoke", "--budget", "smoke"]
+    reference = HERE / "results" / "train.json"
+    if reference.is_file():
+        tune += ["--reference", repo_relative(reference)]
+    wall = _run(tune)
+    doc = layout.read_front(search_dir)
+    return {
+        "bench": header("search.py", argv),
+        "quick": args.quick,
+        "command": shlex.join(tune[2:]),
+        "search": SEARCHES[preset],
+        **({"base": BASES[preset]} if preset in BASES else {}),
+        "wall_seconds_this_call": wall,
+        "within_wall_limit": wall <= WALL_LIMIT_S,
+        "front": doc["front"],
+        "cost": doc["cost"],
+        "trials": doc["trials"],
+        "progress": doc["progress"],
+        "search_dir": repo_relative(search_dir),
+    }
+
+
+def _pick(
+    cli: list[str], data: list[str], search_dir: Path, args, preset: str, earlier: dict
+) -> dict:
+    """``train --from-search`` at the preset's limits, and what its pick measured.
+
+    A finished pick run is not retrained (``train`` resumes it); its ``wall_seconds`` stay
+    those of the call that trained it, from ``earlier`` (the recorded entry), if any.
+    """
     from pynq_mnist.host_training.training import run_dir as rd
 
     _, limits, target = PICKS[preset]
@@ -163,13 +204,16 @@ def _pick(cli: list[str], data: list[str], search_dir: Path, args, preset: str) 
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
     train = [*cli, "train", "--from-search", repo_relative(search_dir), *flags,
              "--out", repo_relative(run), *data]  # fmt: skip
+    retrained = not (run / rd.METRICS).is_file()
     try:
         wall = _run(train)
     except subprocess.CalledProcessError as e:
         return {"limits": limits, "error": f"exit {e.returncode}"}
     student = rd.load_metrics(run)["student"]
     pick = rd.read_json(run / rd.SEARCH_PICK)["trial"]
-    return {
+    if not retrained:
+        wall = earlier.get("wall_seconds") if earlier.get("trial") == pick["trial_id"] else None
+    result = {
         "command": shlex.join(train[2:]),
         "limits": limits,
         "trial": pick["trial_id"],
@@ -177,9 +221,29 @@ def _pick(cli: list[str], data: list[str], search_dir: Path, args, preset: str) 
         **{k: student[k] for k in ("test_accuracy", "nonzero_weights", "max_weight_bits")},
         "student": student["config"],
         "target_test_accuracy": target,
-        "target_met": None if args.quick else student["test_accuracy"] >= target,
         "wall_seconds": wall,
+        "retrained_by_this_call": retrained,
     }
+    if preset not in CONVERTED:
+        return result | {"target_met": None if args.quick else student["test_accuracy"] >= target}
+    conversion = _convert(run, preset, args)
+    met = conversion["csim_bit_exact"] and conversion["emulated_accuracy"] >= target
+    return result | {"conversion": conversion, "target_met": None if args.quick else met}
+
+
+def _convert(run: Path, preset: str, args) -> dict:
+    """The pick through ``convert`` (hls4ml, the bit-exact IP on every test frame):
+    issue 12's targets count only students that pass it."""
+    from pynq_mnist.host_training.conversion.convert import convert
+
+    bundle = args.runs / "bundles" / f"pick_{preset.replace('-', '_')}"
+    print(f"[bench] converting {repo_relative(run)} -> {repo_relative(bundle)}", flush=True)
+    t0 = time.perf_counter()
+    report = convert(run, bundle, args.data)
+    keys = ("frames", "keras_accuracy", "emulated_accuracy", "csim_bit_exact", "disagreements",
+            "target_ii_cycles")  # fmt: skip
+    return {"bundle": repo_relative(bundle), **{k: report[k] for k in keys},
+            "wall_seconds": time.perf_counter() - t0}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=HERE / "runs" / "search")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search.json")
     parser.add_argument("--quick", action="store_true", help="smoke preset and budget")
+    parser.add_argument("--picks-only", action="store_true",
+                        help="skip the searches: retrain and convert the picks of the finished "
+                             "searches in --runs, keeping their recorded entries")  # fmt: skip
     args = parser.parse_args(argv)
 
     from pynq_mnist.host_training.training import run_dir as rd
@@ -199,41 +266,25 @@ def main(argv: list[str] | None = None) -> int:
 
     cli = [sys.executable, "-m", "pynq_mnist"]
     data = ["--data", args.data] if args.data else []
-    reference = HERE / "results" / "train.json"
     # one file for all presets: a call for some presets keeps the others' results
     results: dict = rd.read_json(args.out) if args.out.is_file() else {}
     results |= {"versions": versions(), "wall_limit_seconds_per_search": WALL_LIMIT_S}
     for key in ("searches", "picks"):
         results.setdefault(key, {})
     for preset in args.presets:
-        arch = PICKS[preset][0]
         search_dir = args.runs / preset
         config = args.runs / f"{preset}-search.json"
-        rd.write_json(config, {**BASES.get(preset, {}), "search": SEARCHES[preset]})
-        tune = [*cli, "tune", "--arch", arch, "--workers", str(args.workers),
-                "--config", repo_relative(config), "--out", repo_relative(search_dir), *data]  # fmt: skip
-        if args.quick:
-            tune += ["--preset", "smoke", "--budget", "smoke"]
-        if reference.is_file():
-            tune += ["--reference", repo_relative(reference)]
-        wall = _run(tune)
-        doc = layout.read_front(search_dir)
-        results["searches"][preset] = {
-            "bench": header("search.py", argv),
-            "quick": args.quick,
-            "command": shlex.join(tune[2:]),
-            "search": SEARCHES[preset],
-            **({"base": BASES[preset]} if preset in BASES else {}),
-            "wall_seconds_this_call": wall,
-            "within_wall_limit": wall <= WALL_LIMIT_S,
-            "front": doc["front"],
-            "cost": doc["cost"],
-            "trials": doc["trials"],
-            "progress": doc["progress"],
-            "search_dir": repo_relative(search_dir),
-        }
-        shutil.copyfile(search_dir / layout.PLOT, args.out.parent / f"search_{preset}_front.png")
-        results["picks"][preset] = _pick(cli, data, search_dir, args, preset)
+        if args.picks_only:
+            if preset not in results["searches"] or not (search_dir / layout.FRONT).is_file():
+                parser.error(f"--picks-only: no finished {preset} search in {search_dir} "
+                             f"recorded in {args.out}; run it first without --picks-only")  # fmt: skip
+        else:
+            rd.write_json(config, {**BASES.get(preset, {}), "search": SEARCHES[preset]})
+            results["searches"][preset] = _search(cli, data, config, search_dir, args, argv, preset)
+            plot = args.out.parent / f"search_{preset}_front.png"
+            shutil.copyfile(search_dir / layout.PLOT, plot)
+        pick = _pick(cli, data, search_dir, args, preset, results["picks"].get(preset, {}))
+        results["picks"][preset] = {"bench": header("search.py", argv), **pick}
         rd.write_json(args.out, results)  # partial results survive an interruption
     print(f"[bench] wrote {args.out}", flush=True)
     return 0

@@ -66,3 +66,44 @@ def test_run_refuses_training_options_it_would_ignore(option, tmp_path, capsys):
     with pytest.raises(SystemExit):
         rtl.main(["--run", str(run), *option])
     assert f"{option[0]} would not apply to it" in capsys.readouterr().err
+
+
+def test_picks_only_needs_a_finished_search(tmp_path, capsys):
+    search = bench_scripts.load("search")
+    argv = ["--picks-only", "--presets", "cnn-1k", "--runs", str(tmp_path), "--out",
+            str(tmp_path / "search.json")]  # fmt: skip
+    with pytest.raises(SystemExit) as e:
+        search.main(argv)
+    assert e.value.code == 2
+    assert "no finished cnn-1k search" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("bit_exact", "ip_accuracy", "met"),
+                         [(True, 0.983, True), (False, 0.983, False), (True, 0.981, False)])  # fmt: skip
+def test_a_pick_meets_its_target_only_through_the_bit_exact_ip(
+    tmp_path, monkeypatch, bit_exact, ip_accuracy, met
+):
+    """Issue 12's targets count students that pass the bit-exact conversion: the pick's
+    target is judged on the IP's accuracy, and a reused pick run keeps the wall time of
+    the call that trained it."""
+    search = bench_scripts.load("search")
+    from pynq_mnist.host_training.conversion import convert
+
+    run = tmp_path / "pick-cnn-1k"
+    run.mkdir()
+    student = {"test_accuracy": 0.9831, "nonzero_weights": 923, "max_weight_bits": 5,
+               "config": {"filters": [10, 6]}}  # fmt: skip
+    (run / "metrics.json").write_text(json.dumps({"student": student}))
+    (run / "search_pick.json").write_text(
+        json.dumps({"trial": {"trial_id": "0087", "val_accuracy": 0.9778}})
+    )
+    monkeypatch.setattr(search, "_run", lambda cmd: 0.5)
+    report = {"frames": 10000, "keras_accuracy": 0.9831, "emulated_accuracy": ip_accuracy,
+              "csim_bit_exact": bit_exact, "disagreements": 0, "target_ii_cycles": 784}  # fmt: skip
+    monkeypatch.setattr(convert, "convert", lambda run_dir, out, data: report)
+    args = argparse.Namespace(runs=tmp_path, quick=False, data=None)
+    pick = search._pick([], [], tmp_path / "cnn-1k", args, "cnn-1k",
+                        {"trial": "0087", "wall_seconds": 207.6})  # fmt: skip
+    assert pick["target_met"] is met
+    assert pick["conversion"]["emulated_accuracy"] == ip_accuracy
+    assert (pick["wall_seconds"], pick["retrained_by_this_call"]) == (207.6, False)
