@@ -1,8 +1,8 @@
 """Conversion benchmark: each default student -> bundle, verified on all 10k test frames.
 
-For each arch (``cnn`` and ``mlp`` by default) it converts the training
-benchmark's run (``bench/runs/<arch>``, made by ``bench/train.py``) into
-``bench/runs/bundles/mnist_<arch>`` and records the convert report: Keras and
+For each preset (``cnn`` and ``mlp`` by default; ``cnn-tiny`` on request) it converts
+the training benchmark's run (``bench/runs/<preset>``, made by ``bench/train.py``)
+into ``bench/runs/bundles/mnist_<preset>`` (``-`` as ``_``) and records the convert report: Keras and
 emulated accuracy, agreement, bytes and beats per frame, precisions, reuse
 factors, the target II (a cycle model), and the host timing of streaming all
 frames through the compiled IP, once inside the conversion and once more from a
@@ -14,7 +14,7 @@ Results, with the command that made them, go to ``bench/results/convert.json``.
 
 Usage::
 
-    python bench/convert.py [--archs cnn mlp] [--runs bench/runs] [--data DIR] [--workers N]
+    python bench/convert.py [--archs cnn mlp cnn-tiny] [--runs bench/runs] [--data DIR] [--workers N]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from pathlib import Path
 
 from record import HERE, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
 
+#: The training benchmark's runs that convert (``--archs`` names presets, as its runs do).
+PRESETS = ("cnn", "mlp", "cnn-tiny")
 #: Issue 3's targets.
 TARGETS = {
     "max_accuracy_gap_points": 0.1,
@@ -87,7 +89,7 @@ def _cpu_seconds() -> float:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", nargs="+", default=["cnn", "mlp"], choices=["cnn", "mlp"])
+    parser.add_argument("--archs", nargs="+", default=["cnn", "mlp"], choices=PRESETS)
     parser.add_argument("--runs", type=Path, default=HERE / "runs", help="training run folders")
     parser.add_argument("--data", default=None, help="MNIST folder (default $PYNQ_MNIST_DATA)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -102,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     # Archs not converted by this call keep their earlier entries (each names its command).
     earlier = read_json(args.out) if args.out.exists() else {}
     results: dict = {
-        **{a: earlier[a] for a in ("cnn", "mlp") if a in earlier and a not in args.archs},
+        **{a: earlier[a] for a in PRESETS if a in earlier and a not in args.archs},
         **run_header,
         "timings_are": "host timings of the g++-compiled IP, not board timings",
         "targets": TARGETS,
     }
     for arch in args.archs:
-        bundle_dir = args.runs / "bundles" / f"mnist_{arch}"
+        bundle_dir = args.runs / "bundles" / f"mnist_{arch.replace('-', '_')}"
         print(f"[bench] converting {args.runs / arch} -> {bundle_dir}", flush=True)
         report = convert(args.runs / arch, bundle_dir, args.data, workers=args.workers)
         report["bundle"] = repo_relative(bundle_dir)
