@@ -107,3 +107,17 @@ def test_a_pick_meets_its_target_only_through_the_bit_exact_ip(
     assert pick["target_met"] is met
     assert pick["conversion"]["emulated_accuracy"] == ip_accuracy
     assert (pick["wall_seconds"], pick["retrained_by_this_call"]) == (207.6, False)
+
+
+def test_front_points_rebuilds_the_committed_cnn_front_within_a_cap():
+    """bench/front_points.py's point within 6,816 nonzero weights is the cnn front's
+    cheapest point, and a pick record it cannot rebuild stops it."""
+    fp = bench_scripts.load("front_points")
+    recorded = json.loads((bench_scripts.BENCH / "results" / "search.json").read_text())
+    search, pick = recorded["searches"]["cnn"], recorded["picks"]["cnn"]
+    trial, student = fp.point_student(search, pick, "cnn", 6816)
+    assert trial["trial_id"] in search["front"] and trial["nonzero_weights"] <= 6816
+    assert student["epochs"] == search["search"]["budget"]["max_epochs"]
+    edited = {**pick, "student": {**pick["student"], "lr": 0.5}}
+    with pytest.raises(SystemExit, match="not rebuilt"):
+        fp.point_student(search, edited, "cnn", 6816)
