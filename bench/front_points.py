@@ -20,12 +20,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from record import HERE, ROOT, header, repo_relative  # noqa: E402  (bench/ is sys.path[0])
-from search import PICKS  # noqa: E402
+from search import PICKS, convert_pick  # noqa: E402
 
 
 def point_student(search: dict, pick: dict, arch: str, cap: int) -> tuple[dict, dict]:
@@ -57,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "front_points.json")
     args = parser.parse_args(argv)
 
-    from pynq_mnist.host_training.conversion.convert import convert
     from pynq_mnist.host_training.training import run_dir as rd
 
     recorded = rd.read_json(HERE / "results" / "search.json")
@@ -75,22 +75,22 @@ def main(argv: list[str] | None = None) -> int:
         train += ["--data", args.data]
     subprocess.run(train, check=True, cwd=ROOT)
     metrics = rd.load_metrics(run)
-    report = convert(run, args.runs / "bundles" / run.name.replace("-", "_"), args.data)
+    ip = convert_pick(run, args.runs / "bundles" / run.name.replace("-", "_"), args.data)
     keys = ("test_accuracy", "nonzero_weights", "max_weight_bits", "bops")
     results = rd.read_json(args.out) if args.out.is_file() else {}
     results[f"{args.preset}<={args.max_nonzero}"] = {
         **header("front_points.py", argv),
-        "train_command": " ".join(train[2:]),
+        "train_command": shlex.join(train[2:]),
         "trial": trial["trial_id"],
         "val_accuracy": trial["val_accuracy"],
         **{k: metrics["student"][k] for k in keys},
         "train_wall_seconds": metrics["wall_seconds"],
-        "ip": {k: report[k] for k in ("emulated_accuracy", "csim_bit_exact", "target_ii_cycles")},
+        "ip": ip,
         "student": student,
     }
     rd.write_json(args.out, results)
     print(f"[bench] {args.preset} trial {trial['trial_id']}: test {metrics['student'][keys[0]]}, "
-          f"IP {report['emulated_accuracy']} -> {args.out}")  # fmt: skip
+          f"IP {ip['emulated_accuracy']} -> {args.out}")  # fmt: skip
     return 0
 
 

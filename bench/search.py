@@ -226,20 +226,21 @@ def _pick(
     }
     if preset not in CONVERTED:
         return result | {"target_met": None if args.quick else student["test_accuracy"] >= target}
-    conversion = _convert(run, preset, args)
+    conversion = convert_pick(
+        run, args.runs / "bundles" / f"pick_{preset.replace('-', '_')}", args.data
+    )
     met = conversion["csim_bit_exact"] and conversion["emulated_accuracy"] >= target
     return result | {"conversion": conversion, "target_met": None if args.quick else met}
 
 
-def _convert(run: Path, preset: str, args) -> dict:
-    """The pick through ``convert`` (hls4ml, the bit-exact IP on every test frame):
-    issue 12's targets count only students that pass it."""
+def convert_pick(run: Path, bundle: Path, data: str | None) -> dict:
+    """The run's student through ``convert`` (hls4ml, the bit-exact IP on every test
+    frame), and what it measured: issue 12's targets count only students that pass it."""
     from pynq_mnist.host_training.conversion.convert import convert
 
-    bundle = args.runs / "bundles" / f"pick_{preset.replace('-', '_')}"
     print(f"[bench] converting {repo_relative(run)} -> {repo_relative(bundle)}", flush=True)
     t0 = time.perf_counter()
-    report = convert(run, bundle, args.data)
+    report = convert(run, bundle, data)
     keys = ("frames", "keras_accuracy", "emulated_accuracy", "csim_bit_exact", "disagreements",
             "target_ii_cycles")  # fmt: skip
     return {"bundle": repo_relative(bundle), **{k: report[k] for k in keys},
