@@ -2,8 +2,9 @@
 
 The content goes to a hidden temporary file in the destination's folder (same
 file system, so the final :func:`os.replace` is atomic) that is removed if the
-write fails or is interrupted. Only the standard library is imported: the board
-uses it.
+write fails or is interrupted. The file gets the permissions a plain ``open``
+would give it (``mkstemp`` makes it owner-only), or keeps those of the file it
+replaces. Only the standard library is imported: the board uses it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,21 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _mode(dest))
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _mode(dest: Path) -> int:
+    """``dest``'s permission bits, or those a new file gets under the current umask."""
+    try:
+        return dest.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_text_atomic(dest: str | os.PathLike, text: str) -> Path:

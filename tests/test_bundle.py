@@ -370,6 +370,26 @@ def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path):
     assert dest.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_atomic_writes_give_the_permissions_of_a_plain_write(tmp_path):
+    """Not mkstemp's owner-only 0600: a bundle written by one user is read by another
+    (Jupyter on the board); a replaced file keeps its own mode."""
+    import os
+
+    from pynq_mnist.atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.json"
+        plain.write_text("x")
+        assert write_text_atomic(tmp_path / "new.json", "x").stat().st_mode & 0o777 == (
+            plain.stat().st_mode & 0o777
+        ) == 0o644  # fmt: skip
+        plain.chmod(0o600)
+        assert write_text_atomic(plain, "y").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
 def test_golden_vectors_of_integer_logits_read_back(tmp_path):
     d = metadata_dict()
     d["output"]["fields"][1]["frac_bits"] = 0  # logits that decode as integers
