@@ -519,6 +519,54 @@ def test_a_search_dir_resumes_its_own_search_only(tmp_path):
     layout.write_settings(tmp_path, base, settings("cnn"), "tune", dataset)
 
 
+def _finished_search(out: Path) -> None:
+    """A search folder as ``tune`` leaves it (keras-tuner's trial files, front, plot),
+    with two full-length trials and one short one."""
+    from pynq_mnist.host_training.training import run_dir as rd
+    from pynq_mnist.host_training.training.config import resolve
+
+    chosen = settings("cnn", {"budget": {"max_epochs": 4}})
+    config = resolve({"arch": "cnn"}, preset="smoke")
+    layout.write_settings(out, config, chosen, "pynq-mnist tune", {"train": 60000})
+    for n, (epochs, accuracy, nonzero) in enumerate([(4, 0.97, 900), (4, 0.98, 1500),
+                                                     (2, 0.99, 100)]):  # fmt: skip
+        metrics = {name: {"observations": [{"value": [value]}]} for name, value in
+                   (_point(str(n), accuracy, nonzero) | {"seconds": 1.0}).items()
+                   if name != "trial_id" and value is not None}  # fmt: skip
+        rd.write_json(out / layout.TUNER / f"trial_{n:04d}" / "trial.json", {
+            "trial_id": f"{n:04d}", "status": "COMPLETED", "metrics": {"metrics": metrics},
+            "hyperparameters": {"values": {"tuner/epochs": epochs, "filters.0": 4 + n}}})  # fmt: skip
+    rd.write_json(out / layout.FRONT, layout.front_document(out, chosen, {}))
+    (out / layout.PLOT).parent.mkdir()
+    (out / layout.PLOT).write_bytes(b"png")
+
+
+def test_an_exported_search_is_picked_from_but_never_resumed(tmp_path):
+    """``layout.export``: three files, no tuner state, from which ``--from-search`` picks
+    what it picks from the live search; ``tune`` refuses to resume it."""
+    from pynq_mnist.host_training.training.search import choose
+
+    live, exported = tmp_path / "live", tmp_path / "exported"
+    with pytest.raises(ConfigError, match="holds no finished search"):
+        layout.export(live, exported)
+    _finished_search(live)
+    layout.export(live, exported)
+    files = sorted(str(p.relative_to(exported)) for p in exported.rglob("*") if p.is_file())
+    assert files == sorted([layout.SETTINGS, layout.FRONT, layout.PLOT])
+    assert layout.is_exported(exported) and not layout.is_exported(live)
+    for limits in ({"nonzero_weights": 2000}, {"nonzero_weights": 1000}):
+        assert choose.pick_config(exported, limits) == choose.pick_config(live, limits)
+    assert choose.pick_config(exported, {"nonzero_weights": 2000})[1]["trial_id"] == "0001"
+    with pytest.raises(front.NoPointFits):  # the short trial never counts, exported or not
+        choose.pick_config(exported, {"nonzero_weights": 500})
+    config, chosen = layout.read_settings(exported)
+    with pytest.raises(ConfigError, match="exported search .* cannot be resumed"):
+        layout.write_settings(exported, config, chosen, "pynq-mnist tune", {"train": 60000})
+    layout.export(live, exported)  # again, over itself: fine
+    with pytest.raises(ConfigError, match="holds a live search"):
+        layout.export(exported, live)
+
+
 @pytest.mark.parametrize(
     "arch, shape",
     [

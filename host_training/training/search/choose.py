@@ -28,7 +28,7 @@ def pick_config(search_dir: str | Path, limits: dict[str, int | None]) -> tuple[
     """
     search_dir = Path(search_dir)
     config, settings = layout.read_settings(search_dir)
-    records = layout.full_length(layout.trials(search_dir), settings)
+    records = layout.full_length(layout.recorded_trials(search_dir), settings)
     point = front.pick(records, limits)
     out = copy.deepcopy(config)
     out["student"] = space.student(config["student"], config["arch"], point["values"],

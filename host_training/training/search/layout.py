@@ -11,14 +11,21 @@
       state/           the teacher's checkpoints, the workers' logs
 
 Reading needs no TensorFlow and no keras-tuner: the trial files are JSON.
+
+An *exported* search (:func:`export`) keeps only ``search.json``, ``front.json``
+and the plot: a few hundred kB that can be committed or mailed, from which
+``train --from-search`` still picks (its trials are read from ``front.json``; the
+teacher is retrained from the configuration). It cannot be resumed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from pathlib import Path
 
+from pynq_mnist.atomic import atomic_path
 from pynq_mnist.host_training.training import run_dir as rd
 from pynq_mnist.host_training.training.config import ConfigError
 from pynq_mnist.host_training.training.search.costs import COSTS
@@ -54,10 +61,37 @@ def check_dataset(out: Path, data) -> None:
         )
 
 
+def is_exported(out: Path) -> bool:
+    """Whether ``out`` is an exported search: its front, without keras-tuner's state."""
+    return (Path(out) / FRONT).is_file() and not (Path(out) / TUNER).is_dir()
+
+
+def export(out: Path, dest: Path) -> None:
+    """Copy what ``train --from-search`` reads of the finished search in ``out`` to ``dest``
+    (each file whole or not at all: an export over an earlier one stays readable)."""
+    out, dest = Path(out), Path(dest)
+    if (dest / TUNER).is_dir():
+        raise ConfigError(f"{dest} holds a live search; export to another folder")
+    names = (PLOT, SETTINGS, FRONT)  # front.json last: it marks the export whole
+    for name in names:
+        if not (out / name).is_file():
+            raise ConfigError(f"{out} holds no finished search ({name} is missing)")
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dest / name) as tmp:
+            shutil.copyfile(out / name, tmp)
+
+
 def write_settings(
     out: Path, config: dict, settings: Settings, command: str, dataset: dict
 ) -> None:
-    """Record what is searched; refuse a SEARCH_DIR that holds a different search."""
+    """Record what is searched; refuse a SEARCH_DIR that holds a different search, or
+    an exported one (its tuner state is gone)."""
+    if is_exported(out):
+        raise ConfigError(
+            f"{out} holds an exported search (no tuner state), which cannot be resumed; "
+            f"`pynq-mnist train --from-search {out} --max-...` picks from it. Use a new --out"
+        )
     doc = {"config": config, "settings": settings.model_dump(mode="json"), "dataset": dataset}
     path = out / SETTINGS
     if path.is_file():
@@ -113,6 +147,11 @@ def trials(out: Path) -> list[dict]:
                 record[name] = int(value) if name in COSTS and value is not None else value
         records.append(record)
     return records
+
+
+def recorded_trials(out: Path) -> list[dict]:
+    """:func:`trials` of a search, live or exported (from its ``front.json``)."""
+    return read_front(out)["trials"] if is_exported(out) else trials(out)
 
 
 def full_length(records: list[dict], settings: Settings) -> list[dict]:
