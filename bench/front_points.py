@@ -1,15 +1,13 @@
-"""A committed search's cheaper front points, trained and converted from its record alone.
+"""A committed search's cheaper front points, trained and converted as a user would.
 
 A search's pick is the most accurate full-length trial within its preset's limits, which
 can cost more than the hand preset the search replaced (``cnn``: 6,816 nonzero weights,
-``mlp``: 22,010). This trains the most accurate front point within a tighter cap, as
-``train --from-search --max-nonzero CAP`` would, and converts it (the bit-exact IP on
-every test frame), so that point's test accuracy is measured too.
-
-It reads only ``bench/results/search.json`` (search folders are not committed): the
-point's student is the pick's recorded student with that trial's values, built by
-``space.student`` as ``train --from-search`` builds it; rebuilding the pick that way must
-give the pick's recorded student, or it stops. Results, with the command, go to
+``mlp``: 22,010). This trains the most accurate front point within a tighter cap with
+``pynq-mnist train --from-search bench/results/searches/<preset> --max-nonzero CAP`` (the
+preset's other limits kept), on the committed search as a fresh clone has it, and
+converts it (the bit-exact IP on every test frame), so that point's test accuracy is
+measured too. The exported search holds no teacher: ``train`` trains it again from the
+search's configuration. Results, with the commands, go to
 ``bench/results/front_points.json``; runs to ``bench/runs/front/``.
 
 Usage::
@@ -29,29 +27,22 @@ from record import HERE, ROOT, header, repo_relative  # noqa: E402  (bench/ is s
 from search import PICKS, convert_pick  # noqa: E402
 
 
-def point_student(search: dict, pick: dict, arch: str, cap: int) -> tuple[dict, dict]:
-    """``(trial, student)``: the front's most accurate full-length trial within ``cap``."""
-    from pynq_mnist.host_training.training.search import front, space
-
-    epochs = search["search"]["budget"]["max_epochs"]
-    budget = search["search"]["limits"]["nonzero_weights"]
-    trials = {t["trial_id"]: t for t in search["trials"]}
-    full = [t for t in search["trials"] if t["epochs"] == epochs and t["status"] == "COMPLETED"]
-    limits = {k: v for k, v in search["search"]["limits"].items() if k != "nonzero_weights"}
-    chosen = front.pick(full, {**limits, "nonzero_weights": cap})
-
-    def rebuild(trial: dict) -> dict:
-        return space.student(pick["student"], arch, trial["values"], trial["epochs"], budget)
-
-    if rebuild(trials[pick["trial"]]) != pick["student"]:
-        raise SystemExit("the pick's recorded student is not rebuilt from its values: stop")
-    return chosen, rebuild(chosen)
+def train_command(preset: str, cap: int, run: Path, data: str | None) -> list[str]:
+    """``train --from-search`` on the committed ``preset`` search within its limits and
+    ``cap`` nonzero weights."""
+    limits = PICKS[preset][1] | {"max_nonzero": cap}
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
+    search = HERE / "results" / "searches" / preset
+    return [sys.executable, "-m", "pynq_mnist", "train", "--from-search",
+            repo_relative(search), *flags, "--out", repo_relative(run),
+            *(["--data", data] if data else [])]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", required=True, help="a search in search.json, e.g. cnn")
+    parser.add_argument("--preset", required=True, choices=sorted(PICKS),
+                        help="a committed search, e.g. cnn")  # fmt: skip
     parser.add_argument("--max-nonzero", type=int, required=True, help="the tighter cap")
     parser.add_argument("--data", help="MNIST dir (default $PYNQ_MNIST_DATA or the cache)")
     parser.add_argument("--runs", type=Path, default=HERE / "runs" / "front")
@@ -60,21 +51,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from pynq_mnist.host_training.training import run_dir as rd
 
-    recorded = rd.read_json(HERE / "results" / "search.json")
-    if args.preset not in recorded["searches"]:
-        parser.error(f"no {args.preset} search in bench/results/search.json")
-    search, pick = recorded["searches"][args.preset], recorded["picks"][args.preset]
-    arch = PICKS[args.preset][0]
-    trial, student = point_student(search, pick, arch, args.max_nonzero)
-    run = args.runs / f"{args.preset}-{trial['trial_id']}"
-    config = args.runs / f"{args.preset}-{trial['trial_id']}.json"
-    rd.write_json(config, {"arch": arch, "seed": 0, "student": student})
-    train = [sys.executable, "-m", "pynq_mnist", "train", "--arch", arch,
-             "--config", repo_relative(config), "--out", repo_relative(run)]  # fmt: skip
-    if args.data:
-        train += ["--data", args.data]
+    run = args.runs / f"{args.preset}-max{args.max_nonzero}"
+    train = train_command(args.preset, args.max_nonzero, run, args.data)
     subprocess.run(train, check=True, cwd=ROOT)
+    trial = rd.read_json(run / rd.SEARCH_PICK)["trial"]
     metrics = rd.load_metrics(run)
+    student = metrics["student"]
     ip = convert_pick(run, args.runs / "bundles" / run.name.replace("-", "_"), args.data)
     keys = ("test_accuracy", "nonzero_weights", "max_weight_bits", "bops")
     results = rd.read_json(args.out) if args.out.is_file() else {}
@@ -83,13 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         "train_command": shlex.join(train[2:]),
         "trial": trial["trial_id"],
         "val_accuracy": trial["val_accuracy"],
-        **{k: metrics["student"][k] for k in keys},
+        **{k: student[k] for k in keys},
         "train_wall_seconds": metrics["wall_seconds"],
         "ip": ip,
-        "student": student,
+        "student": student["config"],
     }
     rd.write_json(args.out, results)
-    print(f"[bench] {args.preset} trial {trial['trial_id']}: test {metrics['student'][keys[0]]}, "
+    print(f"[bench] {args.preset} trial {trial['trial_id']}: test {student[keys[0]]}, "
           f"IP {ip['emulated_accuracy']} -> {args.out}")  # fmt: skip
     return 0
 

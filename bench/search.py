@@ -2,13 +2,14 @@
 
 For each preset it runs ``pynq-mnist tune`` (resumable) on all of MNIST within
 that preset's limits, then ``pynq-mnist train --from-search`` at them, and records in
-``bench/results/search.json`` the command, the wall times, every trial, the front,
-and each pick's validation and test accuracy; each pick then goes through the
-bit-exact conversion on all 10,000 test frames, and its target counts as met only
-when the IP is bit-exact and its accuracy reaches the target. Each front's plot
-goes beside it as ``search_<preset>_front.png``. The
-hand presets measured in ``bench/results/train.json`` are drawn on each front's
-plot for reference. Run directories go to ``bench/runs/search/`` (not committed).
+``bench/results/search.json`` the command, the wall times, the front, and each pick's
+validation and test accuracy; each pick then goes through the bit-exact conversion on
+all 10,000 test frames, and its target counts as met only when the IP is bit-exact and
+its accuracy reaches the target. Each search is exported (``layout.export``: its
+settings, every trial, the front and its plot) to ``bench/results/searches/<preset>/``,
+from which ``pynq-mnist train --from-search`` picks in a fresh clone. The presets
+measured in ``bench/results/train.json`` are drawn on each front's plot for reference.
+Run directories go to ``bench/runs/search/`` (not committed).
 
 Usage::
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -161,7 +161,8 @@ def _run(cmd: list[str]) -> float:
 
 
 def _search(cli, data, config: Path, search_dir: Path, args, argv, preset: str) -> dict:
-    """``pynq-mnist tune`` for ``preset`` (resumed where ``search_dir`` holds one), recorded."""
+    """``pynq-mnist tune`` for ``preset`` (resumed where ``search_dir`` holds one), recorded
+    and exported beside ``args.out``."""
     from pynq_mnist.host_training.training.search import layout
 
     tune = [*cli, "tune", "--arch", PICKS[preset][0], "--workers", str(args.workers),
@@ -173,6 +174,8 @@ def _search(cli, data, config: Path, search_dir: Path, args, argv, preset: str) 
         tune += ["--reference", repo_relative(reference)]
     wall = _run(tune)
     doc = layout.read_front(search_dir)
+    exported = args.out.parent / "searches" / preset
+    layout.export(search_dir, exported)
     return {
         "bench": header("search.py", argv),
         "quick": args.quick,
@@ -183,9 +186,9 @@ def _search(cli, data, config: Path, search_dir: Path, args, argv, preset: str) 
         "within_wall_limit": wall <= WALL_LIMIT_S,
         "front": doc["front"],
         "cost": doc["cost"],
-        "trials": doc["trials"],
         "progress": doc["progress"],
         "search_dir": repo_relative(search_dir),
+        "exported_to": repo_relative(exported),  # its trials are there, in front.json
     }
 
 
@@ -282,8 +285,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rd.write_json(config, {**BASES.get(preset, {}), "search": SEARCHES[preset]})
             results["searches"][preset] = _search(cli, data, config, search_dir, args, argv, preset)
-            plot = args.out.parent / f"search_{preset}_front.png"
-            shutil.copyfile(search_dir / layout.PLOT, plot)
         pick = _pick(cli, data, search_dir, args, preset, results["picks"].get(preset, {}))
         results["picks"][preset] = {"bench": header("search.py", argv), **pick}
         rd.write_json(args.out, results)  # partial results survive an interruption

@@ -7,6 +7,7 @@ import bench_scripts
 import pytest
 
 from pynq_mnist.host_training.training.search.cli import prepare
+from pynq_mnist.host_training.training.search.settings import settings as search_settings
 
 
 @pytest.mark.parametrize("preset", list(bench_scripts.load("search").SEARCHES))
@@ -78,6 +79,26 @@ def test_picks_only_needs_a_finished_search(tmp_path, capsys):
     assert "no finished cnn-1k search" in capsys.readouterr().err
 
 
+def test_a_search_is_recorded_and_exported_beside_the_results(tmp_path, monkeypatch):
+    """bench/search.py exports each search next to its results file; the record keeps the
+    front and names the export, whose front.json holds the trials."""
+    from search_folders import TRIALS, finished_search
+
+    from pynq_mnist.host_training.training.search import layout
+
+    search = bench_scripts.load("search")
+    finished_search(tmp_path / "runs" / "cnn")
+    monkeypatch.setattr(search, "_run", lambda cmd: 12.5)
+    args = argparse.Namespace(workers=2, quick=False, out=tmp_path / "results" / "search.json")
+    record = search._search([], [], tmp_path / "c.json", tmp_path / "runs" / "cnn", args,
+                            [], "cnn")  # fmt: skip
+    exported = tmp_path / "results" / "searches" / "cnn"
+    assert layout.is_exported(exported) and "trials" not in record
+    assert record["front"] == layout.read_front(exported)["front"] == ["0000", "0001"]
+    assert len(layout.read_front(exported)["trials"]) == len(TRIALS)
+    assert record["wall_seconds_this_call"] == 12.5
+
+
 @pytest.mark.parametrize(("bit_exact", "ip_accuracy", "met"),
                          [(True, 0.983, True), (False, 0.983, False), (True, 0.981, False)])  # fmt: skip
 def test_a_pick_meets_its_target_only_through_the_bit_exact_ip(
@@ -109,15 +130,43 @@ def test_a_pick_meets_its_target_only_through_the_bit_exact_ip(
     assert (pick["wall_seconds"], pick["retrained_by_this_call"]) == (207.6, False)
 
 
-def test_front_points_rebuilds_the_committed_cnn_front_within_a_cap():
-    """bench/front_points.py's point within 6,816 nonzero weights is the cnn front's
-    cheapest point, and a pick record it cannot rebuild stops it."""
+def _committed() -> tuple[dict, dict]:
+    results = bench_scripts.BENCH / "results"
+    return (json.loads((results / "search.json").read_text()),
+            json.loads((results / "front_points.json").read_text()))  # fmt: skip
+
+
+@pytest.mark.parametrize("preset", list(_committed()[0]["searches"]))
+def test_a_committed_search_gives_its_recorded_students_from_a_clone(preset):
+    """``train --from-search bench/results/searches/<preset>`` (the exported search, all a
+    clone has) picks each recorded pick and front point, with its very student."""
+    from pynq_mnist.host_training.training.search import choose, layout
+
+    search = bench_scripts.load("search")
+    recorded, points = _committed()
+    folder = bench_scripts.BENCH.parent / recorded["searches"][preset]["exported_to"]
+    assert layout.is_exported(folder)
+    assert layout.read_front(folder)["front"] == recorded["searches"][preset]["front"]
+    _, settings = layout.read_settings(folder)
+    assert settings == search_settings(search.PICKS[preset][0], search.SEARCHES[preset])
+
+    def picked(limits: dict) -> tuple[str, dict]:
+        caps = {choose.LIMIT_OPTIONS[k]: v for k, v in limits.items()}
+        config, point = choose.pick_config(folder, caps)
+        return point["trial_id"], config["student"]
+
+    pick = recorded["picks"][preset]
+    assert picked(search.PICKS[preset][1]) == (pick["trial"], pick["student"])
+    for key, point in points.items():
+        name, cap = key.split("<=")
+        if name == preset:
+            limits = search.PICKS[preset][1] | {"max_nonzero": int(cap)}
+            assert picked(limits) == (point["trial"], point["student"])
+
+
+def test_front_points_trains_from_the_committed_search_within_the_cap(tmp_path):
     fp = bench_scripts.load("front_points")
-    recorded = json.loads((bench_scripts.BENCH / "results" / "search.json").read_text())
-    search, pick = recorded["searches"]["cnn"], recorded["picks"]["cnn"]
-    trial, student = fp.point_student(search, pick, "cnn", 6816)
-    assert trial["trial_id"] in search["front"] and trial["nonzero_weights"] <= 6816
-    assert student["epochs"] == search["search"]["budget"]["max_epochs"]
-    edited = {**pick, "student": {**pick["student"], "lr": 0.5}}
-    with pytest.raises(SystemExit, match="not rebuilt"):
-        fp.point_student(search, edited, "cnn", 6816)
+    cmd = fp.train_command("cnn", 6816, tmp_path / "run", None)
+    i = cmd.index("--from-search")
+    assert cmd[i + 1] == "bench/results/searches/cnn"
+    assert {"--max-nonzero=6816", "--max-bits=6"} <= set(cmd) and "--max-nonzero=10000" not in cmd

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from search_folders import finished_search
 
 from pynq_mnist import cli
 from pynq_mnist.host_training.training.config import ConfigError
@@ -519,28 +520,6 @@ def test_a_search_dir_resumes_its_own_search_only(tmp_path):
     layout.write_settings(tmp_path, base, settings("cnn"), "tune", dataset)
 
 
-def _finished_search(out: Path) -> None:
-    """A search folder as ``tune`` leaves it (keras-tuner's trial files, front, plot),
-    with two full-length trials and one short one."""
-    from pynq_mnist.host_training.training import run_dir as rd
-    from pynq_mnist.host_training.training.config import resolve
-
-    chosen = settings("cnn", {"budget": {"max_epochs": 4}})
-    config = resolve({"arch": "cnn"}, preset="smoke")
-    layout.write_settings(out, config, chosen, "pynq-mnist tune", {"train": 60000})
-    for n, (epochs, accuracy, nonzero) in enumerate([(4, 0.97, 900), (4, 0.98, 1500),
-                                                     (2, 0.99, 100)]):  # fmt: skip
-        metrics = {name: {"observations": [{"value": [value]}]} for name, value in
-                   (_point(str(n), accuracy, nonzero) | {"seconds": 1.0}).items()
-                   if name != "trial_id" and value is not None}  # fmt: skip
-        rd.write_json(out / layout.TUNER / f"trial_{n:04d}" / "trial.json", {
-            "trial_id": f"{n:04d}", "status": "COMPLETED", "metrics": {"metrics": metrics},
-            "hyperparameters": {"values": {"tuner/epochs": epochs, "filters.0": 4 + n}}})  # fmt: skip
-    rd.write_json(out / layout.FRONT, layout.front_document(out, chosen, {}))
-    (out / layout.PLOT).parent.mkdir()
-    (out / layout.PLOT).write_bytes(b"png")
-
-
 def test_an_exported_search_is_picked_from_but_never_resumed(tmp_path):
     """``layout.export``: three files, no tuner state, from which ``--from-search`` picks
     what it picks from the live search; ``tune`` refuses to resume it."""
@@ -549,7 +528,7 @@ def test_an_exported_search_is_picked_from_but_never_resumed(tmp_path):
     live, exported = tmp_path / "live", tmp_path / "exported"
     with pytest.raises(ConfigError, match="holds no finished search"):
         layout.export(live, exported)
-    _finished_search(live)
+    finished_search(live)
     layout.export(live, exported)
     files = sorted(str(p.relative_to(exported)) for p in exported.rglob("*") if p.is_file())
     assert files == sorted([layout.SETTINGS, layout.FRONT, layout.PLOT])
