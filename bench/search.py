@@ -175,7 +175,7 @@ def _search(cli, data, config: Path, search_dir: Path, args, argv, preset: str) 
     wall = _run(tune)
     doc = layout.read_front(search_dir)
     exported = args.out.parent / "searches" / preset
-    layout.export(search_dir, exported)
+    layout.export(search_dir, exported, repo_relative(search_dir))
     return {
         "bench": header("search.py", argv),
         "quick": args.quick,

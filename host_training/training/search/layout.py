@@ -15,7 +15,8 @@ Reading needs no TensorFlow and no keras-tuner: the trial files are JSON.
 An *exported* search (:func:`export`) keeps only ``search.json``, ``front.json``
 and the plot: a few hundred kB that can be committed or mailed, from which
 ``train --from-search`` still picks (its trials are read from ``front.json``; the
-teacher is retrained from the configuration). It cannot be resumed.
+teacher is retrained from the configuration). Its ``front.json`` says where it was
+exported from (``exported_from``), which marks it; it cannot be resumed.
 """
 
 from __future__ import annotations
@@ -61,25 +62,33 @@ def check_dataset(out: Path, data) -> None:
         )
 
 
+#: The key of ``front.json`` that marks an exported search: where it was exported from.
+EXPORTED_FROM = "exported_from"
+
+
 def is_exported(out: Path) -> bool:
-    """Whether ``out`` is an exported search: its front, without keras-tuner's state."""
-    return (Path(out) / FRONT).is_file() and not (Path(out) / TUNER).is_dir()
+    """Whether ``out`` holds an exported search (a live one has a ``front.json`` too,
+    before keras-tuner has written anything)."""
+    path = Path(out) / FRONT
+    return path.is_file() and EXPORTED_FROM in rd.read_json(path)
 
 
-def export(out: Path, dest: Path) -> None:
-    """Copy what ``train --from-search`` reads of the finished search in ``out`` to ``dest``
-    (each file whole or not at all: an export over an earlier one stays readable)."""
+def export(out: Path, dest: Path, origin: str | None = None) -> None:
+    """Copy what ``train --from-search`` reads of the finished search in ``out`` to
+    ``dest``, its ``front.json`` marked with ``origin`` (default: ``out``). Each file is
+    written whole or not at all, ``front.json`` last: an interrupted export over an
+    earlier one leaves a readable search."""
     out, dest = Path(out), Path(dest)
-    if (dest / TUNER).is_dir():
-        raise ConfigError(f"{dest} holds a live search; export to another folder")
-    names = (PLOT, SETTINGS, FRONT)  # front.json last: it marks the export whole
-    for name in names:
+    if (dest / SETTINGS).is_file() and not is_exported(dest):
+        raise ConfigError(f"{dest} holds a search of its own; export to another folder")
+    for name in (SETTINGS, FRONT, PLOT):
         if not (out / name).is_file():
             raise ConfigError(f"{out} holds no finished search ({name} is missing)")
-    for name in names:
+    for name in (PLOT, SETTINGS):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dest / name) as tmp:
             shutil.copyfile(out / name, tmp)
+    rd.write_json(dest / FRONT, read_front(out) | {EXPORTED_FROM: origin or str(out)})
 
 
 def write_settings(
