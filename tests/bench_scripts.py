@@ -19,3 +19,10 @@ def load(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def pick_limits(preset: str) -> dict[str, int]:
+    """bench/search.py's limits for ``preset``'s pick, as ``pick_config`` takes them."""
+    from pynq_mnist.host_training.training.search.choose import LIMIT_OPTIONS
+
+    return {LIMIT_OPTIONS[option]: cap for option, cap in load("search").PICKS[preset][1].items()}

@@ -151,16 +151,15 @@ def test_a_committed_search_gives_its_recorded_students_from_a_clone(preset):
     assert settings == search_settings(search.PICKS[preset][0], search.SEARCHES[preset])
 
     def picked(limits: dict) -> tuple[str, dict]:
-        caps = {choose.LIMIT_OPTIONS[k]: v for k, v in limits.items()}
-        config, point = choose.pick_config(folder, caps)
+        config, point = choose.pick_config(folder, limits)
         return point["trial_id"], config["student"]
 
     pick = recorded["picks"][preset]
-    assert picked(search.PICKS[preset][1]) == (pick["trial"], pick["student"])
+    assert picked(bench_scripts.pick_limits(preset)) == (pick["trial"], pick["student"])
     for key, point in points.items():
         name, cap = key.split("<=")
         if name == preset:
-            limits = search.PICKS[preset][1] | {"max_nonzero": int(cap)}
+            limits = bench_scripts.pick_limits(preset) | {"nonzero_weights": int(cap)}
             assert picked(limits) == (point["trial"], point["student"])
 
 

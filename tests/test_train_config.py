@@ -122,8 +122,7 @@ def test_a_preset_is_the_pick_of_its_committed_searches(preset):
 
     from pynq_mnist.host_training.training.search import choose
 
-    limits = bench_scripts.load("search").PICKS[preset][1]
-    caps = {choose.LIMIT_OPTIONS[k]: v for k, v in limits.items()}
+    caps = bench_scripts.pick_limits(preset)
     picks = [choose.pick_config(bench_scripts.BENCH / "results" / "searches" / name, caps)
              for name in PRESET_SEARCHES[preset]]  # fmt: skip
     config, _ = max(picks, key=lambda pick: pick[1]["val_accuracy"])
