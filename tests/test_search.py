@@ -552,6 +552,34 @@ def test_an_exported_search_is_picked_from_but_never_resumed(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda front, settings: front.write_text("{ not json"), "front.json is not valid JSON"),
+        (lambda front, settings: front.write_text('{"front": [], "exported_from": "x"}'),
+         "front.json lacks trials"),
+        (lambda front, settings: front.write_text('{"front": [], "trials": []}'),
+         r"holds neither keras-tuner's trials \(tuner/\) nor an exported front"),
+        (lambda front, settings: front.write_text(front.read_text().replace(
+            '"val_accuracy"', '"accuracy"')), r"a trial lacks one of .*val_accuracy"),
+        (lambda front, settings: settings.write_text(settings.read_text().replace(
+            '"max_epochs": 4', '"max_epochs": 0')), r"search.json: settings.budget.*at least 1"),
+    ],
+)  # fmt: skip
+def test_a_hand_edited_search_is_refused_in_one_line(tmp_path, capsys, edit, message):
+    """``train --from-search`` on an exported search whose files were edited by hand:
+    a one-line error naming the file, nothing trained, no traceback."""
+    live, exported = tmp_path / "live", tmp_path / "exported"
+    finished_search(live)
+    layout.export(live, exported)
+    edit(exported / layout.FRONT, exported / layout.SETTINGS)
+    rc = cli.main(["train", "--from-search", str(exported), "--max-nonzero", "2000",
+                   "--out", str(tmp_path / "run")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and re.search(message, err) and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
     "arch, shape",
     [
         ("mlp", {"units": [256]}),

@@ -26,9 +26,12 @@ import json
 import shutil
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from pynq_mnist.atomic import atomic_path
 from pynq_mnist.host_training.training import run_dir as rd
 from pynq_mnist.host_training.training.config import ConfigError
+from pynq_mnist.host_training.training.config.schema import message
 from pynq_mnist.host_training.training.search.costs import COSTS
 from pynq_mnist.host_training.training.search.front import ACCURACY, pareto_front
 from pynq_mnist.host_training.training.search.settings import Settings
@@ -52,7 +55,7 @@ def dataset_identity(data) -> dict:
 
 def check_dataset(out: Path, data) -> None:
     """Refuse a dataset other than the one the search in ``out`` was started on."""
-    saved = rd.read_json(Path(out) / SETTINGS).get("dataset")
+    saved = _read(Path(out) / SETTINGS, ()).get("dataset")
     if saved is None:
         raise ConfigError(f"{Path(out) / SETTINGS} records no dataset; was it edited by hand?")
     if dataset_identity(data) != saved:
@@ -66,11 +69,24 @@ def check_dataset(out: Path, data) -> None:
 EXPORTED_FROM = "exported_from"
 
 
+def _read(path: Path, keys: tuple[str, ...]) -> dict:
+    """A search file's JSON object, which must hold ``keys``; else a :class:`ConfigError`
+    that names the file (such a file was edited by hand or mixed up)."""
+    try:
+        doc = rd.read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid JSON ({e}); was it edited by hand?") from None
+    missing = [k for k in keys if not isinstance(doc, dict) or k not in doc]
+    if missing:
+        raise ConfigError(f"{path} lacks {', '.join(missing)}; was it edited by hand?")
+    return doc
+
+
 def is_exported(out: Path) -> bool:
     """Whether ``out`` holds an exported search (a live one has a ``front.json`` too,
     before keras-tuner has written anything)."""
     path = Path(out) / FRONT
-    return path.is_file() and EXPORTED_FROM in rd.read_json(path)
+    return path.is_file() and EXPORTED_FROM in _read(path, ())
 
 
 def export(out: Path, dest: Path, origin: str | None = None) -> None:
@@ -104,7 +120,7 @@ def write_settings(
     doc = {"config": config, "settings": settings.model_dump(mode="json"), "dataset": dataset}
     path = out / SETTINGS
     if path.is_file():
-        saved = rd.read_json(path)
+        saved = _read(path, ())
         # a search saved by an earlier version lacks later keys' defaults; one edited
         # by hand into an invalid one is left to differ, and the message says where
         with contextlib.suppress(KeyError, ValueError):
@@ -124,8 +140,11 @@ def read_settings(out: Path) -> tuple[dict, Settings]:
     path = Path(out) / SETTINGS
     if not path.is_file():
         raise ConfigError(f"{out} holds no design search ({SETTINGS} is missing)")
-    doc = rd.read_json(path)
-    return doc["config"], Settings.model_validate(doc["settings"])
+    doc = _read(path, ("config", "settings"))
+    try:
+        return doc["config"], Settings.model_validate(doc["settings"])
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {message(e, 'settings')}") from None
 
 
 def _last(metrics: dict, name: str) -> float | None:
@@ -133,6 +152,11 @@ def _last(metrics: dict, name: str) -> float | None:
     if not history or not history.get("observations"):
         return None
     return float(history["observations"][-1]["value"][0])
+
+
+#: What every trial record holds (a completed one also its accuracy and costs; a cost a
+#: trial lacks is refused where a limit or the front needs it, :func:`front.pick`).
+TRIAL_KEYS = {"trial_id", "status", "epochs", "values"}
 
 
 def trials(out: Path) -> list[dict]:
@@ -160,7 +184,14 @@ def trials(out: Path) -> list[dict]:
 
 def recorded_trials(out: Path) -> list[dict]:
     """:func:`trials` of a search, live or exported (from its ``front.json``)."""
-    return read_front(out)["trials"] if is_exported(out) else trials(out)
+    if is_exported(out):
+        return read_front(out)["trials"]
+    if not (Path(out) / TUNER).is_dir():
+        raise ConfigError(
+            f"{out} holds neither keras-tuner's trials ({TUNER}/) nor an exported front "
+            f"({FRONT} with {EXPORTED_FROM}): has its search started?"
+        )
+    return trials(out)
 
 
 def full_length(records: list[dict], settings: Settings) -> list[dict]:
@@ -191,4 +222,10 @@ def read_front(out: Path) -> dict:
     path = Path(out) / FRONT
     if not path.is_file():
         raise ConfigError(f"{out} holds no {FRONT}; run `pynq-mnist tune --out {out}` first")
-    return rd.read_json(path)
+    doc = _read(path, ("trials", "front"))
+    for trial in doc["trials"]:
+        done = isinstance(trial, dict) and trial.get("status") == "COMPLETED"
+        need = TRIAL_KEYS | ({ACCURACY} if done else set())
+        if not isinstance(trial, dict) or not need.issubset(trial):
+            raise ConfigError(f"{path}: a trial lacks one of {sorted(need)}: {trial!r}")
+    return doc
