@@ -55,9 +55,9 @@ PICKS = {
     "cnn-tiny": ("cnn", {"max_nonzero": 2000, "max_bits": 5}, 0.987),
     "cnn-1k": ("cnn", {"max_nonzero": 1000}, 0.982),
     "mlp": ("mlp", {"max_nonzero": 25000, "max_bits": 4}, 0.983),
-    # the hand mlp preset this search replaced: 98.24% at 22,010 nonzero 4-bit weights
-    # (``git show 062dd8b^:bench/results/train.json``); issue 12 asks for a point at
-    # least as accurate at no more cost
+    # the hand mlp preset the MLP searches replaced: 98.24% at 22,010 nonzero 4-bit
+    # weights (``git show 062dd8b^:bench/results/train.json``); issue 12 asks for a point
+    # at least as accurate at no more cost
     "mlp-22k": ("mlp", {"max_nonzero": 22010, "max_bits": 4}, 0.9824),
     "mlp-rtl": ("mlp", {"max_nonzero": RTL_NONZERO}, 0.980),
 }
