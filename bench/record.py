@@ -34,12 +34,16 @@ def _cpu() -> dict:
 
 
 def header(script: str, argv: list[str]) -> dict:
-    """``command`` (as typed from the repository root), ``date_utc``, ``host`` and ``python``."""
+    """``command`` (as typed from the repository root), ``date_utc``, ``host``, ``python``
+    and ``versions`` (the host stack's packages: a new TensorFlow means new students)."""
+    from pynq_mnist.host_training.tf_stack import versions
+
     return {
         "command": shlex.join(["python", f"bench/{script}", *argv]),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"machine": platform.machine(), "cpus": os.cpu_count(), **_cpu()},
         "python": sys.version.split()[0],
+        "versions": versions(),
     }
 
 

@@ -281,9 +281,9 @@ def main(argv: list[str] | None = None) -> int:
                              "searches in --runs, keeping their recorded entries")  # fmt: skip
     args = parser.parse_args(argv)
 
+    from pynq_mnist.host_training.tf_stack import versions
     from pynq_mnist.host_training.training import run_dir as rd
     from pynq_mnist.host_training.training.search import layout
-    from pynq_mnist.host_training.training.train import versions
 
     cli = [sys.executable, "-m", "pynq_mnist"]
     data = ["--data", args.data] if args.data else []

@@ -163,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from pynq_mnist.host_training.training.run_dir import read_json, write_json
-    from pynq_mnist.host_training.training.train import versions
 
     jobs = {p: (p, None) for p in args.presets}
     ablate = args.ablation_presets if args.ablation_presets is not None else ["cnn", "mlp"]
@@ -173,7 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     previous = read_json(args.out) if args.out.is_file() else {}
     results: dict = {
         **call,
-        "versions": versions(),
         "quick": args.quick,
         "targets": TARGETS,
         "wall_limit_seconds": WALL_LIMIT_S,

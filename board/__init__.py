@@ -5,7 +5,14 @@ Importing this package is cheap; pynq is imported when the overlay is first used
     from pynq_mnist.board import load_overlay
     ol = load_overlay("mlp", target="auto")      # "board", "emulator" or "auto"
     classes = ol.classify(frames)                # uint8 (N, 28, 28) or (N, 784)
+
+On pynq 4 (no PYNQ-Z2 support) the import fails with :class:`UnsupportedPynq`.
 """
+
+from pynq_mnist.board.pynq_version import UnsupportedPynq as UnsupportedPynq
+from pynq_mnist.board.pynq_version import check_pynq
+
+check_pynq()
 
 _LAZY = {
     "MnistOverlay": "overlay",
@@ -18,7 +25,7 @@ _LAZY = {
     "DmaTimeout": "dma_link",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "UnsupportedPynq"])
 
 
 def __getattr__(name: str):

@@ -67,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow's INFO start-up lines (oneDNN, CPU features) say nothing to a user.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     command = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(argv)
+    try:
+        parser = build_parser(command)
+    except ImportError as e:  # e.g. the board side under pynq 4 (board/pynq_version.py)
+        hint = " (the host commands need: pip install 'pynq-mnist[host]')" * isinstance(
+            e, ModuleNotFoundError
+        )
+        print(f"pynq-mnist {command}: error: {e}{hint}", file=sys.stderr)
+        return EXIT_REFUSED
+    args = parser.parse_args(argv)
     args.command_line = shlex.join(["pynq-mnist", *argv])  # recorded by commands that write results
     try:
         return int(args._run(args) or 0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 _VLNV_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 
@@ -208,14 +209,36 @@ IP_RESET_PARAMS = {"C_GPIO_WIDTH": "1", "C_ALL_OUTPUTS": "1", "C_DOUT_DEFAULT": 
 IP_RESET_DATA_REG = 0x00
 
 
-def ps_fclk_params(k: int) -> tuple[str, str, str, str]:
-    """The PS7 ``.hwh`` parameters of PL clock ``k``: enable, divisor 0, divisor 1, MHz."""
-    return (
+class FclkParams(NamedTuple):
+    """The PS7 ``.hwh`` parameters of one PL clock, as a Vivado-made handoff spells them.
+
+    pynq reads the enable and the dividers at download; pynqmetadata's clock view also
+    reads the source PLL (``PCW_FCLKn_PERIPHERAL_CLKSRC``, e.g. ``IO PLL``) and the
+    frequency met (``PCW_ACT_FPGAn_PERIPHERAL_FREQMHZ``), and fails without them.
+    """
+
+    enable: str
+    divisor0: str
+    divisor1: str
+    mhz: str
+    source: str
+    actual_mhz: str
+
+
+def ps_fclk_params(k: int) -> FclkParams:
+    """The PS7 ``.hwh`` parameters of PL clock ``k``."""
+    return FclkParams(
         f"PCW_FPGA_FCLK{k}_ENABLE",
         f"PCW_FCLK{k}_PERIPHERAL_DIVISOR0",
         f"PCW_FCLK{k}_PERIPHERAL_DIVISOR1",
         f"PCW_FPGA{k}_PERIPHERAL_FREQMHZ",
+        f"PCW_FCLK{k}_PERIPHERAL_CLKSRC",
+        f"PCW_ACT_FPGA{k}_PERIPHERAL_FREQMHZ",
     )
+
+
+#: The PLL every PL clock of this design divides (``PCW_FCLKn_PERIPHERAL_CLKSRC``).
+FCLK_SOURCE = "IO PLL"
 
 
 #: The PS7 ``.hwh`` parameters the board side reads (pynq's clock set-up at download).

@@ -20,6 +20,7 @@ from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.bundle import Bundle, BundleMetadata
 from pynq_mnist.design import (
     DMA_PARAMS,
+    FCLK_SOURCE,
     IP_RESET_PARAMS,
     PYNQ_Z2,
     BlockDesign,
@@ -193,11 +194,13 @@ def design_hwh(
     ps_params: dict[str, object] = {"PCW_UIPARAM_DDR_PARTNO": design.ddr_partno}
     for k in range(4):
         on = k == 0
-        enable, div0, div1, mhz = ps_fclk_params(k)
-        ps_params[enable] = int(on)
-        ps_params[div0] = d0 if on else 1
-        ps_params[div1] = d1 if on else 1
-        ps_params[mhz] = design.io_pll_mhz / (d0 * d1) if on else 0
+        names = ps_fclk_params(k)
+        ps_params[names.enable] = int(on)
+        ps_params[names.divisor0] = d0 if on else 1
+        ps_params[names.divisor1] = d1 if on else 1
+        ps_params[names.mhz] = design.io_pll_mhz / (d0 * d1) if on else 0
+        ps_params[names.actual_mhz] = f"{ps_params[names.mhz]:.6f}"
+        ps_params[names.source] = FCLK_SOURCE
     _params(ps, ps_params)
     busses = ET.SubElement(ps, "BUSINTERFACES")
     _bus(busses, "M_AXI_GP0", "ps7_M_AXI_GP0", "MASTER", "aximm", 32)

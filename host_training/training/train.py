@@ -10,34 +10,20 @@ A student resumed after a kill ends bit for bit where an unbroken run would
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 from pynq_mnist import encoding
+from pynq_mnist.host_training.tf_stack import device, versions
 from pynq_mnist.host_training.training import run_dir as rd
 from pynq_mnist.host_training.training.config import ConfigError, apply_hyperparameters, resolve
 from pynq_mnist.mnist import Dataset, check_same, load_mnist
 
-VERSIONS = ("tensorflow-cpu", "qkeras", "tensorflow-model-optimization", "keras-tuner", "numpy")
-
 
 def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
-
-
-def versions() -> dict:
-    """Python and the host stack's package versions, as recorded in metrics."""
-    out = {"python": platform.python_version()}
-    for dist in VERSIONS:
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
 
 
 def _check_dataset(out: Path, data: Dataset) -> None:
@@ -309,6 +295,7 @@ def train(config: dict, out: str | Path, data_dir: str | Path | None = None) -> 
     from pynq_mnist.host_training.training.fit import stop_point
 
     tf.config.experimental.enable_op_determinism()
+    log(f"training on {device()}")
     verbose = config["verbose"]
     stages = Stages(out)
     splits = Splits(data, config)

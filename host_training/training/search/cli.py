@@ -124,7 +124,10 @@ def tune(config: dict, chosen, out: Path, args: argparse.Namespace, refs: list[d
     )
     import tensorflow as tf
 
+    from pynq_mnist.host_training.tf_stack import device
+
     tf.config.experimental.enable_op_determinism()
+    print(f"[tune] training on {device()}", flush=True)
     splits = tr.Splits(data, config)
     tr._teacher_stage(config, splits, out, tr.Stages(out), config["verbose"])
     return supervise(
