@@ -119,7 +119,8 @@ setup(
     # here and, for an install that slipped past, at run time (board/pynq_version.py).
     # pynq 3.0.1's pynq.lib (imported by every Overlay) needs pycparser.plyparser,
     # which pycparser 3 removed; the PYNQ image's pycparser is older.
-    install_requires=["numpy", "matplotlib", "pynq>=3.0.1,<4", "pycparser<3"],
+    # pynq 3.x imports pynqutils, which imports pkg_resources: gone from setuptools >= 81.
+    install_requires=["numpy", "matplotlib", "pynq>=3.0.1,<4", "pycparser<3", "setuptools<81"],
     extras_require={"host": HOST, "gpu": GPU, "test": TEST},
     entry_points={
         "console_scripts": ["pynq-mnist = pynq_mnist.cli:main"],
