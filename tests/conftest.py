@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# The host stack's TensorFlow set-up (Keras 2), before any test module imports TensorFlow.
+import pynq_mnist.host_training  # noqa: F401
+
 
 def _has_vivado() -> bool:
     from pynq_mnist.vivado_bd.toolchain import HLS_SHAPES
