@@ -87,8 +87,10 @@ $(SECOND_VENV)/.installed: setup.py pyproject.toml
 pipeline: venv
 	$(BIN)/pynq-mnist pipeline $(ARGS)
 
+# ruff, and the layering contract of pyproject.toml (the ground imports nothing above it).
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/python .ci/check_layers.py
 
 test: lint tools test-board-side test-second-python
 	$(BIN)/python -c "import sys; print('main suite on Python', sys.version.split()[0])"

@@ -197,7 +197,7 @@ def test_the_plateau_is_not_the_noisiest_maximum():
 
 
 def test_the_pipeline_refuses_bad_bench_options_before_training(tmp_path, monkeypatch, capsys):
-    import pynq_mnist.pipeline as pipeline
+    import pynq_mnist.host_training.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "run_arch", lambda *a: pytest.fail("it started training"))
     assert cli.main(["pipeline", "--out", str(tmp_path), "--frames-per-point", "0"]) == 2

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from pynq_mnist.cli import main
-from pynq_mnist.pipeline import format_summary
+from pynq_mnist.host_training.pipeline import format_summary
 
 
 @pytest.mark.slow
@@ -40,7 +40,7 @@ def test_pipeline_resumes_finished_stages_and_summarises(
 
 
 def test_each_preset_config_and_dataset_has_its_own_default_folder():
-    from pynq_mnist.pipeline import default_out
+    from pynq_mnist.host_training.pipeline import default_out
 
     assert str(default_out(None, None)) == "runs/pipeline"
     assert str(default_out("smoke", None)) == "runs/pipeline-smoke"
@@ -74,7 +74,7 @@ def test_an_out_folder_holding_another_configuration_is_refused_in_one_line(tmp_
 
 
 def test_the_summary_shows_the_synthesised_figures_beside_vivados():
-    from pynq_mnist.pipeline import _synthesis_line
+    from pynq_mnist.host_training.pipeline import _synthesis_line
 
     assert _synthesis_line(None).startswith("none yet")
     build = {
