@@ -30,7 +30,10 @@ COMMANDS = {
     "build-overlay": ("pynq_mnist.vivado_bd.build", "HLS + Vivado: bundle -> bitstream"),
     "bench": ("pynq_mnist.board.bench", "accuracy and latency on the board (or emulator)"),
     "accept": ("pynq_mnist.board.accept", "board tests + a short bench -> a report to attach"),
-    "pipeline": ("pynq_mnist.host_training.pipeline", "the main job: train -> convert -> emulated board"),
+    "pipeline": (
+        "pynq_mnist.host_training.pipeline",
+        "the main job: train -> convert -> emulated board",
+    ),
     "data": (
         "pynq_mnist.data_check",
         "check a dataset folder: counts, balance, checksums, samples",
