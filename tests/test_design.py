@@ -12,7 +12,7 @@ from test_board_fakes import synthetic_ip, synthetic_metadata
 
 from pynq_mnist.board.emulator.device import EmulatedDevice
 from pynq_mnist.board.emulator.hwh import emulated_hwh
-from pynq_mnist.design import DMA_PARAMS, PS_PARAMS, PYNQ_Z2, DesignError, Vlnv
+from pynq_mnist.design import DMA_PARAMS, PS_PARAMS, PYNQ_Z2, DesignError, Vlnv, ps_fclk_params
 from pynq_mnist.vivado_bd import params as bd_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +98,33 @@ def test_a_vlnv_that_does_not_parse_is_refused(text):
 
 def test_vlnv_round_trips():
     assert str(Vlnv.parse("xilinx.com:ip:axi_dma:7.1")) == str(PYNQ_Z2.dma.vlnv)
+
+
+def test_the_emulated_hwh_carries_the_pl_clocks_as_a_real_handoff_does(tmp_path, pynq_z2_base_hwh):
+    """pynq reads each PL clock's enable and dividers at download; pynqmetadata's clock
+    view (pynq 4's) also reads its source PLL (``PCW_FCLKn_PERIPHERAL_CLKSRC``) and fails
+    without it. A real Vivado-made Z2 handoff has them all, spelt so: the emulated one too."""
+    from pynqmetadata.frontends import Metadata
+    from pynqmetadata.views.runtime.clock_dict_view import ClockDictView
+
+    text = emulated_hwh(synthetic_metadata())
+    (tmp_path / "d.hwh").write_text(text)
+    (tmp_path / "d.bit").write_text("placeholder")
+    ol = pynq.Overlay(str(tmp_path / "d.bit"), device=EmulatedDevice(synthetic_ip), download=False)
+    clocks = {k: dict(v) for k, v in ol.clock_dict.items()}
+    assert clocks[0]["enable"] == 1 and all(clocks[k]["enable"] == 0 for k in (1, 2, 3))
+    divided = PYNQ_Z2.io_pll_mhz / (clocks[0]["divisor0"] * clocks[0]["divisor1"])
+    assert divided == pytest.approx(float(synthetic_metadata().ip["clock_mhz"]), rel=0.01)
+
+    views = ClockDictView(Metadata(str(tmp_path / "d.hwh"))).clock_dict
+    assert [views[k]["src_sel"] for k in range(4)] == ["IO PLL"] * 4
+    assert views[0]["divisor0"] == clocks[0]["divisor0"]
+
+    real = next(
+        m for m in ET.parse(pynq_z2_base_hwh).getroot().iter("MODULE")
+        if m.get("VLNV") == str(PYNQ_Z2.ps.vlnv)
+    )  # fmt: skip
+    for k in range(4):
+        assert set(ps_fclk_params(k)) <= _param_names(real) & _param_names(
+            _modules(text)[PYNQ_Z2.ps.path]
+        )
