@@ -1,5 +1,6 @@
 """Markers that need hardware or tools this machine may lack run only where they exist."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -8,6 +9,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+if importlib.util.find_spec("tensorflow") is not None:
+    # The host's TensorFlow stack (Keras 2) is chosen before any test module imports
+    # TensorFlow, so a module may `import tensorflow` at its top, run alone or not.
+    import pynq_mnist.host_training  # noqa: F401
 
 
 def _has_vivado() -> bool:
@@ -53,6 +59,25 @@ def pytest_runtest_makereport(item, call):
             f"{item.nodeid} skipped ({reason}), but only tests marked "
             f"{' or '.join(HARDWARE_MARKERS)} may skip: install what it needs (make test does)"
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_emulator_cache(tmp_path_factory):
+    """Every test's emulated board caches under this session's temporary folder, never the
+    user's home: set before any session fixture builds an emulated IP."""
+    with pytest.MonkeyPatch.context() as mp:
+        cache = tmp_path_factory.mktemp("emulator_cache")
+        mp.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(cache))
+        yield cache
+
+
+@pytest.fixture
+def fresh_emulator_cache(tmp_path, monkeypatch) -> Path:
+    """An empty emulator cache of this test's own (``pytestmark = pytest.mark.usefixtures(
+    "fresh_emulator_cache")`` in a module whose tests must not share compiled libraries)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")
