@@ -8,7 +8,7 @@ from, in order:
 3. a cache (``$PYNQ_MNIST_CACHE`` or ``~/.cache/pynq-mnist/mnist``), filled once
    by downloading the original MNIST files and checking their published md5 sums.
 
-A dataset folder is one of (README: *Your own dataset*):
+A dataset folder is one of (docs/own-dataset.md):
 
 - **MNIST**: the four IDX files under their MNIST names, gzipped or not. Without
   ``classes.txt`` the folder claims to be the original MNIST and every file is
@@ -75,7 +75,7 @@ IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 DOWNLOAD_TIMEOUT_S = 60
 #: Where the custom-dataset format is described, for error messages.
-FORMAT_HELP = "see README 'Your own dataset' (pynq-mnist data check DIR tests a folder)"
+FORMAT_HELP = "see docs/own-dataset.md (pynq-mnist data check DIR tests a folder)"
 #: ``--help`` of every ``--data`` option.
 DATA_HELP = (
     "dataset folder: MNIST's four IDX files (.gz or not), or your own 28x28 10-class set: "
