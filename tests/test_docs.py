@@ -5,8 +5,8 @@
   made here, under a fake ``$HOME``). The heavy commands (train, tune, convert,
   build-overlay, bench, accept, pipeline) are checked against their ``--help`` only: they
   train, convert or need Vivado or a board. ``make`` lines name a target of the Makefile.
-  The board's setup lines (``source``, ``pip``, ``export``, ``scp``, ``pynq``) run only on a
-  board and are not run here.
+  The board's setup lines (``source``, ``pip``, ``export``, ``scp``, ``pynq``, ``cd``) run
+  only on a board and are not run here.
 - ``python`` blocks run in a fresh interpreter, in a folder where the paths they name exist:
   ``runs/pipeline/cnn/bundle`` and the ``mnist_cnn`` bundle under ``$PYNQ_MNIST_OVERLAYS``
   are synthetic bundles (their IP a Python function), ``bench/`` is this repository's, and
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RESULTS = ROOT / "bench" / "results"
 #: Lines that set up a board (run there, never here).
-BOARD_SETUP = {"source", "pip", "export", "scp", "pynq"}
+BOARD_SETUP = {"source", "pip", "export", "scp", "pynq", "cd"}
 #: Commands run for real here; the others are checked against their --help.
 RUN_FOR_REAL = {"data"}
 FENCE = re.compile(
