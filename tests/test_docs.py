@@ -12,7 +12,8 @@
   are synthetic bundles (their IP a Python function), ``bench/`` is this repository's, and
   ``frames`` is the bundle's golden frames.
 - ``json`` and ``yaml`` blocks go through the project's own validators.
-- The README's results table is checked against ``bench/results``, figure by figure.
+- The README's commands table is checked like the ``sh`` lines, and its results table
+  against ``bench/results``, figure by figure.
 """
 
 from __future__ import annotations
@@ -118,6 +119,19 @@ def test_sh_line(where, words, capsys):
         if word.startswith("--"):
             option = word.split("=")[0]
             assert re.search(rf"{re.escape(option)}\b", text), f"{where}: {command} has no {option}"
+
+
+TABLE = [
+    (f"README.md:{n}", shlex.split(line.split("`")[1]))
+    for n, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1)
+    if line.startswith("| `pynq-mnist ")
+]
+
+
+@pytest.mark.parametrize("where, words", TABLE, ids=_ids(TABLE))
+def test_commands_table_row(where, words, capsys):
+    """The README's commands table: each command exists and takes the options it shows."""
+    test_sh_line(where, [w.strip("[]") for w in words], capsys)
 
 
 @pytest.fixture(scope="module")
