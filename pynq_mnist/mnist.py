@@ -8,7 +8,7 @@ from, in order:
 3. a cache (``$PYNQ_MNIST_CACHE`` or ``~/.cache/pynq-mnist/mnist``), filled once
    by downloading the original MNIST files and checking their published md5 sums.
 
-A dataset folder is one of (README: *Your own dataset*):
+A dataset folder is one of (docs/own-dataset.md):
 
 - **MNIST**: the four IDX files under their MNIST names, gzipped or not. Without
   ``classes.txt`` the folder claims to be the original MNIST and every file is
@@ -22,7 +22,8 @@ A dataset folder is one of (README: *Your own dataset*):
       {"name": "fashion", "classes": ["t-shirt", ...ten names],
        "files": {"train_images": "my-train-x.gz", "train_labels": "my-train-y.gz",
                  "test_images": "my-test-x", "test_labels": "my-test-y"},
-       "md5": {"my-test-x": "..."}}      (optional, by file name)
+       "md5": {"my-test-x": "..."}}      (optional, per file: unlisted files are
+                                          read unchecked)
 
 A dataset's *identity* (:meth:`Dataset.identity`) is its name, its class names
 and the sha256 of each file's IDX content (after gunzip, so ``.gz`` or not is
@@ -74,7 +75,7 @@ IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 DOWNLOAD_TIMEOUT_S = 60
 #: Where the custom-dataset format is described, for error messages.
-FORMAT_HELP = "see README 'Your own dataset' (pynq-mnist data check DIR tests a folder)"
+FORMAT_HELP = "see docs/own-dataset.md (pynq-mnist data check DIR tests a folder)"
 #: ``--help`` of every ``--data`` option.
 DATA_HELP = (
     "dataset folder: MNIST's four IDX files (.gz or not), or your own 28x28 10-class set: "
@@ -233,12 +234,19 @@ class Layout:
         )
 
     def verify(self, keys: tuple[str, ...]) -> None:
-        """Check the md5 of each file of ``keys`` against :attr:`md5` (when there is one)."""
+        """Check the md5 of each file of ``keys`` against :attr:`md5` (when there is one).
+
+        The MNIST table covers every MNIST file, so a file it lacks is refused; a custom
+        set's sums (``dataset.json`` ``md5``, ``MD5SUMS``) are optional per file: a file
+        they do not list is read unchecked (its sha256 still goes into the identity).
+        """
         if self.md5 is None:
             return
         for key in keys:
             path = self.path(key)
             want = self.md5.get(path.name)
+            if want is None and self.declared_by != MNIST_NAME:
+                continue
             if want is None:
                 raise DataError(f"{path}: no md5 for this file in {self.md5_from}")
             got = md5_file(path)

@@ -58,6 +58,25 @@ def pytest_runtest_makereport(item, call):
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_emulator_cache(tmp_path_factory):
+    """Every test's emulated board caches under this session's temporary folder, never the
+    user's home: set before any session fixture builds an emulated IP."""
+    with pytest.MonkeyPatch.context() as mp:
+        cache = tmp_path_factory.mktemp("emulator_cache")
+        mp.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(cache))
+        yield cache
+
+
+@pytest.fixture
+def fresh_emulator_cache(tmp_path, monkeypatch) -> Path:
+    """An empty emulator cache of this test's own (``pytestmark = pytest.mark.usefixtures(
+    "fresh_emulator_cache")`` in a module whose tests must not share compiled libraries)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The MNIST folder the project's loader reads (``$PYNQ_MNIST_DATA``, else its verified

@@ -24,10 +24,7 @@ from pynq_mnist.board.emulator import axi_dma
 from pynq_mnist.board.emulator.hwh import EMULATED_TAG, emulated_hwh
 from pynq_mnist.bundle import BundleError
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fresh_emulator_cache")
 
 
 @pytest.fixture

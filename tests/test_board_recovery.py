@@ -33,9 +33,7 @@ from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2, Vlnv
 FRAME_S = 0.002  # the slow IP's compute per frame: a 2,000-frame call lasts 4 s
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fresh_emulator_cache")
 
 
 @pytest.fixture

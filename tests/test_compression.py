@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from pynq_mnist.host_training.training import compression  # noqa: E402
-from pynq_mnist.host_training.training.config import resolve  # noqa: E402
-from pynq_mnist.host_training.training.models import build_student  # noqa: E402
-from pynq_mnist.host_training.training.train import train_student  # noqa: E402
+from pynq_mnist.host_training.training import compression
+from pynq_mnist.host_training.training.config import resolve
+from pynq_mnist.host_training.training.models import build_student
+from pynq_mnist.host_training.training.train import train_student
 
 
 def _student(arch, **over):

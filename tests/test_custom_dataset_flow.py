@@ -7,7 +7,6 @@ and its names must reach the bundle, the bench outputs and the summary.
 
 import csv
 import json
-import os
 
 import pytest
 from custom_dataset import CLASSES, write_custom_dataset
@@ -15,7 +14,6 @@ from custom_dataset import CLASSES, write_custom_dataset
 from pynq_mnist.bundle import Bundle
 from pynq_mnist.cli import main
 
-MNIST = os.environ.get("PYNQ_MNIST_DATA") or "/work/shared/data/mnist"
 #: The smallest job that still trains, prunes, distills and converts a CNN.
 TINY = {
     "tuner": {"enabled": False},
@@ -26,8 +24,10 @@ BENCH = ["--latency-calls", "20", "--batches", "1,8", "--frames-per-point", "16"
 
 
 @pytest.mark.slow
-def test_custom_dataset_end_to_end(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PYNQ_MNIST_DATA", MNIST)  # the Makefile's setting: must not be used
+def test_custom_dataset_end_to_end(tmp_path, monkeypatch, capsys, mnist_dir):
+    monkeypatch.setenv(
+        "PYNQ_MNIST_DATA", str(mnist_dir)
+    )  # the Makefile's setting: must not be used
     data = tmp_path / "shapes"
     write_custom_dataset(data)
     config = tmp_path / "tiny.json"
@@ -47,7 +47,9 @@ def test_custom_dataset_end_to_end(tmp_path, monkeypatch, capsys):
     assert meta.accuracy["frames"] == 200
     capsys.readouterr()
 
-    assert main(["convert", str(run), "--out", str(tmp_path / "other"), "--data", MNIST]) == 2
+    assert (
+        main(["convert", str(run), "--out", str(tmp_path / "other"), "--data", str(mnist_dir)]) == 2
+    )
     err = capsys.readouterr().err
     assert "'mnist'" in err and "'Patch Shapes'" in err and not (tmp_path / "other").exists()
 

@@ -16,8 +16,6 @@ from pynq_mnist.bundle import Bundle, BundleMetadata, DatasetInfo
 from pynq_mnist.cli import main
 from pynq_mnist.mnist import DataError, check_same, load_dir
 
-MNIST = os.environ.get("PYNQ_MNIST_DATA") or "/work/shared/data/mnist"
-
 
 @pytest.fixture
 def custom(tmp_path) -> Path:
@@ -90,6 +88,22 @@ def test_a_bad_dataset_json_is_refused_naming_what(custom, edit, message):
         load_dir(custom)
 
 
+def test_dataset_json_md5_is_optional_per_file(custom):
+    """The sums of some files only: those are checked, the others read unchecked."""
+    from pynq_mnist.mnist import md5_file
+
+    spec = json.loads((custom / "dataset.json").read_text())
+    test_x = FILES["test_images"]
+    spec["md5"] = {test_x: md5_file(custom / test_x)}
+    (custom / "dataset.json").write_text(json.dumps(spec))
+    data = load_dir(custom)
+    assert data.checksums == "dataset.json" and len(data.test_labels) == 200
+    spec["md5"] = {test_x: "0" * 32}
+    (custom / "dataset.json").write_text(json.dumps(spec))
+    with pytest.raises(DataError, match=r"shapes-test-x\.idx: md5 \w+ does not match 0{32}"):
+        load_dir(custom)
+
+
 def test_dataset_json_md5_is_checked(custom):
     spec = json.loads((custom / "dataset.json").read_text())
     spec["md5"] = {name: "0" * 32 for name in FILES.values()}
@@ -98,9 +112,9 @@ def test_dataset_json_md5_is_checked(custom):
         load_dir(custom)
 
 
-def test_a_different_dataset_is_refused_naming_both(custom):
+def test_a_different_dataset_is_refused_naming_both(custom, mnist_dir):
     ours = load_dir(custom).identity()
-    mnist = load_dir(MNIST, splits=("test",)).identity()
+    mnist = load_dir(mnist_dir, splits=("test",)).identity()
     with pytest.raises(DataError) as e:
         check_same(mnist, ours, "the run R")
     text = str(e.value)
@@ -166,21 +180,22 @@ def _fake_run(run_dir: Path, data_record: dict) -> Path:
     return run_dir
 
 
-def _cli(*argv: str) -> subprocess.CompletedProcess:
+def _cli(*argv: str, mnist: Path) -> subprocess.CompletedProcess:
     """``pynq-mnist ARGV`` in a fresh interpreter that reports whether TensorFlow was loaded."""
     code = (
         "import sys; from pynq_mnist.cli import main; rc = main(sys.argv[1:]); "
         "print('TF LOADED' if 'tensorflow' in sys.modules else 'no tf'); sys.exit(rc)"
     )
-    env = {**os.environ, "PYNQ_MNIST_DATA": MNIST}
+    env = {**os.environ, "PYNQ_MNIST_DATA": str(mnist)}
     return subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, timeout=120
     )
 
 
-def test_convert_refuses_another_dataset_before_tensorflow(custom, tmp_path):
+def test_convert_refuses_another_dataset_before_tensorflow(custom, tmp_path, mnist_dir):
     run = _fake_run(tmp_path / "run", load_dir(custom).describe())
-    r = _cli("convert", str(run), "--out", str(tmp_path / "b"), "--data", MNIST)
+    out = str(tmp_path / "b")
+    r = _cli("convert", str(run), "--out", out, "--data", str(mnist_dir), mnist=mnist_dir)
     assert r.returncode == 2 and "no tf" in r.stdout
     line = one_line(r.stderr)
     assert line.startswith("pynq-mnist convert: error: the dataset 'mnist'")
@@ -188,9 +203,11 @@ def test_convert_refuses_another_dataset_before_tensorflow(custom, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-def test_convert_without_data_uses_the_runs_dataset_not_the_environment(custom, tmp_path):
+def test_convert_without_data_uses_the_runs_dataset_not_the_environment(
+    custom, tmp_path, mnist_dir
+):
     run = _fake_run(tmp_path / "run", load_dir(custom).describe())
-    r = _cli("convert", str(run), "--out", str(tmp_path / "b"))  # PYNQ_MNIST_DATA is MNIST
+    r = _cli("convert", str(run), "--out", str(tmp_path / "b"), mnist=mnist_dir)  # env: MNIST
     # The run's own dataset was taken and accepted: the next thing missing is the student.
     assert r.returncode == 2
     assert "student.h5 does not exist" in one_line(r.stderr)
@@ -224,9 +241,10 @@ def test_bundle_json_carries_the_dataset(custom, tmp_path):
     assert set(meta.dataset.sha256) == {"test_images", "test_labels"}
 
 
-def test_bench_refuses_another_dataset_before_pynq(custom, tmp_path):
+def test_bench_refuses_another_dataset_before_pynq(custom, tmp_path, mnist_dir):
     bundle = _bundle_of(tmp_path / "bundle", custom)
-    r = _cli("bench", str(bundle), "--target", "emulator", "--data", MNIST)
+    argv = ("bench", str(bundle), "--target", "emulator", "--data", str(mnist_dir))
+    r = _cli(*argv, mnist=mnist_dir)
     assert r.returncode == 2 and "no tf" in r.stdout
     line = one_line(r.stderr)
     assert line.startswith("pynq-mnist bench: error: the dataset 'mnist'")

@@ -15,9 +15,7 @@ from pynq_mnist.board.emulator.fault_scenarios import Runner, Sizes
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fresh_emulator_cache")
 
 
 def test_every_scenario_ends_with_right_answers(tmp_path):

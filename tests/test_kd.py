@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from pynq_mnist.host_training.training.distill import Distiller, distillation_loss  # noqa: E402
+from pynq_mnist.host_training.training.distill import Distiller, distillation_loss
 
 
 def _log_softmax(z):

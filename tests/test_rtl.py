@@ -22,9 +22,7 @@ STUDENT = {"units": [8], "pruning": {"sparsity": 0.9}}
 FRAMES = 1000
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fresh_emulator_cache")
 
 
 @pytest.fixture(scope="module")

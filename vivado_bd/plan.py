@@ -225,7 +225,8 @@ def check_plan(bundle_dir: str | Path) -> Plan:
         p.risks.append(
             "io_parallel (MLP): the fit on the xc7z020 is unmeasured; the input array is one "
             "register (8 bits x pixels) read through multiplexers, and the LUT-based "
-            "multipliers are the larger unknown (README: 'Does the MLP fit the xc7z020?')"
+            "multipliers are the larger unknown (docs/build-bitstream.md: 'Risk: does the MLP "
+            "fit the xc7z020?')"
         )
     p.risks.append(
         "without the PYNQ-Z2 board files the PS comes from the shipped configuration "
