@@ -65,7 +65,8 @@ $(VENV)/.installed: setup.py pyproject.toml
 
 # The board side in a board-like venv: the pynq 3.1.x and numpy 1.x of the PYNQ-Z2 v3.1
 # image on its Python 3.10, no TensorFlow, no hls4ml; installed as on the board
-# (--no-build-isolation, pynqutils' build_py). About 3 minutes to create.
+# (--no-build-isolation, pynqutils' build_py). pynqmetadata 0.2 came with pynq 4; the
+# v3.1 image has a 0.1.x. About 3 minutes to create.
 BOARD_PYNQ  ?= pynq>=3.1,<3.2
 BOARD_TESTS := tests/test_emulator_dma.py tests/test_board_overlay.py \
 	tests/test_board_recovery.py tests/test_fault_scenarios.py tests/test_board_bench.py \
@@ -74,7 +75,7 @@ BOARD_TESTS := tests/test_emulator_dma.py tests/test_board_overlay.py \
 $(BOARD_VENV)/.installed: setup.py pyproject.toml
 	$(call make_venv,$(BOARD_VENV),$(BOARD_PYTHON))
 	$(BOARD_VENV)/bin/pip install -q --upgrade pip "setuptools>=64,<=80" wheel pynqutils "numpy<2"
-	$(BOARD_VENV)/bin/pip install -q --no-build-isolation "$(BOARD_PYNQ)" "numpy<2"
+	$(BOARD_VENV)/bin/pip install -q --no-build-isolation "$(BOARD_PYNQ)" "pynqmetadata<0.2" "numpy<2"
 	$(BOARD_VENV)/bin/pip install -q --no-build-isolation -e . "pytest>=8" "numpy<2"
 	touch $@
 
