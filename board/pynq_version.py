@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from pynq_mnist.errors import Refused
+
 #: The first pynq major without the PYNQ-Z2.
 UNSUPPORTED_MAJOR = 4
 
 
-class UnsupportedPynq(ImportError):
+class UnsupportedPynq(Refused, ImportError):
     """The installed pynq cannot drive a PYNQ-Z2."""
 
 

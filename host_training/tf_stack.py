@@ -26,6 +26,8 @@ import os
 import platform
 import sys
 
+from pynq_mnist.errors import Refused
+
 #: The distributions whose versions a result records (train, tune, bench).
 STACK = (
     "tensorflow",
@@ -39,7 +41,7 @@ STACK = (
 )
 
 
-class StackError(ImportError):
+class StackError(Refused, ImportError):
     """TensorFlow or Keras 3 was imported before this module could choose Keras 2."""
 
 

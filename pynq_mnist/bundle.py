@@ -44,6 +44,7 @@ import numpy as np
 from pynq_mnist.atomic import atomic_path
 from pynq_mnist.design import DesignError, Vlnv
 from pynq_mnist.digest import file_digest
+from pynq_mnist.errors import Refused
 
 SCHEMA = "pynq-mnist-bundle"
 SCHEMA_VERSION = 1
@@ -60,7 +61,7 @@ WORD_BITS = 64  # output words are read as little-endian uint64
 EMULATOR_ABI_VERSION = 2
 
 
-class BundleError(ValueError):
+class BundleError(Refused, ValueError):
     """A bundle, its metadata or data given to it is not what it must be."""
 
 

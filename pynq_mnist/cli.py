@@ -5,9 +5,10 @@ Each sub-command lives in the module named in :data:`COMMANDS`, which defines
 heavy dependencies (TensorFlow, hls4ml, pynq) inside ``run``, so ``pynq-mnist
 --help`` and the board-side commands never load TensorFlow.
 
-An expected error (bad data, a bad bundle, a missing file, and whatever the
-module lists in ``EXPECTED_ERRORS``) ends the command with one line that says
-what is wrong and how to fix it, and exit status 2: never a traceback.
+Errors map to exit statuses here, once (:mod:`pynq_mnist.errors`): a refused input
+or environment (and a missing file) ends the command with one line that says what
+is wrong and how to fix it, and exit status 2; a failure of the hardware or a tool
+with one line and 1; Ctrl-C with 130. Never a traceback for either.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import importlib
 import os
 import shlex
 import sys
+
+from pynq_mnist.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PynqMnistError
 
 #: Commands that pick up where an interrupted run stopped (the others start over).
 RESUMABLE = ("train", "build-overlay", "pipeline")
@@ -39,8 +42,6 @@ COMMANDS = {
         "check a dataset folder: counts, balance, checksums, samples",
     ),
 }
-#: Exit status of a refused input (argparse's own for a bad option).
-EXIT_REFUSED = 2
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -57,12 +58,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def expected_errors(command: str) -> tuple[type[Exception], ...]:
-    """The errors that mean bad input to ``command``, not a bug: reported in one line."""
-    from pynq_mnist.bundle import BundleError
-    from pynq_mnist.mnist import DataError
-
+    """Errors outside the hierarchy that still mean bad input to ``command``."""
     module = importlib.import_module(COMMANDS[command][0])
-    return (DataError, BundleError, FileNotFoundError, *getattr(module, "EXPECTED_ERRORS", ()))
+    return (FileNotFoundError, *getattr(module, "EXPECTED_ERRORS", ()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,13 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = shlex.join(["pynq-mnist", *argv])  # recorded by commands that write results
     try:
         return int(args._run(args) or 0)
+    except PynqMnistError as e:
+        print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_status
     except expected_errors(args.command) as e:
         print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
         hint = "; run the same command again to resume" if args.command in RESUMABLE else ""
         print(f"interrupted{hint}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -26,10 +26,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from pynq_mnist.errors import Refused
+
 _VLNV_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
-class DesignError(ValueError):
+class DesignError(Refused, ValueError):
     """A design description (or a VLNV in it) is not well formed."""
 
 

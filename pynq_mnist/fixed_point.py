@@ -16,11 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pynq_mnist.errors import Refused
+
 _ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
 _SATURATION = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
 
 
-class FixedPointError(ValueError):
+class FixedPointError(Refused, ValueError):
     """A fixed-point type is not one this module implements."""
 
 

@@ -47,6 +47,7 @@ import numpy as np
 
 from pynq_mnist.atomic import atomic_path
 from pynq_mnist.digest import file_digest
+from pynq_mnist.errors import Refused
 
 #: The original MNIST files and their published md5 sums (the one copy of them).
 MNIST_MD5 = {
@@ -87,7 +88,7 @@ DATA_HELP = (
 _IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # uint8 data; ndim in the last byte
 
 
-class DataError(ValueError):
+class DataError(Refused, ValueError):
     """A dataset file is missing, corrupt, or not a 28x28, 10-class IDX file."""
 
 

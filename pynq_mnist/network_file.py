@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from pynq_mnist.atomic import atomic_path
+from pynq_mnist.errors import Refused
 
 FORMAT = "pynq-mnist-network"
 FORMAT_VERSION = 1
 IO_TYPES = ("io_parallel", "io_stream")
 
 
-class NetworkFileError(ValueError):
+class NetworkFileError(Refused, ValueError):
     """The network file is malformed or describes something the CPU reference cannot run."""
 
 

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from pynq_mnist import encoding
+from pynq_mnist.errors import Refused
 from pynq_mnist.fixed_point import FixedType
 from pynq_mnist.host_training.conversion import wrapper
 
@@ -41,7 +42,7 @@ PARTITION_LIMIT = 4096
 SUPPORTED_LAYERS = {"InputLayer", "QDense", "QConv2D", "QActivation", "MaxPooling2D", "Flatten"}
 
 
-class ConversionError(ValueError):
+class ConversionError(Refused, ValueError):
     """The student cannot be converted as it is; the message says why and what to do."""
 
 

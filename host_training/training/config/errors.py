@@ -1,5 +1,7 @@
 """The one error a refused configuration raises."""
 
+from pynq_mnist.errors import Refused
 
-class ConfigError(ValueError):
+
+class ConfigError(Refused, ValueError):
     """A configuration is refused before any training starts; the message names the key."""

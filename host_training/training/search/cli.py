@@ -90,7 +90,6 @@ def prepare(args: argparse.Namespace) -> tuple[dict, object, Path]:
 
 def run(args: argparse.Namespace) -> int:
     from pynq_mnist.host_training.training.config import ConfigError
-    from pynq_mnist.host_training.training.search.run import SearchFailed
     from pynq_mnist.mnist import DataError
 
     try:
@@ -103,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
         config, chosen, out = prepare(args)
         refs = references(args.reference, args.arch)
         doc = tune(config, chosen, out, args, refs)
-    except (ConfigError, DataError, SearchFailed, OSError) as e:
+    except (ConfigError, DataError, OSError) as e:
         print(f"pynq-mnist tune: error: {e}", file=sys.stderr)
-        return 2
+        return 2  # a failed search (SearchFailed) is a tool failure: cli.py maps it to 1
     print(f"{len(doc['front'])} front points of {len(doc['trials'])} trials -> {args.out}")
     return 0
 

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from pynq_mnist.errors import Failed
 from pynq_mnist.host_training.training import run_dir as rd
 from pynq_mnist.host_training.training.search import engine, layout
 from pynq_mnist.host_training.training.search.front import ACCURACY, pareto_front
@@ -34,7 +35,7 @@ PIDS = "state/pids.json"
 MAX_RESTARTS = 2
 
 
-class SearchFailed(RuntimeError):
+class SearchFailed(Failed, RuntimeError):
     """A search process failed; the message names its log."""
 
 
