@@ -13,8 +13,8 @@ Run directories go to ``bench/runs/search/`` (not committed).
 
 Usage::
 
-    python bench/search.py [--presets mlp cnn ...] [--workers 2] [--data DIR]
-    python bench/search.py --picks-only --presets cnn-1k   # retrain + convert a finished search's pick
+    python bench/search.py [--searches mlp cnn ...] [--workers 2] [--data DIR]
+    python bench/search.py --picks-only --searches cnn-1k   # retrain + convert a finished search's pick
     python bench/search.py --quick     # smoke budget and data: checks the path, not the nets
 """
 
@@ -270,7 +270,7 @@ def convert_pick(run: Path, bundle: Path, data: str | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=list(PICKS), choices=list(PICKS))
+    parser.add_argument("--searches", nargs="+", default=list(PICKS), choices=list(PICKS))
     parser.add_argument("--workers", type=int, default=2, help="local workers per search")
     parser.add_argument("--data", help="MNIST dir (default $PYNQ_MNIST_DATA or the cache)")
     parser.add_argument("--runs", type=Path, default=HERE / "runs" / "search")
@@ -287,12 +287,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cli = [sys.executable, "-m", "pynq_mnist"]
     data = ["--data", args.data] if args.data else []
-    # one file for all presets: a call for some presets keeps the others' results
+    # one file for all searches: a call for some keeps the others' results
     results: dict = rd.read_json(args.out) if args.out.is_file() else {}
     results |= {"versions": versions(), "wall_limit_seconds_per_search": WALL_LIMIT_S}
     for key in ("searches", "picks"):
         results.setdefault(key, {})
-    for preset in args.presets:
+    for preset in args.searches:
         search_dir = args.runs / preset
         config = args.runs / f"{preset}-search.json"
         if args.picks_only:

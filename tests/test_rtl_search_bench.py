@@ -71,7 +71,7 @@ def test_run_refuses_training_options_it_would_ignore(option, tmp_path, capsys):
 
 def test_picks_only_needs_a_finished_search(tmp_path, capsys):
     search = bench_scripts.load("search")
-    argv = ["--picks-only", "--presets", "cnn-1k", "--runs", str(tmp_path), "--out",
+    argv = ["--picks-only", "--searches", "cnn-1k", "--runs", str(tmp_path), "--out",
             str(tmp_path / "search.json")]  # fmt: skip
     with pytest.raises(SystemExit) as e:
         search.main(argv)
