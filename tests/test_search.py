@@ -20,7 +20,7 @@ from search_folders import finished_search
 
 from pynq_mnist import cli
 from pynq_mnist.host_training.training.config import ConfigError
-from pynq_mnist.host_training.training.search import front, layout
+from pynq_mnist.host_training.training.search import engine, front, layout
 from pynq_mnist.host_training.training.search.settings import settings
 
 # --------------------------------------------------------------------------- fronts
@@ -198,7 +198,8 @@ def _args(tmp_path, **over):
     import argparse
 
     base = dict(arch="cnn", preset=None, config=None, budget="default", out=str(tmp_path / "s"),
-                workers=1, bind="127.0.0.1", port=0, data=None, seed=None)  # fmt: skip
+                workers=1, bind="127.0.0.1", port=0, data=None, seed=None,
+                algorithm=None)  # fmt: skip
     return argparse.Namespace(**(base | over))
 
 
@@ -224,12 +225,12 @@ TINY = {
 PLANNED = 5
 
 
-def _tune(tmp_path: Path, out: Path, workers: int) -> subprocess.Popen:
+def _tune(tmp_path: Path, out: Path, workers: int, *extra: str) -> subprocess.Popen:
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY))
     cmd = [sys.executable, "-m", "pynq_mnist", "tune", "--arch", "cnn", "--preset", "smoke",
            "--budget", "smoke", "--config", str(config), "--workers", str(workers),
-           "--out", str(out)]  # fmt: skip
+           "--out", str(out), *extra]  # fmt: skip
     return subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -614,3 +615,47 @@ def test_a_fill_of_the_budget_sets_the_sparsity_that_spends_it(arch, shape):
             assert abs(kept - fill * limit) <= 0.01 * limit, kept
     with pytest.raises(ConfigError, match="needs limits.nonzero_weights"):
         space.student(base, arch, {"nonzero_fill": 1.0}, 3)
+
+
+# --------------------------------------------------------------------------- Bayesian
+
+
+def test_bayesian_spends_hyperbands_epochs_on_full_length_trials():
+    from pynq_mnist.host_training.training.config import resolve
+
+    for budget in ("smoke", "default"):
+        hyperband = engine.planned_epochs(settings("cnn", budget=budget))
+        chosen = settings("cnn", {"algorithm": "bayesian"}, budget=budget)
+        bayesian = engine.planned_epochs(chosen)
+        full = chosen.budget.max_epochs
+        assert set(bayesian) == {full}
+        assert sum(hyperband) - full < sum(bayesian) <= sum(hyperband)
+        o = engine.oracle(chosen, resolve({"arch": "cnn"}, preset="smoke")["student"], seed=0)
+        assert "BayesianOptimization" in type(o).__mro__[1].__name__
+        assert o.max_trials == len(bayesian)
+
+
+def test_an_unknown_algorithm_is_refused():
+    with pytest.raises(ConfigError, match="algorithm"):
+        settings("cnn", {"algorithm": "random"})
+
+
+@pytest.mark.slow
+def test_a_bayesian_search_runs_full_length_trials_on_two_workers(tmp_path):
+    out = tmp_path / "search"
+    proc = _tune(tmp_path, out, 2, "--algorithm", "bayesian")
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output
+    config, chosen = layout.read_settings(out)
+    assert chosen.algorithm == "bayesian"
+    doc = json.loads((out / layout.FRONT).read_text())
+    planned = len(engine.planned_epochs(chosen))
+    assert [t["status"] for t in doc["trials"]] == ["COMPLETED"] * planned
+    assert {t["epochs"] for t in doc["trials"]} == {chosen.budget.max_epochs}
+    assert doc["front"] == [
+        p["trial_id"] for p in front.pareto_front(doc["trials"], "nonzero_weights")
+    ]
+    # a second tune of the same folder with the other algorithm is another search: refused
+    proc = _tune(tmp_path, out, 1)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "differs in: settings.algorithm" in output, output

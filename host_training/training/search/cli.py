@@ -10,7 +10,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pynq_mnist.host_training.training.config import ARCHS, PRESETS
-    from pynq_mnist.host_training.training.search.settings import BUDGETS
+    from pynq_mnist.host_training.training.search.settings import ALGORITHMS, BUDGETS
 
     parser.add_argument("--arch", choices=ARCHS, help="network family (not with --worker)")
     parser.add_argument(
@@ -23,7 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "limits and cost",
     )
     parser.add_argument(
-        "--budget", choices=sorted(BUDGETS), default="default", help="named Hyperband budget"
+        "--algorithm",
+        choices=ALGORITHMS,
+        help="hyperband (the default) or bayesian: Bayesian optimization, full-length "
+        "trials for the same epochs in all (overrides the config's search.algorithm)",
+    )
+    parser.add_argument(
+        "--budget", choices=sorted(BUDGETS), default="default", help="named search budget"
     )
     parser.add_argument("--out", required=True, metavar="SEARCH_DIR", help="output folder")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes")
@@ -81,6 +87,8 @@ def prepare(args: argparse.Namespace) -> tuple[dict, object, Path]:
         raise ConfigError(f"--port must be 0 (a free one) or a TCP port, got {args.port}")
     given = load_file(args.config) if args.config else {}
     search = given.pop("search", None)
+    if args.algorithm is not None:
+        search = {**(search or {}), "algorithm": args.algorithm}
     config = for_command(given, args.arch, args.config, args.seed, args.preset)
     config["tuner"]["enabled"] = False  # the search replaces the in-run tuner
     chosen = settings(args.arch, search, args.budget)

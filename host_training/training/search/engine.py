@@ -1,16 +1,17 @@
-"""keras-tuner's Hyperband, run as one chief and N workers over gRPC.
+"""keras-tuner's Hyperband or Bayesian optimization, run as one chief and N workers over gRPC.
 
 Processes (each a ``python -m`` of this module, started by :mod:`search.run`
 or by hand on other machines):
 
 - the **chief** (``KERASTUNER_TUNER_ID=chief``) holds keras-tuner's
-  ``HyperbandOracle`` and serves it over gRPC on ``KERASTUNER_ORACLE_IP:PORT``
+  ``HyperbandOracle`` or ``BayesianOptimizationOracle`` and serves it over gRPC on ``KERASTUNER_ORACLE_IP:PORT``
   (keras-tuner's own ``OracleServicer``); it saves the oracle after every
   trial into ``SEARCH_DIR/tuner``, and a restarted chief reloads it: finished
   trials stay (also one killed between keras-tuner's two saves, see
-  ``_resuming_hyperband``), the trials that were running are handed out again;
+  ``_resuming``), the trials that were running are handed out again;
 - each **worker** (any other ``KERASTUNER_TUNER_ID``) asks the chief for a
-  trial, trains that student for the trial's ``tuner/epochs`` (always from
+  trial, trains that student for the trial's ``tuner/epochs`` (Hyperband's rung;
+  a Bayesian trial trains for the budget's ``max_epochs``) (always from
   scratch, with the cosine schedule of that length: a trial is exactly the
   run ``pynq-mnist train`` makes of its configuration, never a continued
   proxy) and reports its validation accuracy and every cost.
@@ -23,7 +24,7 @@ asks under the same id. So a dead worker is restarted under its id (the
 supervisor does that for local workers; do it by hand on other machines), and
 it loses only the trial it was running.
 
-The objective Hyperband ranks with is ``score``: the validation accuracy of a
+The objective the oracle ranks with is ``score``: the validation accuracy of a
 trial within the search's limits, ``-excess`` (the summed relative excess)
 for one over them.
 """
@@ -57,21 +58,25 @@ CHIEF = "chief"
 
 
 @functools.cache
-def _resuming_hyperband() -> type:
+def _resuming(algorithm: str) -> type:
+    """keras-tuner's oracle for ``algorithm``, whose reload does not rerun an ended trial.
+
+    keras-tuner 1.4.8's ``Oracle.end_trial`` writes the trial's ``trial.json``
+    (COMPLETED) and ``oracle.json`` *before* it pops the trial from
+    ``ongoing_trials``, so until the worker's next ``create_trial`` the saved
+    state lists a finished trial as running; a chief killed in that window
+    reloads it into ``_retry_queue`` and trains it again. A trial is only
+    handed out again here if its own file does not say it ended.
+    """
     import keras_tuner as kt
     from keras_tuner.src.engine.trial import TrialStatus
 
-    class ResumingHyperband(kt.oracles.HyperbandOracle):
-        """Hyperband whose reload does not rerun a trial that had already ended.
+    base = {
+        "hyperband": kt.oracles.HyperbandOracle,
+        "bayesian": kt.oracles.BayesianOptimizationOracle,
+    }[algorithm]
 
-        keras-tuner 1.4.8's ``Oracle.end_trial`` writes the trial's ``trial.json``
-        (COMPLETED) and ``oracle.json`` *before* it pops the trial from
-        ``ongoing_trials``, so until the worker's next ``create_trial`` the saved
-        state lists a finished trial as running; a chief killed in that window
-        reloads it into ``_retry_queue`` and trains it again. A trial is only
-        handed out again here if its own file does not say it ended.
-        """
-
+    class Resuming(base):
         def reload(self) -> None:
             super().reload()
             ended = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.STOPPED)
@@ -81,32 +86,40 @@ def _resuming_hyperband() -> type:
                     queue.append(trial_id)
             self._retry_queue = queue
 
-    return ResumingHyperband
+    Resuming.__name__ = f"Resuming{base.__name__}"
+    return Resuming
 
 
 def oracle(settings: Settings, base_student: dict, seed: int):
-    """keras-tuner's Hyperband oracle over the search space (fixed up front)."""
+    """keras-tuner's oracle of ``settings.algorithm`` over the search space (fixed up front).
+
+    Both spend the same budget: Bayesian optimization trains as many full-length
+    trials as Hyperband's plan has epochs in all (:func:`planned_epochs`).
+    """
     import keras_tuner as kt
 
     from pynq_mnist.host_training.training.search import space
 
     b = settings.budget
-    return _resuming_hyperband()(
-        objective=kt.Objective(OBJECTIVE, "max"),
-        max_epochs=b.max_epochs,
-        factor=b.factor,
-        hyperband_iterations=b.iterations,
-        seed=seed + 1,  # 0 means "random" to keras-tuner
-        hyperparameters=space.hyperparameters(settings, base_student),
-        tune_new_entries=False,
-        allow_new_entries=False,
+    common = {
+        "objective": kt.Objective(OBJECTIVE, "max"),
+        "seed": seed + 1,  # 0 means "random" to keras-tuner
+        "hyperparameters": space.hyperparameters(settings, base_student),
+        "tune_new_entries": False,
+        "allow_new_entries": False,
+    }
+    if settings.algorithm == "bayesian":
+        return _resuming("bayesian")(max_trials=len(planned_epochs(settings)), **common)
+    return _resuming("hyperband")(
+        max_epochs=b.max_epochs, factor=b.factor, hyperband_iterations=b.iterations, **common
     )
 
 
 def planned_epochs(settings: Settings) -> list[int]:
-    """The epochs of every trial Hyperband plans (fewer run if the space runs out).
+    """The epochs of every trial the search plans (fewer run if the space runs out).
 
-    Asked of keras-tuner's own bracket arithmetic, so it cannot drift from it.
+    Hyperband's are asked of keras-tuner's own bracket arithmetic, so they cannot drift
+    from it; a Bayesian search trains full-length trials for the same epochs in all.
     """
     import keras_tuner as kt
 
@@ -118,7 +131,10 @@ def planned_epochs(settings: Settings) -> list[int]:
     for bracket in reversed(range(o._get_num_brackets())):
         for rnd in range(bracket + 1):
             epochs += [o._get_epochs(bracket, rnd)] * o._get_size(bracket, rnd)
-    return epochs * b.iterations
+    epochs *= b.iterations
+    if settings.algorithm == "bayesian":
+        return [b.max_epochs] * max(1, sum(epochs) // b.max_epochs)
+    return epochs
 
 
 def _save_json_atomically(path: str, obj: Any) -> str:
@@ -169,8 +185,9 @@ def _tuner(settings: Settings, config: dict, out: Path, evaluate=None):
             values = {
                 k: v for k, v in hp.values.items() if not k.startswith("tuner/") and hp.is_active(k)
             }
+            epochs = int(hp.values.get("tuner/epochs", settings.budget.max_epochs))
             try:
-                result = evaluate(values, int(hp.values["tuner/epochs"]))
+                result = evaluate(values, epochs)
             except Exception as e:
                 # A trial that cannot train is a bug, not a bad candidate: stop the
                 # worker (keras-tuner would count it as a failed trial and go on).

@@ -107,6 +107,20 @@ def export(out: Path, dest: Path, origin: str | None = None) -> None:
     rd.write_json(dest / FRONT, read_front(out) | {EXPORTED_FROM: origin or str(out)})
 
 
+def _differences(saved: dict, doc: dict) -> list[str]:
+    """The keys (one level down in a mapping: ``settings.algorithm``) where two differ."""
+    out = []
+    for key, value in doc.items():
+        old = saved.get(key)
+        if old == value:
+            continue
+        if isinstance(value, dict) and isinstance(old, dict):
+            out += [f"{key}.{sub}" for sub in value if old.get(sub) != value[sub]] or [key]
+        else:
+            out.append(key)
+    return out
+
+
 def write_settings(
     out: Path, config: dict, settings: Settings, command: str, dataset: dict
 ) -> None:
@@ -126,7 +140,7 @@ def write_settings(
         with contextlib.suppress(KeyError, ValueError):
             saved["settings"] = Settings.model_validate(saved["settings"]).model_dump(mode="json")
         if {k: saved.get(k) for k in doc} != doc:
-            differs = [k for k in doc if saved.get(k) != doc[k]]
+            differs = _differences(saved, doc)
             raise ConfigError(
                 f"{out} holds a different search (differs in: {', '.join(differs)}); "
                 "use a new --out, or the same command to resume"

@@ -27,7 +27,10 @@ training starts:
     recorded, but scores below every trial within them, so Hyperband promotes
     only feasible candidates. ``null`` = no cap.
 
-``cost`` names the cost the Pareto front is drawn against.
+``cost`` names the cost the Pareto front is drawn against; ``algorithm`` the search:
+``hyperband`` (the default; epochs are its fidelity) or ``bayesian`` (keras-tuner's
+Bayesian optimization, a Gaussian process over the space: every trial is full length,
+and there are as many as Hyperband's plan has epochs in all, so both spend one budget).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ DEFAULT_SPACE = {
 }
 
 DEFAULT_BUDGET = {"max_epochs": 15, "factor": 3, "iterations": 1}
+#: The search algorithms (``pynq-mnist tune --algorithm``), the default first.
+ALGORITHMS = ("hyperband", "bayesian")
 DEFAULT_LIMITS = {cost: None for cost in COSTS}
 
 #: Named budgets for ``pynq-mnist tune --budget``; ``smoke`` is for tests (its
@@ -144,6 +149,8 @@ class Settings(BaseModel):
     budget: Budget
     limits: Limits
     cost: Literal[COSTS]  # type: ignore[valid-type]
+    # searches saved before the choice existed were Hyperband's
+    algorithm: Literal[ALGORITHMS] = "hyperband"  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _keys_and_values(self) -> Settings:
@@ -210,11 +217,11 @@ def settings(arch: str, search: dict | None = None, budget: str = "default") -> 
         Naming the key that is wrong and what it takes.
     """
     search = dict(search or {})
-    unknown = set(search) - {"space", "budget", "limits", "cost"}
+    unknown = set(search) - {"space", "budget", "limits", "cost", "algorithm"}
     if unknown:
         raise ConfigError(
             f"unknown search key(s) {', '.join(sorted(unknown))}; "
-            "allowed: space, budget, limits, cost"
+            "allowed: space, budget, limits, cost, algorithm"
         )
     if budget not in BUDGETS:
         raise ConfigError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
@@ -228,6 +235,7 @@ def settings(arch: str, search: dict | None = None, budget: str = "default") -> 
         ),
         "limits": _laid_over(DEFAULT_LIMITS, search.get("limits"), "search.limits"),
         "cost": search.get("cost", "nonzero_weights"),
+        "algorithm": search.get("algorithm", ALGORITHMS[0]),
     }
     try:
         return Settings.model_validate(raw)
