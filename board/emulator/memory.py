@@ -27,6 +27,11 @@ class DecodeError(LookupError):
 class EmulatedBuffer(PynqBuffer):
     """A :class:`PynqBuffer` whose memory comes from :class:`EmulatedMemory`."""
 
+    #: numpy >= 2 gives ndarray a read-only ``device`` (the array API's), which pynq 3.x's
+    #: ``PynqBuffer.__new__`` assigns: a plain class attribute here takes precedence, so
+    #: the assignment lands in the instance as with numpy 1.x (the board's numpy).
+    device = None
+
     def freebuffer(self) -> None:
         owner = self.__dict__.pop("_owner", None)
         if owner is not None:
