@@ -44,6 +44,7 @@ import numpy as np
 from pynq_mnist.atomic import atomic_path
 from pynq_mnist.design import DesignError, Vlnv
 from pynq_mnist.digest import file_digest
+from pynq_mnist.outputs import LOCK_NAME, OutputError
 
 SCHEMA = "pynq-mnist-bundle"
 SCHEMA_VERSION = 1
@@ -1135,16 +1136,22 @@ def write_metadata(bundle_dir: str | os.PathLike, meta: BundleMetadata) -> None:
 
 
 @contextlib.contextmanager
-def staged_dir(dest: str | os.PathLike) -> Iterator[Path]:
+def staged_dir(dest: str | os.PathLike, own: str | None = None) -> Iterator[Path]:
     """Build a folder beside ``dest`` and move it into place only on success.
 
-    An exception (or a kill) leaves ``dest`` as it was: never half-written.
+    An exception (or a kill) leaves ``dest`` as it was: never half-written. An
+    existing ``dest`` is replaced only if it is empty or holds ``own`` (the file
+    that marks it as what is being built): the user's folders are never removed.
+    ``own=None`` is for a part of an output the caller already owns (a bundle's
+    reports folder).
     """
-    dest = Path(dest)
+    dest = Path(os.path.abspath(dest))  # "." has no name to stage beside
+    _check_replaceable(dest, own)
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.staging-"))
     try:
         yield stage
+        _check_replaceable(dest, own)  # again: the build can take hours
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -1155,3 +1162,16 @@ def staged_dir(dest: str | os.PathLike) -> Iterator[Path]:
     os.replace(stage, dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_replaceable(dest: Path, own: str | None) -> None:
+    if own is None or not dest.exists():
+        return
+    if not dest.is_dir():
+        raise OutputError(f"{dest} is a file; it is not replaced by a folder")
+    entries = set(os.listdir(dest)) - {LOCK_NAME}
+    if entries and own not in entries:
+        raise OutputError(
+            f"{dest} holds {len(entries)} entries and no {own}; it is not replaced "
+            "(choose a new or empty folder)"
+        )

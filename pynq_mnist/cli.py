@@ -57,9 +57,16 @@ def expected_errors(command: str) -> tuple[type[Exception], ...]:
     """The errors that mean bad input to ``command``, not a bug: reported in one line."""
     from pynq_mnist.bundle import BundleError
     from pynq_mnist.mnist import DataError
+    from pynq_mnist.outputs import OutputError
 
     module = importlib.import_module(COMMANDS[command][0])
-    return (DataError, BundleError, FileNotFoundError, *getattr(module, "EXPECTED_ERRORS", ()))
+    return (
+        DataError,
+        BundleError,
+        OutputError,
+        FileNotFoundError,
+        *getattr(module, "EXPECTED_ERRORS", ()),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,10 +133,10 @@ def test_field_extract_unsigned():
 
 def test_staged_dir_is_all_or_nothing(tmp_path):
     dest = tmp_path / "bundle"
-    with staged_dir(dest) as stage:
+    with staged_dir(dest, "a.txt") as stage:
         (stage / "a.txt").write_text("first")
     assert (dest / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError), staged_dir(dest) as stage:
+    with pytest.raises(RuntimeError), staged_dir(dest, "a.txt") as stage:
         (stage / "a.txt").write_text("half")
         raise RuntimeError("killed mid-way")
     assert (dest / "a.txt").read_text() == "first"

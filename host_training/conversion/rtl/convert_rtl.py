@@ -38,6 +38,7 @@ from pynq_mnist.board.emulator.rtl_sim import (
     stream_timing,
 )
 from pynq_mnist.bundle import (
+    METADATA_FILE,
     Bundle,
     BundleMetadata,
     Golden,
@@ -137,7 +138,7 @@ def convert_rtl(
     progress(f"[1/6] Keras predictions on {len(images)} test frames")
     keras_logits = _keras_logits(model, _student_inputs(model, images))
 
-    with staged_dir(out) as stage:
+    with staged_dir(out, METADATA_FILE) as stage:
         progress("[2/6] the student as integers: the numpy reference network")
         write_network_file(mlp, stage / FILES["network"])
         reference = CpuReference.from_file(stage / FILES["network"], input_format.pixel_frac_bits)
