@@ -49,6 +49,9 @@ from pynq_mnist.outputs import LOCK_NAME, OutputError
 SCHEMA = "pynq-mnist-bundle"
 SCHEMA_VERSION = 1
 METADATA_FILE = "bundle.json"
+#: Most cycles a frame may take (1 s at 100 MHz): the board's call deadlines grow with them,
+#: so a larger figure (a typo, or 10**40) would make a dropped TLAST a hang.
+MAX_CYCLES = 10**8
 DIGEST_KEY = "metadata_sha256"
 #: The AXI-Stream TDATA widths a bundle may use.
 STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
@@ -462,7 +465,7 @@ class IpSection(_Section):
             raise BundleError(f"{w}.backend must be one of {IP_BACKENDS}, got {backend!r}")
         latency = d.get("latency_cycles")
         if latency is not None:
-            latency = _int(latency, f"{w}.latency_cycles", 1)
+            latency = _int(latency, f"{w}.latency_cycles", 1, MAX_CYCLES)
         timing = d.get("timing")
         if timing is not None:
             for key, cycles in _dict(timing, f"{w}.timing").items():
@@ -491,14 +494,14 @@ class IpSection(_Section):
         stages = d.get("target_ii_stages")
         if stages is not None:
             for stage, cycles in _dict(stages, f"{w}.target_ii_stages").items():
-                _int(cycles, f"{w}.target_ii_stages.{stage}", 1)
+                _int(cycles, f"{w}.target_ii_stages.{stage}", 1, MAX_CYCLES)
         return cls(
             top=_str(d["top"], f"{w}.top", _IDENTIFIER, "an identifier"),
             vlnv=vlnv,
             part=safe_name(d["part"], f"{w}.part"),
             # above 0 and at most the PS7's FCLK limit (250 MHz; any higher is a typo)
             clock_mhz=_float(d["clock_mhz"], f"{w}.clock_mhz", 1e-3, 250.0),
-            target_ii_cycles=_int(d["target_ii_cycles"], f"{w}.target_ii_cycles", 1),
+            target_ii_cycles=_int(d["target_ii_cycles"], f"{w}.target_ii_cycles", 1, MAX_CYCLES),
             target_ii_stages=stages,
             target_ii_basis=d.get("target_ii_basis"),
             ports=ports,

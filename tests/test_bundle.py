@@ -225,6 +225,8 @@ def _set(*path_value):
         (_set("ip", "clock_mhz", -5.0), "ip.clock_mhz", "allowed"),
         (_set("ip", "clock_mhz", "100"), "ip.clock_mhz", "finite number"),
         (_set("ip", "target_ii_cycles", 0), "ip.target_ii_cycles", "allowed"),
+        # every call deadline grows with it: 10**40 would make a dropped TLAST a hang
+        (_set("ip", "target_ii_cycles", 10**40), "ip.target_ii_cycles", "allowed: 1..100000000"),
         (_set("ip", "vlnv", "vendor:lib:name"), "ip.vlnv", "not a VLNV"),
         (_set("ip", "vlnv", "a:b:../x:1.0"), "ip.vlnv", "not a VLNV"),
         (_set("ip", "top", "top; rm -rf"), "ip.top", "identifier"),
