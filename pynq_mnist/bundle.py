@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -1082,7 +1083,7 @@ class Golden:
                         "pynq-mnist); convert the model again"
                     )
                 arrays = {k: g[k] for k in cls.ARRAYS}
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated: BadZipFile
             raise BundleError(f"{path}: cannot read the golden vectors ({e})") from None
         n = len(arrays["frames"])
         expected = {

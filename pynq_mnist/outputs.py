@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,25 @@ _SHOWN = 3
 
 class OutputError(OSError):
     """The results cannot (or must not) be written where asked."""
+
+
+#: errno values that mean the file system is full (quota included).
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(error: BaseException) -> str | None:
+    """One line for a write that ran out of space, or None if ``error`` is something else.
+
+    ``shutil.copytree`` reports each failed copy in a list inside one ``shutil.Error``.
+    """
+    if isinstance(error, OSError) and error.errno in _FULL:
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}: free some space or choose another --out"
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list):
+        for _src, dst, why in (e for e in error.args[0] if len(e) == 3):
+            if os.strerror(errno.ENOSPC) in str(why):
+                return f"no space left on the device writing {dst}: free some space or choose another --out"
+    return None
 
 
 @dataclass(frozen=True)

@@ -329,6 +329,16 @@ def test_input_unpack_is_the_inverse_of_pack():
     assert np.array_equal(pixel.to_network_input(frames), encoding.to_network_input(frames))
 
 
+def test_a_truncated_golden_file_is_refused_naming_it(tmp_path):
+    meta = BundleMetadata.from_dict(metadata_dict())
+    words = meta.output.pack({"class": np.array([[3]]), "logits": np.ones((1, 10), int)})
+    path = tmp_path / "golden.npz"
+    Golden.of(meta.input, meta.output, np.zeros((1, 784), np.uint8), words).write(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BundleError, match=f"^{path}: cannot read the golden vectors"):
+        Golden.read(path, meta)
+
+
 def test_golden_vectors_check_decoded_classes_and_logits(tmp_path):
     meta = BundleMetadata.from_dict(metadata_dict())
     frames = np.zeros((2, 784), np.uint8)

@@ -38,7 +38,7 @@ import numpy as np
 from pynq_mnist.bundle import EMULATOR_ABI_VERSION, Bundle, BundleError
 
 from .c_stream_model import CStreamModel, size_t, u8p, u64p
-from .cache import cache_dir
+from .cache import cache_dir, cache_writes
 from .library_build import (
     LIBRARY_NAME,
     IPLibraryError,
@@ -212,7 +212,8 @@ class IPLibrary(CStreamModel):
             return cls._matching(path, meta.input.beats_per_frame, weights_dir)
         why = "; ".join(errors) or "the bundle has no library"
         print(f"building the emulated IP from {hls_dir} with g++ ({why}) ...", flush=True)
-        compile_library(hls_dir, cached)
+        with cache_writes():
+            compile_library(hls_dir, cached)
         check_library(cached, digest)
         return cls._matching(cached, meta.input.beats_per_frame, weights_dir)
 
