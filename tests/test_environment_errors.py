@@ -80,3 +80,18 @@ def test_a_corrupted_cached_hwh_is_written_again(tmp_path, monkeypatch):
     bit.write_bytes(b"")
     assert hwh.emulated_overlay_files(bundle) == (bit, handoff)
     assert handoff.read_bytes() == good and bit.read_text().endswith("not a Xilinx .bit\n")
+
+
+def test_a_cached_library_is_checked_against_its_own_digest(tmp_path, monkeypatch):
+    from pynq_mnist.board.emulator.cache import digest_matches, record_digest
+
+    monkeypatch.setenv("PYNQ_MNIST_EMULATOR_CACHE", str(tmp_path))
+    library = tmp_path / "lib.so"
+    library.write_bytes(bytes(range(256)) * 64)
+    assert not digest_matches(library)  # none recorded: not trusted
+    record_digest(library)
+    assert digest_matches(library)
+    damaged = bytearray(library.read_bytes())
+    damaged[1000] ^= 0x01
+    library.write_bytes(bytes(damaged))
+    assert not digest_matches(library)
