@@ -163,8 +163,10 @@ def output_lock(path: Path) -> Iterator[Path]:
 
     :class:`OutputError` names the process holding it. The lock file records
     the holder's pid and is removed on release; one whose holder has died is
-    not locked and is taken over.
+    not locked and is taken over. A folder made here that is still empty on
+    release (the command failed before writing) is removed too.
     """
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -183,6 +185,9 @@ def output_lock(path: Path) -> Iterator[Path]:
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:
                 os.unlink(lock)
         os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if empty
 
 
 def _acquire(lock: Path) -> int:

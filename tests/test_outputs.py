@@ -95,6 +95,15 @@ def test_a_second_writer_is_refused_and_the_lock_is_released_on_exit(tmp_path):
     assert not (out / LOCK_NAME).exists()
 
 
+def test_a_folder_made_for_a_command_that_wrote_nothing_is_removed(tmp_path):
+    with claim_output(tmp_path / "new", BENCH):
+        assert (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()
+    with claim_output(tmp_path / "kept", BENCH) as out:
+        (out / "bench.json").write_text("{}")
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["bench.json"]
+
+
 def test_a_stale_lock_left_by_a_killed_writer_is_taken_over(tmp_path):
     out = tmp_path / "out"
     ctx = multiprocessing.get_context("fork")
