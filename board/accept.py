@@ -30,9 +30,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pynq_mnist.atomic import write_text_atomic
+from pynq_mnist.outputs import ACCEPT, OutputError, claim_output
 
 from .bench_options import BenchOptionError, BenchOptions, add_measurement_arguments
-from .result_files import OutputError, writable_dir
+from .result_files import writable_dir
 
 BOARD_TESTS = "test_on_board.py"
 
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out", default="accept-report", help="report folder (default %(default)s)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the report of another bundle in --out (never a folder of other files)",
     )
     parser.add_argument(
         "--tests", default="tests", help="the repository's tests folder (default ./%(default)s)"
@@ -112,10 +118,15 @@ def _bench(args, out: Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     try:
         BenchOptions.from_args(args)
-        out = writable_dir(args.out)
+        with claim_output(args.out, ACCEPT, {"bundle": str(args.bundle)}, args.force) as out:
+            return _accept(args, writable_dir(out))
     except (BenchOptionError, OutputError) as e:
         print(f"pynq-mnist accept: error: {e}", file=sys.stderr)
         return 2
+
+
+def _accept(args: argparse.Namespace, out: Path) -> int:
+    """The board tests and the short bench, in a claimed report folder."""
     tests = Path(args.tests) / BOARD_TESTS
     if not tests.is_file():
         print(

@@ -38,10 +38,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pynq_mnist.build_figures import figure_lines
+from pynq_mnist.outputs import BENCH, OutputError, check_output, claim_output
 
 from .bench_files import BenchFiles
 from .bench_measure import (
@@ -54,7 +56,10 @@ from .bench_measure import (
 )
 from .bench_options import BenchOptionError, BenchOptions, add_measurement_arguments
 from .class_report import class_report
-from .result_files import OutputError
+
+if TYPE_CHECKING:
+    from pynq_mnist.bundle import Bundle
+    from pynq_mnist.mnist import Dataset
 
 
 @dataclass
@@ -210,6 +215,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="bench-results", help="output folder (default %(default)s)"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the bench results of another bundle in --out (never a folder of other files)",
+    )
     parser.add_argument("--frames", type=int, default=10_000, help="test frames for accuracy")
     add_measurement_arguments(parser)
     parser.add_argument(
@@ -228,12 +238,26 @@ def _refuse(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     try:  # everything that can be refused is refused before anything is measured
         options = BenchOptions.from_args(args)
-        files = BenchFiles(args.out)
+        with claim_output(args.out, BENCH) as out:  # one bench at a time per folder
+            files = BenchFiles(out)
+            from .bench_data import bench_data
+
+            # refused before pynq and the overlay load
+            bundle, data = bench_data(args.bundle, args.data)
+            check_output(out, BENCH, {"bundle": bundle.metadata.name}, args.force)
+            return _bench(args, options, files, bundle, data)
     except (BenchOptionError, OutputError) as e:
         return _refuse(str(e))
-    from .bench_data import bench_data
 
-    bundle, data = bench_data(args.bundle, args.data)  # refused before pynq and the overlay load
+
+def _bench(
+    args: argparse.Namespace,
+    options: BenchOptions,
+    files: BenchFiles,
+    bundle: Bundle,
+    data: Dataset,
+) -> int:
+    """The bench proper, in a claimed output folder."""
     t0 = time.perf_counter()
     import pynq  # noqa: F401  (timed: ~10 s on the board)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from pynq_mnist.limits import MAX_BATCH, MAX_COUNT
+
 DEFAULT_BATCHES = (1, 10, 100, 1000, 10_000)
 TEST_FRAMES = 10_000  # the MNIST test set
 
@@ -53,6 +55,8 @@ class BenchOptions:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BenchOptionError(f"{flag} must be a whole number >= 1, got {value!r}")
+            if value > MAX_COUNT:
+                raise BenchOptionError(f"{flag} is {value}; allowed: at most {MAX_COUNT}")
         if self.frames > TEST_FRAMES:
             raise BenchOptionError(
                 f"--frames must be at most {TEST_FRAMES} (the MNIST test set), got {self.frames}"
@@ -67,6 +71,10 @@ class BenchOptions:
         ):
             raise BenchOptionError(
                 f"--batches must list whole numbers >= 1, got {list(self.batches)}"
+            )
+        if max(self.batches) > MAX_BATCH:
+            raise BenchOptionError(
+                f"--batches lists {max(self.batches)}; allowed: at most {MAX_BATCH} frames"
             )
         if len(set(self.batches)) != len(self.batches):
             raise BenchOptionError(f"--batches lists a size twice: {list(self.batches)}")

@@ -12,14 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
-
-class OutputError(OSError):
-    """The results cannot be written where asked."""
+from pynq_mnist.outputs import OutputError, output_path
 
 
 def writable_dir(path: str | os.PathLike) -> Path:
-    """``path`` as a folder that exists and takes files, or :class:`OutputError` saying why."""
-    path = Path(path)
+    """``path`` as an absolute folder that exists and takes files, or :class:`OutputError` saying why."""
+    path = output_path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check-")

@@ -320,17 +320,23 @@ def format_summary(rows: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from pynq_mnist.board.bench_options import BenchOptionError, BenchOptions
-    from pynq_mnist.board.result_files import OutputError, writable_dir
+    from pynq_mnist.board.result_files import writable_dir
+    from pynq_mnist.outputs import PIPELINE, OutputError, claim_output
 
     configs = arch_configs(args)  # a bad --config or --preset stops here, before any work
     dataset = layout(resolve_data_dir(args.data)).name  # reads no IDX file yet
-    out = Path(args.out) if args.out else default_out(args.preset, args.config, dataset)
+    out = args.out if args.out is not None else default_out(args.preset, args.config, dataset)
     try:  # refused before hours of training, not after
         BenchOptions.from_args(args)
-        writable_dir(out)
+        with claim_output(out, PIPELINE) as out:
+            return _pipeline(configs, args, writable_dir(out))
     except (BenchOptionError, OutputError) as e:
         print(f"pynq-mnist pipeline: error: {e}", file=sys.stderr)
         return 2
+
+
+def _pipeline(configs: dict, args: argparse.Namespace, out: Path) -> int:
+    """Every arch's train, convert and bench, in a claimed output folder."""
     print(f"[pipeline] {', '.join(configs)} -> {out}; tool output goes to {out / LOG_NAME}")
     try:
         rows = [run_arch(arch, config, args, out) for arch, config in configs.items()]

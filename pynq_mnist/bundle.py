@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -45,10 +46,14 @@ from pynq_mnist.atomic import atomic_path
 from pynq_mnist.design import DesignError, Vlnv
 from pynq_mnist.digest import file_digest
 from pynq_mnist.errors import Refused
+from pynq_mnist.outputs import LOCK_NAME, OutputError
 
 SCHEMA = "pynq-mnist-bundle"
 SCHEMA_VERSION = 1
 METADATA_FILE = "bundle.json"
+#: Most cycles a frame may take (1 s at 100 MHz): the board's call deadlines grow with them,
+#: so a larger figure (a typo, or 10**40) would make a dropped TLAST a hang.
+MAX_CYCLES = 10**8
 DIGEST_KEY = "metadata_sha256"
 #: The AXI-Stream TDATA widths a bundle may use.
 STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
@@ -462,7 +467,7 @@ class IpSection(_Section):
             raise BundleError(f"{w}.backend must be one of {IP_BACKENDS}, got {backend!r}")
         latency = d.get("latency_cycles")
         if latency is not None:
-            latency = _int(latency, f"{w}.latency_cycles", 1)
+            latency = _int(latency, f"{w}.latency_cycles", 1, MAX_CYCLES)
         timing = d.get("timing")
         if timing is not None:
             for key, cycles in _dict(timing, f"{w}.timing").items():
@@ -491,14 +496,14 @@ class IpSection(_Section):
         stages = d.get("target_ii_stages")
         if stages is not None:
             for stage, cycles in _dict(stages, f"{w}.target_ii_stages").items():
-                _int(cycles, f"{w}.target_ii_stages.{stage}", 1)
+                _int(cycles, f"{w}.target_ii_stages.{stage}", 1, MAX_CYCLES)
         return cls(
             top=_str(d["top"], f"{w}.top", _IDENTIFIER, "an identifier"),
             vlnv=vlnv,
             part=safe_name(d["part"], f"{w}.part"),
             # above 0 and at most the PS7's FCLK limit (250 MHz; any higher is a typo)
             clock_mhz=_float(d["clock_mhz"], f"{w}.clock_mhz", 1e-3, 250.0),
-            target_ii_cycles=_int(d["target_ii_cycles"], f"{w}.target_ii_cycles", 1),
+            target_ii_cycles=_int(d["target_ii_cycles"], f"{w}.target_ii_cycles", 1, MAX_CYCLES),
             target_ii_stages=stages,
             target_ii_basis=d.get("target_ii_basis"),
             ports=ports,
@@ -1079,7 +1084,7 @@ class Golden:
                         "pynq-mnist); convert the model again"
                     )
                 arrays = {k: g[k] for k in cls.ARRAYS}
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated: BadZipFile
             raise BundleError(f"{path}: cannot read the golden vectors ({e})") from None
         n = len(arrays["frames"])
         expected = {
@@ -1136,16 +1141,22 @@ def write_metadata(bundle_dir: str | os.PathLike, meta: BundleMetadata) -> None:
 
 
 @contextlib.contextmanager
-def staged_dir(dest: str | os.PathLike) -> Iterator[Path]:
+def staged_dir(dest: str | os.PathLike, own: str | None = None) -> Iterator[Path]:
     """Build a folder beside ``dest`` and move it into place only on success.
 
-    An exception (or a kill) leaves ``dest`` as it was: never half-written.
+    An exception (or a kill) leaves ``dest`` as it was: never half-written. An
+    existing ``dest`` is replaced only if it is empty or holds ``own`` (the file
+    that marks it as what is being built): the user's folders are never removed.
+    ``own=None`` is for a part of an output the caller already owns (a bundle's
+    reports folder).
     """
-    dest = Path(dest)
+    dest = Path(os.path.abspath(dest))  # "." has no name to stage beside
+    _check_replaceable(dest, own)
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.staging-"))
     try:
         yield stage
+        _check_replaceable(dest, own)  # again: the build can take hours
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -1156,3 +1167,16 @@ def staged_dir(dest: str | os.PathLike) -> Iterator[Path]:
     os.replace(stage, dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_replaceable(dest: Path, own: str | None) -> None:
+    if own is None or not dest.exists():
+        return
+    if not dest.is_dir():
+        raise OutputError(f"{dest} is a file; it is not replaced by a folder")
+    entries = set(os.listdir(dest)) - {LOCK_NAME}
+    if entries and own not in entries:
+        raise OutputError(
+            f"{dest} holds {len(entries)} entries and no {own}; it is not replaced "
+            "(choose a new or empty folder)"
+        )

@@ -347,7 +347,9 @@ def layout(data_dir: str | os.PathLike) -> Layout:
     md5_path = data_dir / MD5_FILE
     classes_path = data_dir / CLASSES_FILE
     if classes_path.is_file():
-        names = _read_class_names(classes_path, classes_path.read_text().splitlines())
+        # utf-8-sig: an editor's byte-order mark is not part of class 0's name
+        text = classes_path.read_text(encoding="utf-8-sig")
+        names = _read_class_names(classes_path, text.splitlines())
         md5 = read_md5sums(md5_path) if md5_path.is_file() else None
         where = str(md5_path) if md5 is not None else "none"
         return Layout(data_dir, data_dir.resolve().name, names, files, md5, where, CLASSES_FILE)

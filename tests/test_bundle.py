@@ -133,10 +133,10 @@ def test_field_extract_unsigned():
 
 def test_staged_dir_is_all_or_nothing(tmp_path):
     dest = tmp_path / "bundle"
-    with staged_dir(dest) as stage:
+    with staged_dir(dest, "a.txt") as stage:
         (stage / "a.txt").write_text("first")
     assert (dest / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError), staged_dir(dest) as stage:
+    with pytest.raises(RuntimeError), staged_dir(dest, "a.txt") as stage:
         (stage / "a.txt").write_text("half")
         raise RuntimeError("killed mid-way")
     assert (dest / "a.txt").read_text() == "first"
@@ -225,6 +225,8 @@ def _set(*path_value):
         (_set("ip", "clock_mhz", -5.0), "ip.clock_mhz", "allowed"),
         (_set("ip", "clock_mhz", "100"), "ip.clock_mhz", "finite number"),
         (_set("ip", "target_ii_cycles", 0), "ip.target_ii_cycles", "allowed"),
+        # every call deadline grows with it: 10**40 would make a dropped TLAST a hang
+        (_set("ip", "target_ii_cycles", 10**40), "ip.target_ii_cycles", "allowed: 1..100000000"),
         (_set("ip", "vlnv", "vendor:lib:name"), "ip.vlnv", "not a VLNV"),
         (_set("ip", "vlnv", "a:b:../x:1.0"), "ip.vlnv", "not a VLNV"),
         (_set("ip", "top", "top; rm -rf"), "ip.top", "identifier"),
@@ -325,6 +327,16 @@ def test_input_unpack_is_the_inverse_of_pack():
     assert pixel.frac_bits == encoding.PIXEL_BITS
     assert np.array_equal(pixel.from_network_input(pixel.to_network_input(frames)), frames)
     assert np.array_equal(pixel.to_network_input(frames), encoding.to_network_input(frames))
+
+
+def test_a_truncated_golden_file_is_refused_naming_it(tmp_path):
+    meta = BundleMetadata.from_dict(metadata_dict())
+    words = meta.output.pack({"class": np.array([[3]]), "logits": np.ones((1, 10), int)})
+    path = tmp_path / "golden.npz"
+    Golden.of(meta.input, meta.output, np.zeros((1, 784), np.uint8), words).write(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BundleError, match=f"^{path}: cannot read the golden vectors"):
+        Golden.read(path, meta)
 
 
 def test_golden_vectors_check_decoded_classes_and_logits(tmp_path):

@@ -31,19 +31,28 @@ def test_every_scenario_ends_with_right_answers(tmp_path):
         leak_calls=300,
     )
     results = Runner(ol, frames(2000).reshape(2000, 784), sizes, on_result=seen.append).run_all()
-    assert seen == results and len(results) == 16
+    assert seen == results and len(results) == 20
     by_name = {r["scenario"]: r for r in results}
     assert all(r["wrong_after_recovery"] == 0 for r in results), results
     edits = [r for r in results if "edited" in r["scenario"] or "changed" in r["scenario"]]
-    assert len(edits) == 4
+    assert len(edits) == 5
     for r in edits:  # refused at load, naming what is wrong; the running overlay untouched
         assert r["refused_at_load"] and "Error" in r["error"] and not r["recovered"]
     faults = [
         r
         for r in results
-        if r not in edits and "thread" not in r["scenario"] and "calls" not in r["scenario"]
+        if r not in edits
+        and "thread" not in r["scenario"]
+        and "calls" not in r["scenario"]
+        and not {"user_files_kept", "healed"} & set(r)
     ]
     assert all(r["error"] and r["recovered"] and r["recovery_s"] > 0 for r in faults)
+    huge = by_name["bundle.json edited and re-signed: target_ii_cycles 10**40"]["error"]
+    assert "ip.target_ii_cycles" in huge and "allowed" in huge
+    for name in ("--out naming a folder of the user's", "two writers to one --out"):
+        assert by_name[name]["error"].startswith("OutputError") and by_name[name]["user_files_kept"]
+    healed = by_name["cached .hwh truncated"]
+    assert healed["error"] is None and healed["healed"]
     for name in ("dropped TLAST (S2MM never completes)", "mid-frame timeout (stall in frame 6)"):
         assert by_name[name]["error"].startswith("DmaTimeout")
     persisting = by_name["dropped TLAST that persists through the restore"]
@@ -87,7 +96,7 @@ def test_the_fault_bench_writes_every_scenario_with_its_command(tmp_path, monkey
     assert faults.main(argv) == 0
     report = json.loads(out.read_text())
     assert report["command"] == "python bench/faults.py " + " ".join(argv)
-    assert len(report["scenarios"]) == 17 and report["met"]
+    assert len(report["scenarios"]) == 21 and report["met"]
     assert report["wrong_after_recovery_total"] == 0
     # the scenarios that edit a bundle edit a temporary copy: named so, not by its path
     import tempfile

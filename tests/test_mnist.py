@@ -205,3 +205,10 @@ def test_download_into_cache_from_a_mirror_verifies_and_loads(tmp_path, monkeypa
     assert data.train_images.shape == (60000, 28, 28) and data.test_labels.shape == (10000,)
     assert np.bincount(data.test_labels).min() > 800
     assert {name: mnist.md5_file(mirror / name) for name in mnist.MNIST_MD5} == mnist.MNIST_MD5
+
+
+def test_a_byte_order_mark_in_classes_txt_is_not_part_of_class_0(tmp_path):
+    write_set(tmp_path)
+    path = tmp_path / "classes.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Notepad saves UTF-8
+    assert load_dir(tmp_path).class_names == CLASSES

@@ -185,6 +185,30 @@ def test_a_library_that_will_not_load_is_rebuilt_from_the_sources(tiny_bundle, t
         np.testing.assert_array_equal(lib.transfer(frames[:4].reshape(-1)), words[:4])
 
 
+def test_a_flipped_byte_in_the_cached_library_is_caught_and_it_is_rebuilt(
+    tiny_bundle, tmp_path, capsys
+):
+    from pynq_mnist.board.emulator.cache import digest_matches
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    bundle = Bundle(copy)
+    bundle.file("emulator").write_bytes(b"not a shared library")  # the cache's library is used
+    with IPLibrary.for_bundle(bundle, cache=tmp_path / "cache") as lib:
+        cached = lib.path
+    damaged = bytearray(cached.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    # a new file, as a disk error between runs leaves it (this process has the old one mapped)
+    (tmp_path / "damaged.so").write_bytes(bytes(damaged))
+    os.replace(tmp_path / "damaged.so", cached)
+    capsys.readouterr()
+    with IPLibrary.for_bundle(bundle, cache=tmp_path / "cache") as lib:
+        frames, words = bundle.golden()
+        np.testing.assert_array_equal(lib.transfer(frames[:4].reshape(-1)), words[:4])
+    assert "does not match its recorded sha256" in capsys.readouterr().out
+    assert lib.path == cached and digest_matches(cached)
+
+
 def test_missing_weights_are_an_error_not_a_crash(tiny_bundle, tmp_path):
     copy = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, copy)

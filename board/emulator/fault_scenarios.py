@@ -55,6 +55,14 @@ def _bump_logit_frac(meta: dict) -> None:
             f["frac_bits"] += 1
 
 
+def _resigned(meta: dict, change: Callable[[dict], None]) -> None:
+    """``change`` ``meta``, then give it its digest again (as a hostile editor would)."""
+    from pynq_mnist.bundle import DIGEST_KEY, metadata_digest
+
+    change(meta)
+    meta[DIGEST_KEY] = metadata_digest(meta)
+
+
 def _error(e: BaseException | None) -> str | None:
     return None if e is None else f"{type(e).__name__}: {e}"
 
@@ -267,6 +275,9 @@ class Runner:
                 d, lambda m: m.update(name="../escape")
             ),
             "golden.npz changed by one byte": edit_golden,
+            "bundle.json edited and re-signed: target_ii_cycles 10**40": lambda d: edit_json(
+                d, lambda m: _resigned(m, lambda m: m["ip"].update(target_ii_cycles=10**40))
+            ),
         }
         for name, edit in edits.items():
             with tempfile.TemporaryDirectory() as tmp:
@@ -276,7 +287,38 @@ class Runner:
                 error = _provoke(lambda c=copy: load_overlay(c, "emulator").close())
             self._record(name, error, refused_at_load=error is not None)
 
+    def user_files(self) -> None:
+        """``--out`` on the user's folder, two writers at once, a corrupted cached ``.hwh``.
+
+        Refused or healed, with the user's file kept; the overlay answers right meanwhile.
+        """
+        from pynq_mnist.outputs import BENCH, check_output, claim_output, output_lock
+
+        from .hwh import emulated_overlay_files
+
+        def second_writer(out: Path) -> None:
+            with claim_output(out, BENCH):
+                pass
+
+        with tempfile.TemporaryDirectory() as tmp:
+            mine = Path(tmp) / "mine"
+            mine.mkdir()
+            (mine / "notes.txt").write_text("the user's")
+            error = _provoke(lambda: check_output(mine, BENCH))
+            kept = (mine / "notes.txt").read_text() == "the user's"
+            self._record("--out naming a folder of the user's", error, user_files_kept=kept)
+            out = Path(tmp) / "out"
+            with output_lock(out):
+                error = _provoke(lambda: second_writer(out))
+            self._record("two writers to one --out", error, user_files_kept=True)
+        _, hwh = emulated_overlay_files(self.ol.bundle)
+        good = hwh.read_bytes()
+        hwh.write_bytes(good[: len(good) // 2])
+        error = _provoke(lambda: emulated_overlay_files(self.ol.bundle))
+        self._record("cached .hwh truncated", error, healed=hwh.read_bytes() == good)
+
     def run_all(self) -> list[dict]:
+        self.user_files()
         self.edited_bundles()
         self.dma_faults()
         self.persistent_fault()

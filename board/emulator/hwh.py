@@ -29,7 +29,7 @@ from pynq_mnist.design import (
     ps_fclk_params,
 )
 
-from .cache import cache_dir
+from .cache import cache_dir, cache_writes
 from .clocks import fclk_divisors
 
 EMULATED_TAG = "EMULATED"
@@ -223,19 +223,29 @@ def emulated_overlay_files(bundle: Bundle) -> tuple[Path, Path]:
 
     The folder is named by a hash of the handoff's text, so a changed bundle or
     design gets a fresh one (pynq caches a design's parsed metadata by the
-    bitstream's path and time stamp). The ``.bit`` is a labelled placeholder:
-    the emulated board never configures a PL.
+    bitstream's path and time stamp). A cached file whose text is not the one
+    expected (corrupted, truncated) is written again: the cache heals. The
+    ``.bit`` is a labelled placeholder: the emulated board never configures a PL.
     """
     meta = bundle.metadata
     hwh_text = emulated_hwh(meta)
     key = hashlib.sha256(hwh_text.encode()).hexdigest()[:16]
     folder = cache_root() / f"{meta.name}-{key}"
     bit, hwh = folder / f"{meta.name}.bit", folder / f"{meta.name}.hwh"
-    if not (bit.is_file() and hwh.is_file()):
-        folder.mkdir(parents=True, exist_ok=True)
-        for path, text in (
-            (hwh, hwh_text),
-            (bit, f"{EMULATED_TAG} placeholder bitstream for {meta.name}: not a Xilinx .bit\n"),
-        ):
-            write_text_atomic(path, text)
+    bit_text = f"{EMULATED_TAG} placeholder bitstream for {meta.name}: not a Xilinx .bit\n"
+    stale = [
+        (path, text) for path, text in ((hwh, hwh_text), (bit, bit_text)) if not _holds(path, text)
+    ]
+    if stale:
+        with cache_writes():
+            folder.mkdir(parents=True, exist_ok=True)
+            for path, text in stale:
+                write_text_atomic(path, text)
     return bit, hwh
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -38,7 +38,8 @@ import numpy as np
 from pynq_mnist.bundle import EMULATOR_ABI_VERSION, Bundle, BundleError
 
 from .c_stream_model import CStreamModel, size_t, u8p, u64p
-from .cache import cache_dir
+from .cache import cache_dir, cache_writes, digest_matches, record_digest
+from .golden_probe import probe_library
 from .library_build import (
     LIBRARY_NAME,
     IPLibraryError,
@@ -183,9 +184,11 @@ class IPLibrary(CStreamModel):
     ) -> IPLibrary:
         """The bundle's library; rebuilt from its HLS sources unless it is theirs and loads.
 
-        A candidate is loaded in a child process first (:func:`check_library`): one
-        that will not load, speaks another C API, or was built from other sources
-        or weights is never loaded here. The rebuilt library goes to ``cache``
+        A candidate is loaded in a child process first (:func:`check_library`), and
+        runs the golden frames there (:func:`.golden_probe.probe_library`): one that
+        will not load, speaks another C API, was built from other sources or
+        weights, or crashes is never loaded here. A cached one must also match its
+        recorded sha256 (:func:`.cache.digest_matches`). The rebuilt library goes to ``cache``
         (default :func:`cache_dir`), in a folder named by the hash of the sources,
         and is reused next time. The weight files are checked before anything runs.
         """
@@ -204,16 +207,23 @@ class IPLibrary(CStreamModel):
         for path in candidates:
             if not path.is_file():
                 continue
+            if path == cached and not digest_matches(path):
+                errors.append(f"{path} does not match its recorded sha256 (corrupted, or older)")
+                continue
             try:
                 check_library(path, digest)
+                probe_library(path, bundle.path)
             except IPLibraryError as e:
                 errors.append(str(e))
                 continue
             return cls._matching(path, meta.input.beats_per_frame, weights_dir)
         why = "; ".join(errors) or "the bundle has no library"
         print(f"building the emulated IP from {hls_dir} with g++ ({why}) ...", flush=True)
-        compile_library(hls_dir, cached)
+        with cache_writes():
+            compile_library(hls_dir, cached)
+        record_digest(cached)
         check_library(cached, digest)
+        probe_library(cached, bundle.path)
         return cls._matching(cached, meta.input.beats_per_frame, weights_dir)
 
     def pop(self, max_beats: int | None = None) -> tuple[np.ndarray, np.ndarray]:

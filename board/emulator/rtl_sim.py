@@ -29,7 +29,7 @@ import numpy as np
 from pynq_mnist.bundle import Bundle, sha256_tree
 
 from .c_stream_model import CStreamModel, size_t, u8p, u64p
-from .cache import cache_dir
+from .cache import cache_dir, cache_writes, digest_matches, record_digest
 
 ABI_VERSION = 1
 LIBRARY_NAME = "librtl_ip.so"
@@ -212,6 +212,9 @@ class RTLSimulation(CStreamModel):
         for path in [*candidates, cached]:
             if not path.is_file():
                 continue
+            if path == cached and not digest_matches(path):
+                errors.append(f"{path} does not match its recorded sha256 (corrupted, or older)")
+                continue
             try:
                 _check_library(path)
             except RTLSimulationError as e:
@@ -220,7 +223,9 @@ class RTLSimulation(CStreamModel):
             return cls._matching(path, bundle.metadata.input.beats_per_frame)
         why = "; ".join(errors) or "the bundle has no library"
         print(f"building the RTL simulation from {rtl_dir} with Verilator ({why}) ...", flush=True)
-        build_simulation(rtl_dir, cached)
+        with cache_writes():
+            build_simulation(rtl_dir, cached)
+        record_digest(cached)
         return cls._matching(cached, bundle.metadata.input.beats_per_frame)
 
     def pop_timed(self, max_beats: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

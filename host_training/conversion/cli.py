@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from pynq_mnist.board.emulator.iplib import IPLibraryError
 from pynq_mnist.board.emulator.rtl_sim import RTLSimulationError
 from pynq_mnist.host_training.conversion.hls4ml_config import MULTS_PER_CYCLE, ConversionError
 from pynq_mnist.mnist import DATA_HELP
+from pynq_mnist.outputs import BUNDLE, OutputError, claim_output
 
-EXPECTED_ERRORS = (ConversionError, IPLibraryError, RTLSimulationError)
+EXPECTED_ERRORS = (ConversionError, IPLibraryError, RTLSimulationError, OutputError)
 
 BACKENDS = ("hls4ml", "rtl")
 #: Options only the hls4ml backend reads; ``--backend rtl`` refuses them.
@@ -19,6 +21,11 @@ HLS_ONLY = ("mults_per_cycle", "workers")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished `pynq-mnist train` run")
     parser.add_argument("--out", required=True, metavar="BUNDLE_DIR", help="bundle folder to write")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a bundle of another training run in --out (never a folder that is no bundle)",
+    )
     parser.add_argument(
         "--data",
         default=None,
@@ -77,6 +84,13 @@ def _bundle_name(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    identity = {"model.run_dir": str(Path(args.run_dir).resolve())}
+    with claim_output(args.out, BUNDLE, identity, args.force) as out:
+        args.out = out
+        return _convert(args)
+
+
+def _convert(args: argparse.Namespace) -> int:
     if args.backend == "rtl":
         from pynq_mnist.host_training.conversion.rtl.convert_rtl import convert_rtl
 

@@ -36,6 +36,7 @@ from pynq_mnist import encoding
 from pynq_mnist.board.emulator.iplib import IPLibrary
 from pynq_mnist.board.emulator.library_build import LIBRARY_NAME, SOURCE_PATHS, compile_library
 from pynq_mnist.bundle import (
+    METADATA_FILE,
     SCHEMA,
     SCHEMA_VERSION,
     Bundle,
@@ -221,7 +222,7 @@ def convert(
         csim_words = wrapper.words_from_logits(exact_logits, frac_bits)
         io_type = hls4ml_config.IO_TYPES[arch]
 
-        with staged_dir(out) as stage:
+        with staged_dir(out, METADATA_FILE) as stage:
             progress("[3/5] wrapper sources and g++ emulation library")
             hls_dir = stage / FILES["hls"]
             hls_dir.mkdir()

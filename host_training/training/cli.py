@@ -43,6 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pynq_mnist.outputs import RUN, OutputError, claim_output
+
+    try:
+        with claim_output(args.out, RUN) as out:
+            args.out = out
+            return _train(args)
+    except OutputError as e:
+        print(f"pynq-mnist train: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
     from pynq_mnist.host_training.training.config import ConfigError, for_command, load_file
     from pynq_mnist.mnist import DataError
 

@@ -38,6 +38,7 @@ from pynq_mnist.board.emulator.rtl_sim import (
     stream_timing,
 )
 from pynq_mnist.bundle import (
+    METADATA_FILE,
     Bundle,
     BundleMetadata,
     Golden,
@@ -60,9 +61,13 @@ from pynq_mnist.host_training.conversion.convert import (
 )
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.conversion.rtl import sources, trace, yosys
+from pynq_mnist.host_training.conversion.rtl.bound import check_before_da4ml
+from pynq_mnist.host_training.conversion.rtl.bounded import run_bounded
 from pynq_mnist.host_training.conversion.rtl.network import mlp_from_student, write_network_file
 
 BACKEND = "rtl"
+#: da4ml took up to 13 minutes for the nets in bench/results/rtl.json (2 CPUs).
+DA4ML_TIMEOUT_S = 3600
 #: Module-reference cells get this VLNV in Vivado's hardware handoff (``.hwh``).
 MODULE_REF_VLNV = Vlnv(PYNQ_Z2.timer.vlnv.vendor, "module_ref", wrapper.TOP, "1.0")
 FILES = {
@@ -90,6 +95,11 @@ def _stream(sim: RTLSimulation, beats: np.ndarray) -> tuple[np.ndarray, dict]:
             f"{np.flatnonzero(flags).tolist()[:5]} (expected only at {frames - 1})"
         )
     return data.reshape(frames, 1), stream_timing(in_cycles, cycles, sim.beats_in_per_frame)
+
+
+def da4ml_memory() -> int:
+    """Bytes of address space da4ml may take: three quarters of this machine's memory."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4
 
 
 def convert_rtl(
@@ -123,11 +133,12 @@ def convert_rtl(
             f"{run_dir}: the rtl backend converts the MLP student; this run's arch is "
             f"{metrics.get('arch')!r} (use --backend hls4ml)"
         )
+    model = load_student(run_dir)
+    mlp = mlp_from_student(model)
+    check_before_da4ml(mlp, lut_budget)  # in seconds, not after da4ml's hours
     data = load_recorded(metrics.get("data"), data_dir, f"the run {run_dir}", splits=("test",))
     name = check_name(name or f"{slug(data.name)}_mlp_{BACKEND}")
     progress(f"dataset {data.name}: {len(data.test_labels)} test frames from {data.source}")
-    model = load_student(run_dir)
-    mlp = mlp_from_student(model)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
     input_format = InputFormat(
         wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
@@ -137,7 +148,7 @@ def convert_rtl(
     progress(f"[1/6] Keras predictions on {len(images)} test frames")
     keras_logits = _keras_logits(model, _student_inputs(model, images))
 
-    with staged_dir(out) as stage:
+    with staged_dir(out, METADATA_FILE) as stage:
         progress("[2/6] the student as integers: the numpy reference network")
         write_network_file(mlp, stage / FILES["network"])
         reference = CpuReference.from_file(stage / FILES["network"], input_format.pixel_frac_bits)
@@ -145,7 +156,9 @@ def convert_rtl(
 
         progress(f"[3/6] da4ml: {mlp.nonzero_weights} nonzero weights into pipelined Verilog")
         rtl_dir = stage / FILES["rtl"]
-        net = trace.write_network(mlp, rtl_dir / "net")
+        net = run_bounded(
+            trace.write_network, (mlp, rtl_dir / "net"), "da4ml", DA4ML_TIMEOUT_S, da4ml_memory()
+        )
         seconds["da4ml_s"] = round(net.trace_s, 1)
         yosys.check_budget(net.estimate["lut"], "da4ml's estimate (the network alone)", lut_budget)
 
