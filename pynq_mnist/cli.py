@@ -86,13 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     except expected_errors(args.command) as e:
         print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
         return EXIT_REFUSED
-    except OSError as e:  # a full disk under --out or a cache: the fix is the user's
+    except OSError as e:  # the environment: a full disk, a read-only folder; the fix is the user's
         from pynq_mnist.outputs import disk_full
 
-        message = disk_full(e)
-        if message is None:
-            raise
-        print(f"pynq-mnist {args.command}: error: {message}", file=sys.stderr)
+        print(f"pynq-mnist {args.command}: error: {disk_full(e) or e}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
         hint = "; run the same command again to resume" if args.command in RESUMABLE else ""

@@ -659,3 +659,15 @@ def test_a_bayesian_search_runs_full_length_trials_on_two_workers(tmp_path):
     proc = _tune(tmp_path, out, 1)
     output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "differs in: settings.algorithm" in output, output
+
+
+def test_tune_refuses_an_out_folder_of_someone_elses_files(tmp_path, capsys):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    rc = cli.main(["tune", "--arch", "cnn", "--budget", "smoke", "--out", str(mine)])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a design search" in err[0] and "thesis.tex" in err[0]
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+    assert (mine / "thesis.tex").read_text() == "years of work"

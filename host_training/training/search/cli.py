@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 
@@ -98,21 +97,20 @@ def prepare(args: argparse.Namespace) -> tuple[dict, object, Path]:
 
 def run(args: argparse.Namespace) -> int:
     from pynq_mnist.host_training.training.config import ConfigError
-    from pynq_mnist.mnist import DataError
+    from pynq_mnist.host_training.training.search import layout
+    from pynq_mnist.outputs import claim_output
 
-    try:
-        if args.worker:
-            from pynq_mnist.host_training.training.search import engine
+    if args.worker:
+        from pynq_mnist.host_training.training.search import engine
 
-            if os.environ.get(engine.TUNER_ID) == engine.CHIEF:
-                raise ConfigError("a --worker must not be called 'chief' (KERASTUNER_TUNER_ID)")
-            return engine.main([args.out, *(["--data", args.data] if args.data else [])])
-        config, chosen, out = prepare(args)
-        refs = references(args.reference, args.arch)
+        if os.environ.get(engine.TUNER_ID) == engine.CHIEF:
+            raise ConfigError("a --worker must not be called 'chief' (KERASTUNER_TUNER_ID)")
+        return engine.main([args.out, *(["--data", args.data] if args.data else [])])
+    config, chosen, _ = prepare(args)
+    refs = references(args.reference, args.arch)
+    # the supervisor holds the folder; the workers it starts (and --worker joins) write in it
+    with claim_output(args.out, layout.SEARCH_OUTPUT) as out:
         doc = tune(config, chosen, out, args, refs)
-    except (ConfigError, DataError, OSError) as e:
-        print(f"pynq-mnist tune: error: {e}", file=sys.stderr)
-        return 2  # a failed search (SearchFailed) is a tool failure: cli.py maps it to 1
     print(f"{len(doc['front'])} front points of {len(doc['trials'])} trials -> {args.out}")
     return 0
 

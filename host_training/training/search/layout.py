@@ -35,8 +35,11 @@ from pynq_mnist.host_training.training.config.schema import message
 from pynq_mnist.host_training.training.search.costs import COSTS
 from pynq_mnist.host_training.training.search.front import ACCURACY, pareto_front
 from pynq_mnist.host_training.training.search.settings import Settings
+from pynq_mnist.outputs import OutputKind
 
 SETTINGS = "search.json"
+#: What ``tune --out`` may name: a new or empty folder, or a search (its settings file).
+SEARCH_OUTPUT = OutputKind("design search", (SETTINGS,))
 TUNER = "tuner"
 FRONT = "front.json"
 PLOT = "plots/front.png"
