@@ -30,9 +30,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pynq_mnist.atomic import write_text_atomic
-from pynq_mnist.outputs import ACCEPT, OutputError, claim_output
+from pynq_mnist.outputs import ACCEPT, claim_output
 
-from .bench_options import BenchOptionError, BenchOptions, add_measurement_arguments
+from .bench_options import BenchOptions, add_measurement_arguments
 from .result_files import writable_dir
 
 BOARD_TESTS = "test_on_board.py"
@@ -116,13 +116,12 @@ def _bench(args, out: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        BenchOptions.from_args(args)
-        with claim_output(args.out, ACCEPT, {"bundle": str(args.bundle)}, args.force) as out:
-            return _accept(args, writable_dir(out))
-    except (BenchOptionError, OutputError) as e:
-        print(f"pynq-mnist accept: error: {e}", file=sys.stderr)
-        return 2
+    from pynq_mnist.overlays import locate
+
+    BenchOptions.from_args(args)
+    locate(args.bundle)  # a folder that is no bundle is refused before any test runs
+    with claim_output(args.out, ACCEPT, {"bundle": str(args.bundle)}, args.force) as out:
+        return _accept(args, writable_dir(out))
 
 
 def _accept(args: argparse.Namespace, out: Path) -> int:

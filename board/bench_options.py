@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from pynq_mnist.errors import Refused
 from pynq_mnist.limits import MAX_BATCH, MAX_COUNT
 
 DEFAULT_BATCHES = (1, 10, 100, 1000, 10_000)
 TEST_FRAMES = 10_000  # the MNIST test set
 
 
-class BenchOptionError(ValueError):
+class BenchOptionError(Refused, ValueError):
     """A bench option is out of range; the message names the flag and what it allows."""
 
 

@@ -27,11 +27,16 @@ def test_without_a_board_nothing_is_accepted_and_the_report_says_why(tmp_path, m
     assert "NOT accepted" in (out / "report.txt").read_text()
 
 
-def test_bad_options_and_a_missing_tests_folder_are_refused_first(tmp_path, capsys):
-    assert cli.main(["accept", "b", "--out", str(tmp_path), "--latency-calls", "0"]) == 2
+def test_bad_options_a_missing_bundle_and_tests_folder_are_refused_first(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["accept", "b", "--out", str(out), "--latency-calls", "0"]) == 2
     assert "--latency-calls must be" in capsys.readouterr().err
-    assert cli.main(["accept", "b", "--out", str(tmp_path), "--tests", str(tmp_path)]) == 2
+    assert cli.main(["accept", "b", "--out", str(out)]) == 2
+    assert "no overlay bundle 'b'" in capsys.readouterr().err
+    bundle = write_synthetic_bundle(tmp_path / "synthetic")
+    assert cli.main(["accept", str(bundle), "--out", str(out), "--tests", str(tmp_path)]) == 2
     assert "run from your copy of the repository" in capsys.readouterr().err
+    assert not out.exists()  # nothing ran, nothing was written
 
 
 @pytest.mark.slow

@@ -34,13 +34,13 @@ import fcntl
 import json
 import os
 import shutil
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pynq_mnist import limits
 from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.board.design_check import design_problems
 from pynq_mnist.build_figures import figure_lines
@@ -504,26 +504,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(registers recorded in bundle.json build.latency_counter)")  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        if args.check:
-            from pynq_mnist.vivado_bd.plan import check_plan
+#: Bounds of --jobs and --timeout-min (a day: HLS and Vivado on this design take an hour
+#: or two on a workstation; a NaN or infinite timeout would never stop a hung tool).
+MAX_JOBS, MAX_TIMEOUT_MIN = 64, 24 * 60
 
-            plan = check_plan(args.bundle)
-            print(plan.format())
-            return 1 if plan.failed else 0
-        if args.jobs < 1 or args.timeout_min <= 0:
-            print("build-overlay: --jobs must be >= 1 and --timeout-min > 0", file=sys.stderr)
-            return 2
-        build_overlay(
-            args.bundle,
-            jobs=args.jobs,
-            timeout_min=args.timeout_min,
-            force=args.force,
-            keep_work=args.keep_work,
-            latency_counter=args.latency_counter,
-        )
-    except (BuildError, BundleError) as e:
-        print(f"build-overlay failed: {e}", file=sys.stderr)
-        return 1
+
+def run(args: argparse.Namespace) -> int:
+    """A bad bundle or option is refused (exit 2), a failed tool is a failure (exit 1):
+    both mapped by ``cli.py`` from :mod:`pynq_mnist.errors`."""
+    if args.check:
+        from pynq_mnist.vivado_bd.plan import check_plan
+
+        plan = check_plan(args.bundle)
+        print(plan.format())
+        return 1 if plan.failed else 0
+    limits.count(args.jobs, "--jobs", high=MAX_JOBS)
+    limits.seconds(args.timeout_min, "--timeout-min", high=MAX_TIMEOUT_MIN)
+    build_overlay(
+        args.bundle,
+        jobs=args.jobs,
+        timeout_min=args.timeout_min,
+        force=args.force,
+        keep_work=args.keep_work,
+        latency_counter=args.latency_counter,
+    )
     return 0

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
+from pynq_mnist.errors import Failed
 
-class ReportError(ValueError):
+
+class ReportError(Failed, ValueError):
     """A report lacks the table or row the build needs."""
 
 

@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pynq_mnist.errors import Failed
+
 _VERSION = re.compile(r"\bv(\d{4}\.\d)\b")
 
 
-class BuildError(RuntimeError):
+class BuildError(Failed, RuntimeError):
     """A build step failed; the message says which, why, and where the log is."""
 
 

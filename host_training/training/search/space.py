@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 from contextlib import ExitStack
 from itertools import pairwise
-from typing import Any
-
-import keras_tuner as kt
+from typing import TYPE_CHECKING, Any
 
 from pynq_mnist.host_training.training.config import (
     ConfigError,
@@ -23,6 +21,9 @@ from pynq_mnist.host_training.training.config import (
 )
 from pynq_mnist.host_training.training.search.settings import Dimension, Settings
 from pynq_mnist.mnist import IMAGE_SHAPE, NUM_CLASSES
+
+if TYPE_CHECKING:
+    import keras_tuner as kt
 
 DEPTH = {"cnn": "conv_blocks", "mlp": "layers"}
 WIDTH = {"cnn": "filters", "mlp": "units"}
@@ -90,6 +91,8 @@ def layer_slots(settings: Settings, base: dict) -> list[tuple[str, list, int | N
 
 def hyperparameters(settings: Settings, base: dict) -> kt.HyperParameters:
     """The keras-tuner search space of ``settings`` over the base ``student``."""
+    import keras_tuner as kt  # it imports TensorFlow: not at the top (`train --help`)
+
     hp = kt.HyperParameters()
     space = settings.space
     for key in (DEPTH[settings.arch], "dense"):
