@@ -13,6 +13,7 @@ and proves the path clean, before its next call.
 
 from __future__ import annotations
 
+import numbers
 import time
 
 MM2S_DMACR, MM2S_DMASR, S2MM_DMASR = 0x00, 0x04, 0x34
@@ -25,6 +26,21 @@ ERROR_BITS = {
 }
 SPIN_S = 1e-3  # poll flat out this long, then yield the CPU between polls
 RESET_TIMEOUT_S = 1.0
+MAX_TIMEOUT_S = 3600.0  # a deadline longer than an hour is a mistake, not a wait
+
+
+def check_timeout(timeout_s: object) -> float:
+    """``timeout_s`` as a float in (0, :data:`MAX_TIMEOUT_S`], or a one-line ValueError.
+
+    NaN never compares past a deadline and inf never comes: either would let a
+    dropped TLAST hang the caller, which is what the deadline is for.
+    """
+    ok = isinstance(timeout_s, numbers.Real) and not isinstance(timeout_s, bool)
+    if not ok or not 0 < timeout_s <= MAX_TIMEOUT_S:  # False for NaN
+        raise ValueError(
+            f"timeout_s must be a number of seconds > 0 and <= {MAX_TIMEOUT_S:g}, got {timeout_s!r}"
+        )
+    return float(timeout_s)
 
 
 class DmaError(RuntimeError):
@@ -49,7 +65,7 @@ class DmaLink:
     def __init__(self, dma, timeout_s: float = 2.0):
         self.dma = dma
         self.send, self.recv = dma.sendchannel, dma.recvchannel
-        self.timeout_s = timeout_s
+        self.timeout_s = check_timeout(timeout_s)
         self.resets = 0  # DMA soft resets done
 
     def transfer(self, src, dst, timeout_s: float | None = None) -> None:

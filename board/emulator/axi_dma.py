@@ -28,6 +28,18 @@ nothing else; the IP's own state (a half-read frame, output it has not yet sent,
 the beats the S2MM side has not accepted) goes only when the IP reset is held
 (:meth:`AxiDmaModel.set_ip_reset`, driven by the emulated reset GPIO). While it
 is held the IP's streams do not move (TREADY and TVALID are low).
+
+A soft reset is a shutdown, not a switch (PG021 DMACR.Reset: "reset is
+accomplished gracefully"; the DataMover's soft shutdown, PG022): the MM2S side
+completes the memory reads it committed and discards their data (nothing more
+reaches the IP), and the S2MM side asserts TREADY and discards the IP's output
+while it shuts down. The model gives the shutdown :data:`SHUTDOWN_CYCLES`
+FCLK cycles, one discarded output beat a cycle, then the core's hard reset
+(:data:`HARD_RESET_CYCLES`); DMACR.Reset reads 1 until they have passed, and
+register writes meanwhile are ignored. Output beyond what the shutdown takes
+stays in the IP. An MM2S transfer cut short while the IP is held in reset has
+a stream that cannot move, and its shutdown waits until the IP is released:
+reset the DMA before holding the IP.
 """
 
 from __future__ import annotations
@@ -50,6 +62,10 @@ IRQ_BITS = IOC_IRQ | 0x2000 | ERR_IRQ
 #: Beats the MM2S side moves before the host runs again: 512 beats are about five
 #: MNIST frames, some 50 ms of the compiled CNN IP on this host.
 CHUNK_BEATS = 512
+#: FCLK cycles of the soft shutdown (the model's choice: one S2MM burst of 16
+#: beats, one discarded beat a cycle) and of the hard reset after it (PG022:
+#: ``m_axi_*_aresetn`` asserted for three clock periods).
+SHUTDOWN_CYCLES, HARD_RESET_CYCLES = 16, 3
 
 
 class IPModel(Protocol):
@@ -136,8 +152,10 @@ class AxiDmaModel:
         length_width_bits: int,
         mm2s_bytes: int,
         s2mm_bytes: int,
+        fclk_mhz: float = 100.0,
     ):
         self.memory, self.ip = memory, ip
+        self.reset_s = (SHUTDOWN_CYCLES + HARD_RESET_CYCLES) / (fclk_mhz * 1e6)
         self.max_length = (1 << length_width_bits) - 1
         self.mm2s = _Channel(MM2S, mm2s_bytes)
         self.s2mm = _Channel(S2MM, s2mm_bytes)
@@ -146,6 +164,9 @@ class AxiDmaModel:
         self._held: tuple[np.ndarray, np.ndarray] | None = None  # beats after a TLAST
         self.ip_in_reset = False
         self.ip_resets = 0
+        self.resets = self.drained_beats = 0
+        self._reset_until = 0.0
+        self._reset_waits_for_ip = False  # an MM2S shutdown whose stream cannot move
 
     # ------------------------------------------------------------------ registers
 
@@ -153,10 +174,18 @@ class AxiDmaModel:
         ch = self.s2mm if offset >= S2MM else self.mm2s
         return ch, offset - ch.offset
 
+    @property
+    def resetting(self) -> bool:
+        """True while a soft reset is still shutting the channels down."""
+        if self._reset_waits_for_ip and not self.ip_in_reset:
+            self._reset_waits_for_ip = False
+            self._reset_until = time.perf_counter() + self.reset_s
+        return self._reset_waits_for_ip or time.perf_counter() < self._reset_until
+
     def read(self, offset: int) -> int:
         ch, reg = self._channel(offset)
         if reg == DMACR:
-            return ch.dmacr
+            return ch.dmacr | (RESET if self.resetting else 0)
         if reg == DMASR:
             return ch.dmasr
         if reg == SA:
@@ -166,6 +195,8 @@ class AxiDmaModel:
         return 0
 
     def write(self, offset: int, value: int) -> None:
+        if self.resetting:
+            return
         ch, reg = self._channel(offset)
         if reg == DMACR:
             if value & RESET:
@@ -186,12 +217,29 @@ class AxiDmaModel:
         self._advance()
 
     def reset(self) -> None:
-        """DMACR.Reset: both channels back to their reset state (the IP is not reset).
+        """DMACR.Reset: both channels shut down, then back to their reset state.
 
-        Output beats the S2MM side had not accepted stay where they are, in the IP.
+        The IP is not reset. The S2MM side discards up to :data:`SHUTDOWN_CYCLES`
+        output beats of the IP; the rest stay in the IP (module docstring).
         """
+        self._reset_waits_for_ip = self.mm2s.busy and self.ip_in_reset
+        if not self.ip_in_reset:
+            self.drained_beats += self._drain(SHUTDOWN_CYCLES)
         self.mm2s.reset()
         self.s2mm.reset()
+        self.resets += 1
+        self._reset_until = time.perf_counter() + self.reset_s
+
+    def _drain(self, max_beats: int) -> int:
+        """Discard up to ``max_beats`` output beats, TLAST or not; how many."""
+        taken = 0
+        if self._held is not None:
+            data, last = self._held
+            taken = min(len(last), max_beats)
+            self._held = (data[taken:], last[taken:]) if taken < len(last) else None
+        if taken < max_beats and self.ip.pending_output():
+            taken += len(self.ip.pop(max_beats - taken)[1])
+        return taken
 
     def set_ip_reset(self, asserted: bool) -> None:
         """The IP's reset input (active while ``asserted``): it drops everything it holds."""

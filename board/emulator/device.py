@@ -98,6 +98,7 @@ class EmulatedDevice(Device):
                     int(p["c_sg_length_width"]),
                     int(p["c_m_axis_mm2s_tdata_width"]) // 8,
                     int(p["c_s_axis_s2mm_tdata_width"]) // 8,
+                    PYNQ_Z2.fclk0_mhz,
                 )
                 self.dmas[name] = model
                 self.map(ip["phys_addr"], ip["addr_range"], model)
