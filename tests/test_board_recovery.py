@@ -246,7 +246,10 @@ def test_recovery_resets_the_dma_then_holds_the_ip_and_resets_the_dma_again(bund
     model, order = dma_model(ol), []
     reset, set_ip_reset = model.reset, model.set_ip_reset
     model.reset = lambda: (order.append("dma"), reset())[1]
-    model.set_ip_reset = lambda held: (order.append("hold" if held else "release"), set_ip_reset(held))[1]
+    model.set_ip_reset = lambda held: (
+        order.append("hold" if held else "release"),
+        set_ip_reset(held),
+    )[1]
     ol.recover()
     assert order == ["dma", "hold", "dma", "release"]
     assert ol.clean and not ol.ip_reset.held
