@@ -53,6 +53,7 @@ from .bench_measure import (
     timing_label,
 )
 from .bench_options import BenchOptionError, BenchOptions, add_measurement_arguments
+from .call_cost import single_frame_costs
 from .class_report import class_report
 from .result_files import OutputError
 
@@ -97,10 +98,15 @@ def accuracy_section(b: Bench) -> None:
 
 def latency_section(b: Bench) -> None:
     lat = measure_latency(b.overlay, b.images, b.options.latency_calls)
+    cost = single_frame_costs(b.overlay, b.images[:1])
     b.result.update(
         latency=lat["summary"],
         in_fabric_latency=lat["in_fabric"],
         _latency_samples_us=lat["samples_us"],
+        # per single-frame call; the same register count on the board (board/call_cost.py)
+        register_accesses=cost["classify"]["register_accesses"],
+        python_calls=cost["classify"]["python_calls"],
+        single_frame_cost=cost,
     )
     if b.files:
         b.files.write_latency(b.result)
