@@ -304,3 +304,25 @@ def test_the_hls_build_makes_ap_rst_n_reset_the_networks_static_state():
         tcl.index("csynth_design"),
     )
     assert solution < rtl < synth
+
+
+def test_after_recovery_the_latency_counter_reports_the_golden_run_not_the_failed_call(bundle):
+    """The counter's run ends only at an output TLAST or the IP's reset (stream_timer.v)."""
+    from pynq_mnist.board.latency_counter import LatencyCounter
+    from pynq_mnist.vivado_bd.params import latency_counter_info
+
+    ol = load(bundle, timeout_s=0.1)
+    seg = PYNQ_Z2.timer.segment
+    ol.device.add_timer(seg.base, seg.size)
+    counter = LatencyCounter(ol, latency_counter_info())
+    ol.classify(frames(3))
+    assert counter.last_run()["in_beats"] == 3 * IN_BEATS and counter.read("busy") == 0
+    dma_model(ol).faults.mm2s_stall_after_beats = IN_BEATS // 2
+    with pytest.raises(DmaTimeout):
+        ol.classify(frames(4))
+    assert counter.read("busy") == 1  # the failed call's run never saw its TLAST
+    ol.recover()
+    golden = len(ol._golden().frames)
+    run = counter.last_run()
+    assert counter.read("busy") == 0 and run["runs"] == 2
+    assert (run["in_beats"], run["out_beats"]) == (golden * IN_BEATS, golden * OUT_BEATS)

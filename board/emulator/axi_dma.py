@@ -51,6 +51,7 @@ from typing import Protocol
 import numpy as np
 
 from .memory import DecodeError, EmulatedMemory
+from .stream_timer import StreamTimerModel
 
 MM2S, S2MM = 0x00, 0x30
 DMACR, DMASR, SA, SA_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
@@ -143,6 +144,17 @@ class AxiDmaModel:
         Width of LENGTH (``c_sg_length_width``); longer transfers are refused.
     mm2s_bytes, s2mm_bytes : int
         Stream beat widths in bytes.
+    fclk_mhz : float
+        The DMA's clock, which times its soft reset.
+
+    Attributes
+    ----------
+    drained_beats : int
+        IP output beats the S2MM side discarded during soft resets.
+    resets : int
+        Soft resets requested.
+    timer : StreamTimerModel or None
+        The latency counter on the IP's streams, where the design has one.
     """
 
     def __init__(
@@ -165,6 +177,7 @@ class AxiDmaModel:
         self.ip_in_reset = False
         self.ip_resets = 0
         self.resets = self.drained_beats = 0
+        self.timer: StreamTimerModel | None = None
         self._reset_until = 0.0
         self._reset_waits_for_ip = False  # an MM2S shutdown whose stream cannot move
 
@@ -232,13 +245,19 @@ class AxiDmaModel:
 
     def _drain(self, max_beats: int) -> int:
         """Discard up to ``max_beats`` output beats, TLAST or not; how many."""
-        taken = 0
+        taken, flags = 0, []
         if self._held is not None:
             data, last = self._held
             taken = min(len(last), max_beats)
+            flags.append(last[:taken])
             self._held = (data[taken:], last[taken:]) if taken < len(last) else None
         if taken < max_beats and self.ip.pending_output():
-            taken += len(self.ip.pop(max_beats - taken)[1])
+            flags.append(np.asarray(self.ip.pop(max_beats - taken)[1], dtype=bool))
+            taken += len(flags[-1])
+        if self.timer is not None:
+            for last in flags:  # the drained beats cross the timer's output stream too
+                for run in np.split(last, np.flatnonzero(last) + 1):
+                    self.timer.beats_out(len(run), bool(len(run) and run[-1]))
         return taken
 
     def set_ip_reset(self, asserted: bool) -> None:
@@ -246,6 +265,8 @@ class AxiDmaModel:
         if asserted:
             self.ip.reset()
             self._held = None
+            if self.timer is not None:
+                self.timer.ip_reset()
             if not self.ip_in_reset:
                 self.ip_resets += 1
         self.ip_in_reset = asserted
@@ -302,6 +323,8 @@ class AxiDmaModel:
             last = np.zeros(beats, dtype=bool)
             last[-1] = end == ch.length
             self.ip.push(_beats_as_u64(padded, ch.beat_bytes), last)
+            if self.timer is not None:
+                self.timer.beats_in(beats)
             ch.done = end
             if end == ch.length:
                 ch.complete()
@@ -347,6 +370,8 @@ class AxiDmaModel:
                 ch.fail(INT_ERR)  # the frame is longer than LENGTH
                 return
             data, last = self._take(room)
+            if self.timer is not None:
+                self.timer.beats_out(len(last), bool(last.any()))
             nbytes = data.size
             self.memory.device_view(ch.address + ch.done, nbytes)[:] = data.reshape(-1)
             ch.done += nbytes
