@@ -86,7 +86,7 @@ def single_frame_costs(overlay, frame: np.ndarray) -> dict[str, dict[str, int]]:
     mmio = overlay.link.mmio
     ours = call_cost(lambda: overlay.classify(frame), mmio)
     dma = overlay.link.dma
-    src, dst = overlay.buffers(1)
+    src, dst = overlay.buffers(1)  # the link's own buffers: SA ends where the link holds it
 
     def plain() -> None:
         dma.recvchannel.transfer(dst)

@@ -101,6 +101,10 @@ class DmaLink:
         The bound driver (real board or emulated board alike).
     timeout_s : float
         Default deadline of one transfer pair, from its start.
+
+    The link assumes it is the channels' only user between its resets: a transfer
+    made with pynq's driver on other buffers moves SA behind its back (call
+    :meth:`reset` after one).
     """
 
     def __init__(self, dma, timeout_s: float = 2.0):
@@ -114,12 +118,13 @@ class DmaLink:
     def _arm(self) -> None:
         """pynq's per-transfer channel checks, once: both channels running.
 
-        Forgets the addresses the channels held (a reset cleared them).
+        The addresses in SA/SA_MSB are taken as unknown: the first transfer after
+        arming writes them.
         """
         for name, channel in (("MM2S", self.send), ("S2MM", self.recv)):
             if not channel.running:
                 raise RuntimeError(f"the DMA's {name} channel is not running (DMASR.Halted)")
-        self._held = {MM2S: 0, S2MM: 0}  # the address in SA/SA_MSB: 0 after a reset
+        self._held = {MM2S: None, S2MM: None}
 
     def plan(self, src, dst) -> TransferPlan:
         """Check a buffer pair (PynqBuffers or views) once for :meth:`transfer`."""
@@ -189,7 +194,7 @@ class DmaLink:
 
     def reset(self) -> None:
         """Soft-reset the DMA (both channels), start both channels again and re-arm."""
-        self._held = {MM2S: None, S2MM: None}  # unknown until re-armed
+        self._held = {MM2S: None, S2MM: None}
         self.mmio.write(MM2S_DMACR, RESET_BIT)
         deadline = time.perf_counter() + RESET_TIMEOUT_S
         while self.mmio.read(MM2S_DMACR) & RESET_BIT:
