@@ -300,6 +300,12 @@ def _print_summary(result: dict, files: BenchFiles) -> None:
         f"  latency   p50 {lat['p50_us']:.1f} µs, p90 {lat['p90_us']:.1f}, p99 {lat['p99_us']:.1f}, "
         f"max {lat['max_us']:.1f} ({lat['calls']} single-frame calls)"
     )
+    plain = result["single_frame_cost"]["pynq_transfer_wait"]
+    print(
+        f"  per call  {result['register_accesses']} register accesses, {result['python_calls']} "
+        f"Python calls (pynq's transfer()+wait() alone: {plain['register_accesses']}, "
+        f"{plain['python_calls']})"
+    )
     print(
         f"  throughput up to {best['frames_per_s']:.0f} frames/s (median of {best['repeats']} runs, "
         f"range {best['frames_per_s_min']:.0f}-{best['frames_per_s_max']:.0f}); from batch "
