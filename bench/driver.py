@@ -27,6 +27,12 @@ at class indices, so it includes the float32 encoding and argmax that their
 driver leaves to the caller; their ``predict`` alone is reported as well.
 Times are host timings on the emulated board, never board timings.
 
+The single-frame mode also counts one call's host work (``board/call_cost.py``):
+``register_accesses`` (the same on the board) and ``python_calls`` (those that
+would also run on the board: the emulated device and pynq's register transport
+left out), for our ``classify``, for pynq's plain ``transfer()`` + ``wait()`` of
+the same buffers (``pynq_transfer_wait``), and for hls4ml's ``predict``.
+
 Usage::
 
     python bench/driver.py BUNDLE [--data DIR] [--frames 10000] [--single-frames 1000]
@@ -164,6 +170,7 @@ def _median(runs: list[dict]) -> dict:
 
 def run_ours(bundle, images, batch: int, answers, repeats: int) -> tuple[dict, np.ndarray]:
     """``MnistOverlay.classify`` on uint8 frames, ``batch`` frames a call."""
+    from pynq_mnist.board.call_cost import single_frame_costs
     from pynq_mnist.board.overlay import load_overlay
 
     meta = bundle.metadata
@@ -171,6 +178,7 @@ def run_ours(bundle, images, batch: int, answers, repeats: int) -> tuple[dict, n
         bundle, "emulator", ip_factory=lambda: replay_ip(meta, answers), max_batch=batch
     )
     ours.classify(images[:batch])  # warm-up (first touch of the buffers), not timed
+    cost = single_frame_costs(ours, images[:1]) if batch == 1 else None
     runs = []
     for _ in range(repeats):
         ours.timer.clear()
@@ -179,7 +187,10 @@ def run_ours(bundle, images, batch: int, answers, repeats: int) -> tuple[dict, n
         row["stages_us_per_frame"] = {k: v * 1e6 for k, v in ours.timer.per_frame().items()}
         runs.append(row)
     ours.close()
-    return _median(runs), classes
+    if cost is None:
+        return _median(runs), classes
+    counts = {k: cost["classify"][k] for k in ("register_accesses", "python_calls")}
+    return {**_median(runs), **counts, "pynq_transfer_wait": cost["pynq_transfer_wait"]}, classes
 
 
 def run_hls4ml(
@@ -190,6 +201,7 @@ def run_hls4ml(
     Timed from uint8 frames to classes (the float encoding and argmax its caller
     must do, included) and, within the same run, ``predict`` alone.
     """
+    from pynq_mnist.board.call_cost import call_cost
     from pynq_mnist.board.emulator.device import EmulatedDevice
 
     meta = bundle.metadata
@@ -208,6 +220,11 @@ def run_hls4ml(
         return np.argmax(out, axis=1)
 
     classify(flat[:batch])  # warm-up, not timed
+    counts = {}
+    if batch == 1:
+        encoded = meta.input.pixel.to_network_input(flat[:1])
+        cost = call_cost(lambda: theirs.predict(encoded), theirs.sendchannel._mmio)
+        counts = {k: cost[k] for k in ("register_accesses", "python_calls")}
     runs = []
     for _ in range(repeats):
         predict_only[:] = [0.0, 0.0]
@@ -217,7 +234,7 @@ def run_hls4ml(
         runs.append(row)
     theirs.input_buffer.freebuffer()
     theirs.output_buffer.freebuffer()
-    return _median(runs), classes
+    return {**_median(runs), **counts}, classes
 
 
 def run_comparison(
@@ -310,6 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(report, indent=2) + "\n")
+    one = results["single_frame"]
+    print(
+        "single-frame call: ours {register_accesses} register accesses, {python_calls} Python "
+        "calls".format(**one["ours"])
+        + "; pynq transfer()+wait() {register_accesses}, {python_calls}".format(
+            **one["ours"]["pynq_transfer_wait"]
+        )
+        + "; hls4ml predict {register_accesses}, {python_calls}".format(**one["hls4ml"])
+    )
     for mode, r in results.items():
         print(
             f"{mode:>12}: ours {r['ours']['host_overhead_us_per_frame']:.2f} µs/frame, hls4ml "

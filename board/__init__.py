@@ -20,6 +20,8 @@ _LAZY = {
     "GoldenMismatch": "overlay",
     "OverlayLoadError": "overlay",
     "RecoveryFailed": "overlay",
+    "OverlayBusy": "overlay",
+    "OverlayOptionError": "overlay",
     "DesignMismatch": "design_check",
     "DmaError": "dma_link",
     "DmaTimeout": "dma_link",

@@ -55,6 +55,7 @@ from .bench_measure import (
     timing_label,
 )
 from .bench_options import BenchOptionError, BenchOptions, add_measurement_arguments
+from .call_cost import single_frame_costs
 from .class_report import class_report
 
 if TYPE_CHECKING:
@@ -102,10 +103,15 @@ def accuracy_section(b: Bench) -> None:
 
 def latency_section(b: Bench) -> None:
     lat = measure_latency(b.overlay, b.images, b.options.latency_calls)
+    cost = single_frame_costs(b.overlay, b.images[:1])
     b.result.update(
         latency=lat["summary"],
         in_fabric_latency=lat["in_fabric"],
         _latency_samples_us=lat["samples_us"],
+        # per single-frame call; the same register count on the board (board/call_cost.py)
+        register_accesses=cost["classify"]["register_accesses"],
+        python_calls=cost["classify"]["python_calls"],
+        single_frame_cost=cost,
     )
     if b.files:
         b.files.write_latency(b.result)
@@ -317,6 +323,12 @@ def _print_summary(result: dict, files: BenchFiles) -> None:
     print(
         f"  latency   p50 {lat['p50_us']:.1f} µs, p90 {lat['p90_us']:.1f}, p99 {lat['p99_us']:.1f}, "
         f"max {lat['max_us']:.1f} ({lat['calls']} single-frame calls)"
+    )
+    plain = result["single_frame_cost"]["pynq_transfer_wait"]
+    print(
+        f"  per call  {result['register_accesses']} register accesses, {result['python_calls']} "
+        f"Python calls (pynq's transfer()+wait() alone: {plain['register_accesses']}, "
+        f"{plain['python_calls']})"
     )
     print(
         f"  throughput up to {best['frames_per_s']:.0f} frames/s (median of {best['repeats']} runs, "

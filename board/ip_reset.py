@@ -8,6 +8,12 @@ design (``vivado_bd/pynq_z2_design.tcl``) therefore drives the IP's reset with
 ``peripheral_aresetn AND gpio_io_o[0]`` of an AXI GPIO (PG144) that powers up
 at 1; :class:`IPReset` holds it at 0 while the DMA is reset, then lets go.
 
+The GPIO is all outputs and nothing drives its input pins, so reading GPIO_DATA
+back does not tell whether the IP is held (PG144: reads return the inputs;
+pynq's ``AxiGPIO`` keeps a software copy of its outputs for the same reason and
+refuses to read an output channel). :class:`IPReset` keeps its own copy of the
+bit it last wrote, and writes it once when made, so the copy is never a guess.
+
 The driver is a :class:`pynq.DefaultIP` made from the GPIO's ``ip_dict`` entry
 by :func:`find_ip_reset`. It declares no ``bindto``: binding the AXI GPIO's
 VLNV would replace pynq's own ``AxiGPIO`` driver for
@@ -25,23 +31,36 @@ GPIO_DATA = IP_RESET_DATA_REG
 
 
 class IPReset(pynq.DefaultIP):
-    """Holds and releases the network IP's reset (GPIO_DATA bit 0: 0 = in reset)."""
+    """Holds and releases the network IP's reset (GPIO_DATA bit 0: 0 = in reset).
+
+    Made released: the bit is written to 1 (its power-up value) at construction.
+    """
+
+    def __init__(self, description: dict):
+        super().__init__(description)
+        self._bit = 0
+        self.release()
+
+    def _drive(self, bit: int) -> None:
+        self.write(GPIO_DATA, bit)
+        self._bit = bit
+        # A read of the same device returns only after the write has reached the
+        # GPIO; the AXI-Lite round trip lasts many FCLK cycles, far more than
+        # ap_rst_n needs. Its value is the undriven input pins: not used.
+        self.read(GPIO_DATA)
 
     def hold(self) -> None:
         """Put the IP in reset: it drops its input and output, its streams stop."""
-        self.write(GPIO_DATA, 0)
-        # Reading back waits until the write has reached the GPIO; the AXI-Lite
-        # round trip lasts many FCLK cycles, far more than ap_rst_n needs.
-        self.read(GPIO_DATA)
+        self._drive(0)
 
     def release(self) -> None:
         """Let the IP run again."""
-        self.write(GPIO_DATA, 1)
-        self.read(GPIO_DATA)
+        self._drive(1)
 
     @property
     def held(self) -> bool:
-        return not self.read(GPIO_DATA) & 1
+        """True while the IP is held in reset (from the bit last written, never read back)."""
+        return not self._bit
 
 
 def find_ip_reset(overlay: pynq.Overlay) -> IPReset | None:

@@ -6,7 +6,13 @@ on the IP's two streams and records it in ``bundle.json`` under
 It counts FCLK cycles from a run's first input beat to its output beat with
 TLAST: the IP's latency without the DMA, the memory or the ARM.
 
-The emulated board has no cycle model, so there the counter is never used.
+A run ends at the output beat with TLAST or at the IP's reset (``ip_aresetn``):
+after a failed call the overlay's recovery holds the IP in reset, so
+:meth:`LatencyCounter.last_run` then reports the golden run, never the failed call.
+
+The emulated board has no cycle model, so the overlay makes no counter there;
+its register model (:mod:`pynq_mnist.board.emulator.stream_timer`, CYCLES 0)
+serves the tests of runs, beats and resets.
 """
 
 from __future__ import annotations

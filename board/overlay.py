@@ -14,9 +14,11 @@ only ever a model of the board: its timings are host timings), or ``"auto"``
 (the board when pynq finds one, else the emulator).
 
 After any failure inside a call (a DMA error, a missed deadline, Ctrl-C, any
-exception) the overlay is marked dirty, and the next call first restores it:
-the IP reset GPIO holds the IP in reset while the DMA is reset (dropping the
-half-read frame and the output words the IP still holds), then the golden
+exception) the overlay is marked dirty, and the next call first restores it
+(:meth:`MnistOverlay.reset_device`): the DMA is reset while the IP still runs
+(its S2MM side drains what the IP offers, PG022), the IP reset GPIO then holds
+the IP in reset (dropping the half-read frame and the output words it still
+holds) while the DMA is reset again, and the IP is released; then the golden
 vectors must come back exactly; if they do not, the call raises
 :class:`RecoveryFailed` and nothing is classified. A design without the reset
 GPIO is restored by configuring the PL again. So a call either answers
@@ -24,7 +26,9 @@ correctly or raises; it never answers from a shifted stream.
 
 One call at a time: ``classify``, ``predict_logits`` and ``execute`` take a lock,
 so calls from several threads run one after the other (a call waits for the
-one in progress; none is refused).
+one in progress; none is refused). A call from the thread that is already in a
+call (a signal handler, a callback) would wait for itself forever: it is
+refused with :class:`OverlayBusy`.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from pynq_mnist.design import PYNQ_Z2
 from pynq_mnist.overlays import locate
 
 from .design_check import check_design
-from .dma_link import DmaLink
+from .dma_link import DmaLink, check_timeout
 from .ip_reset import find_ip_reset
 from .latency_counter import LatencyCounter
 from .timing import StageTimer
@@ -62,6 +66,24 @@ class GoldenMismatch(OverlayLoadError):
 
 class RecoveryFailed(OverlayLoadError):
     """After a failed call the overlay could not be brought back to a verified state."""
+
+
+class OverlayBusy(RuntimeError):
+    """A call from the thread that is already inside a call (e.g. a signal handler)."""
+
+
+class OverlayOptionError(ValueError):
+    """A load option (``max_batch``, ``cma_budget_bytes``, ``timeout_s``) out of range."""
+
+
+def _check_options(max_batch: object, cma_budget_bytes: object, timeout_s: object) -> None:
+    for name, value in (("max_batch", max_batch), ("cma_budget_bytes", cma_budget_bytes)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise OverlayOptionError(f"{name} must be a whole number >= 1, got {value!r}")
+    try:
+        check_timeout(timeout_s)
+    except ValueError as e:
+        raise OverlayOptionError(str(e)) from None
 
 
 def resolve_target(target: str) -> str:
@@ -161,6 +183,7 @@ class MnistOverlay(pynq.Overlay):
         self_test: bool = True,
         ip_factory: Callable[[], object] | None = None,
     ):
+        _check_options(max_batch, cma_budget_bytes, timeout_s)
         self.bundle = bundle if isinstance(bundle, Bundle) else locate(bundle)
         meta = self.metadata = self.bundle.metadata
         self.bundle.verify_hashes()
@@ -176,6 +199,7 @@ class MnistOverlay(pynq.Overlay):
         self.link = DmaLink(dma, timeout_s)
         self.ip_reset = find_ip_reset(self)
         self._lock = threading.Lock()
+        self._in_call = threading.local()  # .active: this thread is inside a call
         self._dirty = False
         self._golden_vectors = None
         self.recoveries = 0
@@ -192,6 +216,7 @@ class MnistOverlay(pynq.Overlay):
         )
 
         self._in_bytes = meta.input.bytes_per_frame
+        self._frame_shapes = (meta.input.frame_shape, (meta.input.pixels_per_frame,))
         self._out_words = meta.output.bytes_per_frame // 8
         per_frame = self._in_bytes + meta.output.bytes_per_frame
         self.frames_per_transfer = max(
@@ -234,19 +259,44 @@ class MnistOverlay(pynq.Overlay):
         Calls hold a lock (one at a time), and a call after a failed one first
         restores the overlay (module docstring).
         """
-        with self._lock:
-            if self._in_buf is None:
-                raise RuntimeError("the overlay was closed; load it again")
-            if self._dirty:
-                self._restore()
-            self.timer.begin_call()
-            t0 = time.perf_counter()
-            packed = self.metadata.input.pack(frames)  # bad frames raise before any transfer
-            self.timer.record("pack", time.perf_counter() - t0)
-            self._dirty = True
-            out = self._transfer_all(packed)
-            self._dirty = False
-            return out
+        self._enter()
+        try:
+            with self._lock:
+                if self._in_buf is None:
+                    raise RuntimeError("the overlay was closed; load it again")
+                if self._dirty:
+                    self._restore()
+                self.timer.begin_call()
+                t0 = time.perf_counter()
+                if (
+                    isinstance(frames, np.ndarray)
+                    and frames.dtype == np.uint8
+                    and (frames.shape[1:] in self._frame_shapes and len(frames))
+                ):
+                    packed = frames.reshape(-1)  # what pack() returns for a well-formed batch
+                else:
+                    packed = self.metadata.input.pack(frames)  # or its one-line refusal
+                self.timer.record("pack", time.perf_counter() - t0)
+                self._dirty = True
+                out = self._transfer_all(packed)
+                self._dirty = False
+                return out
+        finally:
+            self._in_call.active = False
+
+    def _enter(self) -> None:
+        """Mark this thread as in a call, or refuse a re-entry (:class:`OverlayBusy`).
+
+        The mark is set before the lock is taken, so a signal handler that runs
+        at any point of a call, even while it takes the lock, is refused.
+        """
+        if getattr(self._in_call, "active", False):
+            raise OverlayBusy(
+                "this thread is already inside a call of this overlay (a call from a signal "
+                "handler or a callback of a call?); it would wait for itself forever. Make the "
+                "call after the current one returns, or from another thread"
+            )
+        self._in_call.active = True
 
     def _transfer_all(self, packed: np.ndarray) -> np.ndarray:
         clock, record = time.perf_counter, self.timer.record
@@ -256,10 +306,10 @@ class MnistOverlay(pynq.Overlay):
         t1 = clock()
         for start in range(0, n, self.frames_per_transfer):
             m = min(self.frames_per_transfer, n - start)
-            src, dst, dst_frames = self._views(m)
+            src, dst_frames, plan = self._views(m)
             src[:] = packed[start * self._in_bytes : (start + m) * self._in_bytes]
             t2 = clock()
-            self.link.transfer(src, dst, self.link.timeout_s + m * self._frame_budget_s)
+            self.link.transfer(plan, self.link.timeout_s + m * self._frame_budget_s)
             t3 = clock()
             out[start : start + m] = dst_frames
             t4 = clock()
@@ -282,18 +332,31 @@ class MnistOverlay(pynq.Overlay):
         Calls do this themselves after a failure; this is for a user who wants the
         overlay verified before the next call. Raises :class:`RecoveryFailed`.
         """
-        with self._lock:
-            self._dirty = True
-            self._restore()
-            return self.last_recovery_s
+        self._enter()
+        try:
+            with self._lock:
+                self._dirty = True
+                self._restore()
+                return self.last_recovery_s
+        finally:
+            self._in_call.active = False
 
     def reset_device(self) -> None:
-        """Reset every part that holds state: the IP (its reset GPIO) and the DMA.
+        """Reset every part that holds state: the DMA, the IP (its reset GPIO), the DMA again.
 
-        Without the GPIO (a bitstream built before it) the PL is configured again,
-        which resets the IP with everything else.
+        The order works on the board and the emulated board alike. The first DMA
+        reset runs while the IP's streams still move, so the MM2S side can finish
+        the reads it committed and the S2MM side drains what the IP offers
+        (PG021 DMACR.Reset, PG022 soft shutdown); an MM2S shutdown against an IP
+        held in reset might never end. Holding the IP then drops its half-read
+        frame and queued output (and resets the latency counter's run), and the
+        second DMA reset, with the IP held and both channels idle, clears
+        anything that reached the DMA meanwhile. Without the GPIO (a bitstream
+        built before it) the PL is configured again, which resets the IP with
+        everything else.
         """
         if self.ip_reset is not None:
+            self.link.reset()
             self.ip_reset.hold()
             try:
                 self.link.reset()
@@ -339,18 +402,33 @@ class MnistOverlay(pynq.Overlay):
         self.last_recovery_s = time.perf_counter() - t0
 
     def _views(self, m: int):
-        """The first ``m`` frames of the DMA buffers: ``(src, dst, dst as (m, words))``.
+        """The first ``m`` frames of the DMA buffers: ``(src, dst as (m, words), plan)``.
 
-        Kept for the sizes in use, since slicing a PynqBuffer costs microseconds.
+        ``src`` and ``dst`` are plain ndarrays on the buffers' memory (a copy into a
+        PynqBuffer view runs pynq's ``__array_finalize__`` in Python each time);
+        ``plan`` is the DMA link's checked transfer of the two. Kept for the sizes
+        in use, since slicing a PynqBuffer and checking it cost microseconds.
         """
         views = self._view_cache.get(m)
         if views is None:
             if len(self._view_cache) >= 8:
                 self._view_cache.clear()
-            dst = self._out_buf[: m * self._out_words]
-            views = (self._in_buf[: m * self._in_bytes], dst, dst.reshape(m, self._out_words))
+            src, dst = self._in_buf[: m * self._in_bytes], self._out_buf[: m * self._out_words]
+            views = (
+                src.view(np.ndarray),
+                dst.view(np.ndarray).reshape(m, self._out_words),
+                self.link.plan(src, dst),
+            )
             self._view_cache[m] = views
         return views
+
+    def buffers(self, m: int):
+        """The DMA buffers' first ``m`` frames as PynqBuffer views ``(in bytes, out words)``.
+
+        For a caller that drives ``link.dma`` with pynq's own driver (the call
+        cost's comparison); the overlay's calls do not use these views.
+        """
+        return self._in_buf[: m * self._in_bytes], self._out_buf[: m * self._out_words]
 
     def _field(self, frames: np.ndarray, name: str) -> np.ndarray:
         words = self.execute(frames)
@@ -386,8 +464,12 @@ class MnistOverlay(pynq.Overlay):
 
     def close(self) -> None:
         """Free the DMA buffers (the overlay stays loaded); waits for a call in progress."""
-        with self._lock:
-            self._free_buffers()
+        self._enter()
+        try:
+            with self._lock:
+                self._free_buffers()
+        finally:
+            self._in_call.active = False
 
     def _free_buffers(self) -> None:
         self._view_cache = {}

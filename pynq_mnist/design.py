@@ -168,7 +168,7 @@ PYNQ_Z2 = BlockDesign(
     ip_reset=Cell(
         "ip_reset_gpio", Vlnv(_XILINX, "ip", "axi_gpio", "2.0"), Segment(0x41200000, 0x10000)
     ),
-    ip_reset_and=Cell("ip_reset_and", Vlnv(_XILINX, "ip", "util_vector_logic", "2.0")),
+    ip_reset_and=Cell("ip_reset_and", Vlnv(_XILINX, "module_ref", "ip_reset_and", "1.0")),
     ctrl_interconnect=Cell("ctrl_interconnect", Vlnv(_XILINX, "ip", "smartconnect", "1.0")),
     mem_interconnect=Cell("mem_interconnect", Vlnv(_XILINX, "ip", "smartconnect", "1.0")),
     ip_ports=IpPorts(),

@@ -163,6 +163,9 @@ def test_an_interrupted_bench_keeps_its_finished_sections_and_offers_no_resume(
     assert saved["sections"] == ["accuracy", "latency"] and not saved["complete"]
     assert saved["stopped"].startswith("KeyboardInterrupt in section 'throughput'")
     assert saved["accuracy"]["frames"] == 200 and saved["latency"]["calls"] == 20
+    assert saved["register_accesses"] <= 7 and saved["python_calls"] <= 25
+    plain = saved["single_frame_cost"]["pynq_transfer_wait"]
+    assert plain["register_accesses"] > saved["register_accesses"]
     assert (tmp_path / "out" / "latency.csv").is_file()
     assert not (tmp_path / "out" / "throughput.csv").exists()
 

@@ -37,3 +37,10 @@ def test_both_drivers_classify_the_same_frames_alike(driver_bench, tmp_path, mon
         for side in (r["ours"], r["hls4ml"], r["hls4ml"]["predict_only"]):
             assert 0 < side["device_s"] < side["wall_s"]
     assert results["single_frame"]["calls"] == 64 and results["batch"]["calls"] == 1
+    one = results["single_frame"]
+    ours, plain, theirs = one["ours"], one["ours"]["pynq_transfer_wait"], one["hls4ml"]
+    assert ours["register_accesses"] <= 7 and ours["python_calls"] <= 25
+    for other in (plain, theirs):  # pynq's transfer()+wait() under both drivers' calls
+        assert other["register_accesses"] > ours["register_accesses"]
+    assert theirs["python_calls"] > ours["python_calls"]
+    assert "register_accesses" not in results["batch"]["ours"]

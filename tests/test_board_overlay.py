@@ -1,10 +1,13 @@
 """MnistOverlay on the emulated board: load checks, the data path, faults, no leaks."""
 
+import signal
 import time
 
 import numpy as np
 import pytest
 from test_board_fakes import (
+    IN_BEATS,
+    OUT_BEATS,
     synthetic_ip,
     synthetic_logits,
     synthetic_metadata,
@@ -17,11 +20,14 @@ from pynq_mnist.board import (
     DmaError,
     DmaTimeout,
     GoldenMismatch,
+    OverlayBusy,
     OverlayLoadError,
+    OverlayOptionError,
     load_overlay,
 )
 from pynq_mnist.board.emulator import axi_dma
 from pynq_mnist.board.emulator.hwh import EMULATED_TAG, emulated_hwh
+from pynq_mnist.board.emulator.stream_ip import FunctionIP
 from pynq_mnist.bundle import BundleError
 
 pytestmark = pytest.mark.usefixtures("fresh_emulator_cache")
@@ -120,7 +126,7 @@ def test_missing_tlast_times_out_within_the_deadline_and_recovers(bundle):
     dma_model(ol).faults.drop_tlast = False
     x = frames(4, seed=7)
     assert np.array_equal(ol.classify(x), classes_of(x))
-    assert ol.link.resets == 2
+    assert ol.link.resets == 3  # at the timeout, then the recovery's two (around the IP's)
 
 
 @pytest.mark.parametrize(
@@ -187,3 +193,50 @@ def test_ten_thousand_calls_leave_buffers_flat(bundle):
     assert (stats.live_buffers, stats.live_bytes, stats.allocations) == live
     ol.close()
     assert stats.live_buffers == live[0] - 2
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("timeout_s", float("nan")),
+        ("timeout_s", float("inf")),
+        ("timeout_s", 0),
+        ("timeout_s", -1.0),
+        ("timeout_s", 1e9),
+        ("timeout_s", "2"),
+        ("max_batch", 0),
+        ("max_batch", 2.5),
+        ("cma_budget_bytes", -1),
+    ],
+)
+def test_bad_load_options_are_refused_in_one_line_before_anything_loads(bundle, option, value):
+    with pytest.raises(OverlayOptionError, match=option) as e:
+        load(bundle, **{option: value})
+    assert isinstance(e.value, ValueError) and "\n" not in str(e.value)
+
+
+def test_a_call_from_a_signal_handler_during_a_call_is_refused_not_deadlocked(bundle):
+    """The handler runs in the calling thread, which holds the lock: waiting would never end."""
+    slow = lambda: FunctionIP(  # noqa: E731 - 2 ms a frame: the call below lasts ~0.4 s
+        IN_BEATS, OUT_BEATS, lambda w: (time.sleep(0.002 * len(w)), synthetic_ip().fn(w))[1]
+    )
+    ol = load_overlay(bundle, "emulator", ip_factory=slow)
+    seen = []
+
+    def handler(signum, frame):
+        try:
+            ol.classify(frames(1))
+        except OverlayBusy as e:
+            seen.append(e)
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        x = frames(200)
+        assert np.array_equal(ol.classify(x), classes_of(x))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(seen) == 1 and "signal handler" in str(seen[0])
+    assert ol.clean
+    assert np.array_equal(ol.classify(frames(3)), classes_of(frames(3)))  # and it goes on

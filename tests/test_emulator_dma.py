@@ -1,5 +1,7 @@
 """The AXI DMA register model, driven by pynq's real DMA driver through a real Overlay."""
 
+import time
+
 import numpy as np
 import pynq
 import pytest
@@ -51,6 +53,8 @@ def test_pynq_driver_streams_frames_through_the_model(board):
 def test_a_channel_starts_halted_and_runs_after_rs(board):
     _, dma, model, _ = board
     model.reset()
+    while model.read(axi_dma.DMACR) & axi_dma.RESET:
+        pass
     assert model.read(axi_dma.DMASR) == axi_dma.HALTED
     dma.sendchannel.start()
     assert dma.sendchannel.running and not dma.sendchannel.idle
@@ -133,3 +137,38 @@ def test_buffers_are_pynq_buffers_and_free_back(board):
     buf.freebuffer()
     del buf
     assert dev.memory.stats.live_buffers == before
+
+
+def test_a_soft_reset_drains_the_s2mm_side_for_its_shutdown_and_takes_its_time(board):
+    """PG022: during the soft shutdown S2MM takes and discards the IP's output, one beat
+    a cycle; what the shutdown does not reach stays in the IP. DMACR.Reset reads 1
+    and writes are ignored until the modelled time has passed."""
+    _, _, model, _ = board
+    words = synthetic_ip().in_beats
+    model.ip.push(np.zeros(40 * words, np.uint64), np.arange(40 * words) == 40 * words - 1)
+    model.ip.run()
+    assert model.ip.pending_output() == 40
+    model.reset_s = 0.05
+    model.write(axi_dma.DMACR, axi_dma.RESET)
+    assert model.drained_beats == axi_dma.SHUTDOWN_CYCLES
+    assert model.ip.pending_output() == 40 - axi_dma.SHUTDOWN_CYCLES
+    assert model.read(axi_dma.DMACR) & axi_dma.RESET
+    model.write(axi_dma.DMACR, axi_dma.RS)  # during the reset: ignored
+    assert model.read(axi_dma.DMASR) & axi_dma.HALTED
+    time.sleep(0.06)
+    assert not model.read(axi_dma.DMACR) & axi_dma.RESET
+
+
+def test_an_mm2s_shutdown_against_an_ip_in_reset_lasts_until_its_release(board):
+    _, dma, model, dev = board
+    model.faults.mm2s_stall_after_beats = 10  # an MM2S transfer in flight
+    src, dst = buffers(dev, 2)
+    dma.sendchannel.transfer(src)
+    model.set_ip_reset(True)
+    model.write(axi_dma.DMACR, axi_dma.RESET)
+    time.sleep(10 * model.reset_s)
+    assert model.read(axi_dma.DMACR) & axi_dma.RESET
+    assert model.drained_beats == 0  # the IP in reset offers nothing to drain
+    model.set_ip_reset(False)
+    time.sleep(2 * model.reset_s)
+    assert not model.read(axi_dma.DMACR) & axi_dma.RESET

@@ -45,7 +45,7 @@ FACTS = [
     ("the DMA's VLNV", r"xilinx\.com:ip:axi_dma", "pynq_mnist/design.py"),
     ("the PS's VLNV", r"xilinx\.com:ip:processing_system7:", "pynq_mnist/design.py"),
     ("the IP reset's VLNV", r"xilinx\.com:ip:axi_gpio", "pynq_mnist/design.py"),
-    ("the IP reset gate's VLNV", r"xilinx\.com:ip:util_vector_logic", "pynq_mnist/design.py"),
+    ("the IP reset gate's VLNV", r"module_ref:ip_reset_and", "pynq_mnist/design.py"),
     *(
         (f"the cell name {cell.path}", _quoted(cell.path), "pynq_mnist/design.py")
         for cell in (

@@ -250,6 +250,7 @@ def test_the_block_design_takes_the_rtl_ip_as_a_module_reference(rtl_bundle, tmp
         set ::standin::ip_stream_bytes {{in_stream 8 out_stream 8}}
         source {{{params_file}}}
         add_files {{*}}[concat [glob {{{rtl}/*.v}}] [glob {{{rtl}/net/*.v}}]]
+        add_files [dict get $params ip_reset_and_rtl]
         source {{{BD_DIR / "pynq_z2_ps7.tcl"}}}
         source {{{BD_DIR / "pynq_z2_design.tcl"}}}
         set code [catch {{::pynq_mnist::create_design $params 0}} msg]

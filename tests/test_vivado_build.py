@@ -480,7 +480,7 @@ def test_vivado_without_an_hls_tool_is_refused(tmp_path, tools):
         build_overlay(make_bundle(tmp_path, "mlp"))
 
 
-@pytest.mark.parametrize("version", ["2021.2", "2019.2"])
+@pytest.mark.parametrize("version", ["2021.2", "2019.2", "2025.2", "2026.1"])
 def test_unsupported_versions_are_refused(tmp_path, tools, version):
     tools("vivado", "vitis_hls", "vivado_hls", "vitis-run", VERSION=version)
     found = ", ".join(f"{t} {version}" for t in ("vivado", "vivado_hls", "vitis_hls", "vitis-run"))

@@ -23,7 +23,15 @@ RUN = re.compile(
 )
 
 
-def simulate(tmp_path: Path, in_bytes: int, out_bytes: int, seed: int, runs: int) -> str:
+FAIL = re.compile(
+    r"fail (?P<k>\d+) busy=(?P<busy>\d+) after_ip_reset busy=(?P<busy_after>\d+) "
+    r"cycles=(?P<cycles>\d+) runs=(?P<runs>\d+)"
+)
+
+
+def simulate(
+    tmp_path: Path, in_bytes: int, out_bytes: int, seed: int, runs: int, fail: bool = False
+) -> str:
     sim = tmp_path / "sim"
     subprocess.run(
         ["iverilog", "-g2005", "-o", str(sim),
@@ -32,7 +40,7 @@ def simulate(tmp_path: Path, in_bytes: int, out_bytes: int, seed: int, runs: int
         check=True, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     result = subprocess.run(
-        ["vvp", "-n", str(sim), f"+seed={seed}", f"+runs={runs}"],
+        ["vvp", "-n", str(sim), f"+seed={seed}", f"+runs={runs}", f"+fail={int(fail)}"],
         check=True, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return result.stdout
@@ -45,9 +53,13 @@ def test_the_register_map_in_python_is_the_one_in_the_rtl():
     assert f"32'h{TIMER_ID:08X}" in header
 
 
-@pytest.mark.parametrize("in_bytes, out_bytes, seed", [(8, 8, 1), (16, 8, 7), (8, 16, 12345)])
-def test_counter_matches_the_bench_timestamps(tmp_path, in_bytes, out_bytes, seed):
-    out = simulate(tmp_path, in_bytes, out_bytes, seed, runs=6)
+@pytest.mark.parametrize(
+    "in_bytes, out_bytes, seed, fail",
+    [(8, 8, 1, False), (16, 8, 7, False), (8, 16, 12345, False), (8, 8, 3, True)],
+)
+def test_counter_matches_the_bench_timestamps(tmp_path, in_bytes, out_bytes, seed, fail):
+    """With ``fail``, each run follows a failed one (input, no output) and an IP reset."""
+    out = simulate(tmp_path, in_bytes, out_bytes, seed, runs=6, fail=fail)
     runs = [m.groupdict() for m in RUN.finditer(out)]
     assert len(runs) == 6, out
     for r in runs:
@@ -59,3 +71,16 @@ def test_counter_matches_the_bench_timestamps(tmp_path, in_bytes, out_bytes, see
         assert v["runs"] == v["k"] and v["busy"] == 0
     assert len({int(r["cycles"]) for r in runs}) > 1  # the runs differ: nothing constant passes
     assert "data_errors=0" in out
+
+
+def test_the_ip_reset_ends_the_run_a_failed_transfer_left_open(tmp_path):
+    """A failed call leaves BUSY set; the IP's reset (the overlay's recovery) clears it,
+    keeping the last finished run, so the next run counts from its own first beat."""
+    out = simulate(tmp_path, 8, 8, seed=5, runs=4, fail=True)
+    fails = [{k: int(v) for k, v in m.groupdict().items()} for m in FAIL.finditer(out)]
+    runs = [{k: int(v) for k, v in m.groupdict().items() if k != "id"} for m in RUN.finditer(out)]
+    assert [f["k"] for f in fails] == [2, 3, 4], out
+    for f in fails:
+        before = runs[f["k"] - 2]  # the run that finished before the failed one
+        assert (f["busy"], f["busy_after"]) == (1, 0)
+        assert (f["cycles"], f["runs"]) == (before["cycles"], before["runs"])

@@ -16,5 +16,6 @@ build_overlay.tcl     Vivado batch entry: project, block design, bitstream, repo
 pynq_z2_design.tcl    the block design: PS7, AXI DMA (simple mode), the IP, wiring
 pynq_z2_ps7.tcl       PYNQ-Z2 PS settings for installs without the board files
 stream_timer.v        optional in-fabric latency counter (``--latency-counter``)
+ip_reset_and.v        the IP reset's AND gate (a module reference, no library IP)
 ====================  ==============================================================
 """

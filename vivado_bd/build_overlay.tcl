@@ -60,6 +60,8 @@ if {[dict get $params ip_backend] eq "rtl"} {
 step "block design: PS + AXI DMA + [dict get $params ip_vlnv], FCLK0\
       [dict get $params fclk0_mhz] MHz, streams [dict get $params in_width_bits] in /\
       [dict get $params out_width_bits] out bits"
+add_files -norecurse [dict get $params ip_reset_and_rtl]
+update_compile_order -fileset sources_1
 if {[dict get $params latency_counter]} {
     add_files -norecurse [dict get $params timer_rtl]
     update_compile_order -fileset sources_1

@@ -56,9 +56,11 @@ VLNVS = {
     "dma_vlnv": str(DESIGN.dma.vlnv),
     "reset_vlnv": str(DESIGN.reset.vlnv),
     "ip_reset_vlnv": str(DESIGN.ip_reset.vlnv),
-    "ip_reset_and_vlnv": str(DESIGN.ip_reset_and.vlnv),
     "interconnect_vlnv": str(DESIGN.ctrl_interconnect.vlnv),
 }
+
+# The IP reset's AND gate, a module reference (no library IP: ip_reset_and.v says why).
+GATE_RTL = Path(__file__).parent / "ip_reset_and.v"
 
 # The optional latency counter (stream_timer.v; its header documents the registers).
 TIMER_RTL = Path(__file__).parent / "stream_timer.v"
@@ -157,6 +159,8 @@ def design_params(
         "ddr_range": f"0x{DESIGN.ddr_range:X}",
         "latency_counter": int(latency_counter),
         "timer_rtl": str(TIMER_RTL),
+        "ip_reset_and_rtl": str(GATE_RTL),
+        "ip_reset_and_module": DESIGN.ip_reset_and.vlnv.name,
         **_segment_params("timer", DESIGN.timer),
         **_segment_params("ip_reset", DESIGN.ip_reset),
         **{f"ip_reset_{k.lower()}": v for k, v in IP_RESET_PARAMS.items()},

@@ -90,7 +90,7 @@ proc ::pynq_mnist::add_ip {params} {
 }
 
 # The IP's software reset (PG144 AXI GPIO, 1 output bit, 1 at power-up) and the
-# AND gate (util_vector_logic) that joins it to the system reset.
+# AND gate that joins it to the system reset: the RTL module ip_reset_and.v.
 proc ::pynq_mnist::add_ip_reset {params} {
     set gpio [create_bd_cell -type ip -vlnv [p $params ip_reset_vlnv] [p $params ip_reset_cell]]
     set_property -dict [list \
@@ -98,8 +98,8 @@ proc ::pynq_mnist::add_ip_reset {params} {
         CONFIG.C_ALL_OUTPUTS [p $params ip_reset_c_all_outputs] \
         CONFIG.C_DOUT_DEFAULT [p $params ip_reset_c_dout_default] \
     ] $gpio
-    set gate [create_bd_cell -type ip -vlnv [p $params ip_reset_and_vlnv] [p $params ip_reset_and_cell]]
-    set_property -dict [list CONFIG.C_OPERATION {and} CONFIG.C_SIZE {1}] $gate
+    create_bd_cell -type module -reference [p $params ip_reset_and_module] \
+        [p $params ip_reset_and_cell]
     return $gpio
 }
 
@@ -157,11 +157,13 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
     create_bd_cell -type ip -vlnv [p $params reset_vlnv] $rst
     set clocked {}
     set resets {}
+    set ip_resets {}
     if {$timer} {
         add_timer $params
         set t [p $params timer_cell]
         set clocked [list [get_bd_pins $t/aclk]]
         set resets [list [get_bd_pins $t/aresetn]]
+        set ip_resets [list [get_bd_pins $t/ip_aresetn]]
     }
 
     # data path
@@ -193,7 +195,9 @@ proc ::pynq_mnist::create_design {params use_board_preset} {
         [get_bd_pins $gate/Op1] {*}$resets
     # the IP's reset: system reset AND the GPIO's bit
     connect_bd_net [get_bd_pins $gpio/gpio_io_o] [get_bd_pins $gate/Op2]
-    connect_bd_net [get_bd_pins $gate/Res] [get_bd_pins $ip/[p $params ip_rst_port]]
+    # (the latency counter's run ends with the IP's: stream_timer.v ip_aresetn)
+    connect_bd_net [get_bd_pins $gate/Res] [get_bd_pins $ip/[p $params ip_rst_port]] \
+        {*}$ip_resets
 
     # address map: DMA registers on GP0; both DMA masters see all of DDR through HP0
     assign_bd_address -offset [p $params dma_lite_base] -range [p $params dma_lite_range] \

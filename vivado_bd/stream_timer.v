@@ -15,7 +15,12 @@
 //
 // A run starts at an input beat while idle and ends at an output beat with
 // TLAST. Counters saturate at 2^32-1. Registers are read-only; writes are
-// acknowledged and ignored. One clock (the IP's), active-low synchronous reset.
+// acknowledged and ignored. One clock (the IP's) and two active-low synchronous
+// resets: aresetn (the system reset) clears everything; ip_aresetn (the IP's own
+// reset, the block design's ip_reset_and output) ends a run in progress, so the
+// run a failed transfer left open (no output TLAST will come: the IP dropped its
+// frame) is not counted into the next one. The last finished run's registers
+// and RUNS stay.
 
 `timescale 1ns / 1ps
 
@@ -25,11 +30,14 @@ module stream_timer #(
 ) (
     // Vivado: one clock and one active-low reset for every interface of the module
     (* X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 aclk CLK" *)
-    (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axis_in:m_axis_in:s_axis_out:m_axis_out:s_axi, ASSOCIATED_RESET aresetn" *)
+    (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axis_in:m_axis_in:s_axis_out:m_axis_out:s_axi, ASSOCIATED_RESET aresetn:ip_aresetn" *)
     input  wire                   aclk,
     (* X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 aresetn RST" *)
     (* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *)
     input  wire                   aresetn,
+    (* X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 ip_aresetn RST" *)
+    (* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *)
+    input  wire                   ip_aresetn,
     // The two stream paths, DMA -> s_axis_in -> m_axis_in -> IP and
     // IP -> s_axis_out -> m_axis_out -> DMA, declared signal by signal. Vivado
     // infers each AXI4-Stream interface from the <bus>_t<signal> names (UG994).
@@ -89,6 +97,9 @@ module stream_timer #(
             busy <= 1'b0;
             count <= 0; in_count <= 0; out_count <= 0;
             cycles <= 0; runs <= 0; in_beats <= 0; out_beats <= 0;
+        end else if (!ip_aresetn) begin
+            busy <= 1'b0;
+            count <= 0; in_count <= 0; out_count <= 0;
         end else if (!busy) begin
             if (in_beat) begin
                 busy <= 1'b1;

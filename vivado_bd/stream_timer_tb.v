@@ -9,6 +9,12 @@
 //   run K first=C last=C in=N out=N | id=.. cycles=.. runs=.. in_beats=.. out_beats=.. busy=..
 //   data_errors=N   (beats that did not pass through unchanged)
 //
+// With +fail=1, every run after the first is preceded by a failed one: a few
+// input beats and no output (a dropped frame), then the IP's reset (ip_aresetn)
+// pulsed, as the overlay's recovery does; it prints
+//
+//   fail K busy=B after_ip_reset busy=B cycles=.. runs=..
+//
 //   iverilog -g2005 -P stream_timer_tb.IN_BYTES=8 -o sim stream_timer_tb.v stream_timer.v
 //   vvp sim +seed=1 +runs=4
 
@@ -18,7 +24,7 @@ module stream_timer_tb;
     parameter OUT_BYTES = 8;
     localparam IW = 8 * IN_BYTES, OW = 8 * OUT_BYTES;
 
-    reg aclk = 0, aresetn = 0;
+    reg aclk = 0, aresetn = 0, ip_aresetn = 1;
     always #5 aclk = ~aclk;
 
     reg  [IW-1:0] dma_tdata;  reg dma_tlast, dma_tvalid;  wire dma_tready;
@@ -29,7 +35,7 @@ module stream_timer_tb;
     wire [1:0] rresp, bresp; wire awready, wready, bvalid;
 
     stream_timer #(.IN_BYTES(IN_BYTES), .OUT_BYTES(OUT_BYTES)) dut (
-        .aclk(aclk), .aresetn(aresetn),
+        .aclk(aclk), .aresetn(aresetn), .ip_aresetn(ip_aresetn),
         .s_axis_in_tdata(dma_tdata), .s_axis_in_tkeep({IN_BYTES{1'b1}}), .s_axis_in_tlast(dma_tlast),
         .s_axis_in_tvalid(dma_tvalid), .s_axis_in_tready(dma_tready),
         .m_axis_in_tdata(ip_tdata), .m_axis_in_tkeep(), .m_axis_in_tlast(ip_tlast),
@@ -45,7 +51,7 @@ module stream_timer_tb;
         .s_axi_rdata(rdata), .s_axi_rresp(rresp), .s_axi_rvalid(rvalid), .s_axi_rready(rready)
     );
 
-    integer cycle = 0, seed, runs, k, i, sent, got, delay, in_n, out_n;
+    integer cycle = 0, seed, runs, fail, k, i, sent, got, delay, in_n, out_n;
     integer first, last, data_errors = 0;
     reg [31:0] regs [0:5];
     always @(posedge aclk) cycle <= cycle + 1;
@@ -76,6 +82,7 @@ module stream_timer_tb;
     initial begin
         if (!$value$plusargs("seed=%d", seed)) seed = 1;
         if (!$value$plusargs("runs=%d", runs)) runs = 3;
+        if (!$value$plusargs("fail=%d", fail)) fail = 0;
         {dma_tvalid, dma_tlast, res_tvalid, res_tlast, arvalid, rready} = 0;
         {ip_tready, out_tready} = 0; dma_tdata = 0; res_tdata = 0; araddr = 0;
         repeat (3) @(posedge aclk);
@@ -84,6 +91,20 @@ module stream_timer_tb;
             in_n = 1 + ($random(seed) & 31);
             out_n = 1 + ($random(seed) & 3);
             delay = $random(seed) & 15;
+            if (fail && k > 1) begin
+                // a failed transfer: some input, then nothing comes out
+                @(negedge aclk) begin dma_tvalid = 1; dma_tlast = 0; ip_tready = 1; end
+                repeat (1 + ($random(seed) & 3)) @(posedge aclk);
+                @(negedge aclk) begin dma_tvalid = 0; ip_tready = 0; end
+                repeat (5) @(posedge aclk);
+                read_reg(5);
+                $write("fail %0d busy=%0d", k, regs[5]);
+                @(negedge aclk) ip_aresetn = 0;
+                repeat (2) @(posedge aclk);
+                @(negedge aclk) ip_aresetn = 1;
+                for (i = 1; i < 6; i = i + 1) read_reg(i);
+                $display(" after_ip_reset busy=%0d cycles=%0d runs=%0d", regs[5], regs[1], regs[2]);
+            end
             first = -1; last = -1;
             // DMA -> IP: random valid from the DMA, random ready from the IP
             sent = 0;

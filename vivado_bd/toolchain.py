@@ -67,11 +67,14 @@ class HlsShape:
 # command reference). `v++ -c --mode hls` takes a config file, not Tcl, so it is
 # not used. Vitis HLS 2020.2-2021.2 are left out: the Y2K22 export bug hit them
 # as well, and hls4ml lists 2022.2-2024.1 as the Vitis versions it tests.
+# vitis-run ends at 2025.1, the last release whose UG1702 we have read documenting
+# `--mode hls --tcl`; releases after it change the tools (a 2026 release is
+# reported to remove util_vector_logic, for one) and are refused until tried.
 HLS_SHAPES = (
     HlsShape("vivado_hls", "Vivado HLS", "2020.1", "2020.1", ("-version",), ("-f",),
              "Vivado", needs_y2k22_patch=True),
     HlsShape("vitis_hls", "Vitis HLS", "2022.1", "2024.1", ("-version",), ("-f",), "Vitis"),
-    HlsShape("vitis-run", "Vitis HLS (vitis-run)", "2024.2", None, ("--version",),
+    HlsShape("vitis-run", "Vitis HLS (vitis-run)", "2024.2", "2025.1", ("--version",),
              ("--mode", "hls", "--tcl"), "Vitis"),
 )  # fmt: skip
 

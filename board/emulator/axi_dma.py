@@ -28,6 +28,18 @@ nothing else; the IP's own state (a half-read frame, output it has not yet sent,
 the beats the S2MM side has not accepted) goes only when the IP reset is held
 (:meth:`AxiDmaModel.set_ip_reset`, driven by the emulated reset GPIO). While it
 is held the IP's streams do not move (TREADY and TVALID are low).
+
+A soft reset is a shutdown, not a switch (PG021 DMACR.Reset: "reset is
+accomplished gracefully"; the DataMover's soft shutdown, PG022): the MM2S side
+completes the memory reads it committed and discards their data (nothing more
+reaches the IP), and the S2MM side asserts TREADY and discards the IP's output
+while it shuts down. The model gives the shutdown :data:`SHUTDOWN_CYCLES`
+FCLK cycles, one discarded output beat a cycle, then the core's hard reset
+(:data:`HARD_RESET_CYCLES`); DMACR.Reset reads 1 until they have passed, and
+register writes meanwhile are ignored. Output beyond what the shutdown takes
+stays in the IP. An MM2S transfer cut short while the IP is held in reset has
+a stream that cannot move, and its shutdown waits until the IP is released:
+reset the DMA before holding the IP.
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from typing import Protocol
 import numpy as np
 
 from .memory import DecodeError, EmulatedMemory
+from .stream_timer import StreamTimerModel
 
 MM2S, S2MM = 0x00, 0x30
 DMACR, DMASR, SA, SA_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
@@ -50,6 +63,10 @@ IRQ_BITS = IOC_IRQ | 0x2000 | ERR_IRQ
 #: Beats the MM2S side moves before the host runs again: 512 beats are about five
 #: MNIST frames, some 50 ms of the compiled CNN IP on this host.
 CHUNK_BEATS = 512
+#: FCLK cycles of the soft shutdown (the model's choice: one S2MM burst of 16
+#: beats, one discarded beat a cycle) and of the hard reset after it (PG022:
+#: ``m_axi_*_aresetn`` asserted for three clock periods).
+SHUTDOWN_CYCLES, HARD_RESET_CYCLES = 16, 3
 
 
 class IPModel(Protocol):
@@ -127,6 +144,17 @@ class AxiDmaModel:
         Width of LENGTH (``c_sg_length_width``); longer transfers are refused.
     mm2s_bytes, s2mm_bytes : int
         Stream beat widths in bytes.
+    fclk_mhz : float
+        The DMA's clock, which times its soft reset.
+
+    Attributes
+    ----------
+    drained_beats : int
+        IP output beats the S2MM side discarded during soft resets.
+    resets : int
+        Soft resets requested.
+    timer : StreamTimerModel or None
+        The latency counter on the IP's streams, where the design has one.
     """
 
     def __init__(
@@ -136,8 +164,10 @@ class AxiDmaModel:
         length_width_bits: int,
         mm2s_bytes: int,
         s2mm_bytes: int,
+        fclk_mhz: float = 100.0,
     ):
         self.memory, self.ip = memory, ip
+        self.reset_s = (SHUTDOWN_CYCLES + HARD_RESET_CYCLES) / (fclk_mhz * 1e6)
         self.max_length = (1 << length_width_bits) - 1
         self.mm2s = _Channel(MM2S, mm2s_bytes)
         self.s2mm = _Channel(S2MM, s2mm_bytes)
@@ -146,6 +176,10 @@ class AxiDmaModel:
         self._held: tuple[np.ndarray, np.ndarray] | None = None  # beats after a TLAST
         self.ip_in_reset = False
         self.ip_resets = 0
+        self.resets = self.drained_beats = 0
+        self.timer: StreamTimerModel | None = None
+        self._reset_until = 0.0
+        self._reset_waits_for_ip = False  # an MM2S shutdown whose stream cannot move
 
     # ------------------------------------------------------------------ registers
 
@@ -153,10 +187,18 @@ class AxiDmaModel:
         ch = self.s2mm if offset >= S2MM else self.mm2s
         return ch, offset - ch.offset
 
+    @property
+    def resetting(self) -> bool:
+        """True while a soft reset is still shutting the channels down."""
+        if self._reset_waits_for_ip and not self.ip_in_reset:
+            self._reset_waits_for_ip = False
+            self._reset_until = time.perf_counter() + self.reset_s
+        return self._reset_waits_for_ip or time.perf_counter() < self._reset_until
+
     def read(self, offset: int) -> int:
         ch, reg = self._channel(offset)
         if reg == DMACR:
-            return ch.dmacr
+            return ch.dmacr | (RESET if self.resetting else 0)
         if reg == DMASR:
             return ch.dmasr
         if reg == SA:
@@ -166,6 +208,8 @@ class AxiDmaModel:
         return 0
 
     def write(self, offset: int, value: int) -> None:
+        if self.resetting:
+            return
         ch, reg = self._channel(offset)
         if reg == DMACR:
             if value & RESET:
@@ -186,18 +230,43 @@ class AxiDmaModel:
         self._advance()
 
     def reset(self) -> None:
-        """DMACR.Reset: both channels back to their reset state (the IP is not reset).
+        """DMACR.Reset: both channels shut down, then back to their reset state.
 
-        Output beats the S2MM side had not accepted stay where they are, in the IP.
+        The IP is not reset. The S2MM side discards up to :data:`SHUTDOWN_CYCLES`
+        output beats of the IP; the rest stay in the IP (module docstring).
         """
+        self._reset_waits_for_ip = self.mm2s.busy and self.ip_in_reset
+        if not self.ip_in_reset:
+            self.drained_beats += self._drain(SHUTDOWN_CYCLES)
         self.mm2s.reset()
         self.s2mm.reset()
+        self.resets += 1
+        self._reset_until = time.perf_counter() + self.reset_s
+
+    def _drain(self, max_beats: int) -> int:
+        """Discard up to ``max_beats`` output beats, TLAST or not; how many."""
+        taken, flags = 0, []
+        if self._held is not None:
+            data, last = self._held
+            taken = min(len(last), max_beats)
+            flags.append(last[:taken])
+            self._held = (data[taken:], last[taken:]) if taken < len(last) else None
+        if taken < max_beats and self.ip.pending_output():
+            flags.append(np.asarray(self.ip.pop(max_beats - taken)[1], dtype=bool))
+            taken += len(flags[-1])
+        if self.timer is not None:
+            for last in flags:  # the drained beats cross the timer's output stream too
+                for run in np.split(last, np.flatnonzero(last) + 1):
+                    self.timer.beats_out(len(run), bool(len(run) and run[-1]))
+        return taken
 
     def set_ip_reset(self, asserted: bool) -> None:
         """The IP's reset input (active while ``asserted``): it drops everything it holds."""
         if asserted:
             self.ip.reset()
             self._held = None
+            if self.timer is not None:
+                self.timer.ip_reset()
             if not self.ip_in_reset:
                 self.ip_resets += 1
         self.ip_in_reset = asserted
@@ -254,6 +323,8 @@ class AxiDmaModel:
             last = np.zeros(beats, dtype=bool)
             last[-1] = end == ch.length
             self.ip.push(_beats_as_u64(padded, ch.beat_bytes), last)
+            if self.timer is not None:
+                self.timer.beats_in(beats)
             ch.done = end
             if end == ch.length:
                 ch.complete()
@@ -299,6 +370,8 @@ class AxiDmaModel:
                 ch.fail(INT_ERR)  # the frame is longer than LENGTH
                 return
             data, last = self._take(room)
+            if self.timer is not None:
+                self.timer.beats_out(len(last), bool(last.any()))
             nbytes = data.size
             self.memory.device_view(ch.address + ch.done, nbytes)[:] = data.reshape(-1)
             ch.done += nbytes

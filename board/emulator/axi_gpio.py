@@ -3,13 +3,21 @@
 ======  =========  ==================================================
 offset  register   modelled
 ======  =========  ==================================================
-0x00    GPIO_DATA  the output bits (``C_GPIO_WIDTH`` of them); reads back
+0x00    GPIO_DATA  writes set the output bits (``C_GPIO_WIDTH`` of them);
+                   reads give the input pins, 0 (none is driven)
 0x04    GPIO_TRI   reads 0 (``C_ALL_OUTPUTS``: no tristate register)
 ======  =========  ==================================================
 
 Every write of GPIO_DATA drives ``on_output`` with the new output bits, as the
 ``gpio_io_o`` wire would: the emulated board connects it to what the block design
 connects it to (the IP's reset, through the AND with the system reset).
+
+A read of GPIO_DATA does not give back what was written. On the board a read
+returns the ``gpio_io_i`` pins, which the block design leaves undriven, so it
+is taken as 0 here: the strictest reading of PG144 (reads of output bits
+return 0), and what pynq's own ``AxiGPIO`` assumes, which answers reads of an
+output slice from its software copy (``Channel._val``) and refuses to read an
+output channel (``pynq/lib/axigpio.py``). A driver must keep its own copy.
 """
 
 from __future__ import annotations
@@ -39,7 +47,8 @@ class AxiGpioModel:
         self.writes = 0
 
     def read(self, offset: int) -> int:
-        return self.data if offset == GPIO_DATA else 0
+        """0 for every register: the input pins are undriven and outputs never read back."""
+        return 0
 
     def write(self, offset: int, value: int) -> None:
         if offset == GPIO_DATA:

@@ -26,6 +26,7 @@ from .axi_dma import AxiDmaModel, IPModel
 from .axi_gpio import AxiGpioModel
 from .clocks import install_emulated_clocks
 from .memory import CMA_BYTES, EmulatedMemory
+from .stream_timer import StreamTimerModel
 
 BOARD_NAME = "Pynq-Z2 (emulated)"
 DMA_TYPE = PYNQ_Z2.dma.vlnv.type_prefix
@@ -98,6 +99,7 @@ class EmulatedDevice(Device):
                     int(p["c_sg_length_width"]),
                     int(p["c_m_axis_mm2s_tdata_width"]) // 8,
                     int(p["c_s_axis_s2mm_tdata_width"]) // 8,
+                    PYNQ_Z2.fclk0_mhz,
                 )
                 self.dmas[name] = model
                 self.map(ip["phys_addr"], ip["addr_range"], model)
@@ -109,7 +111,18 @@ class EmulatedDevice(Device):
                 int(p["C_GPIO_WIDTH"]), int(p["C_DOUT_DEFAULT"], 16), self._drive_ip_reset
             )
             self.map(gpio["phys_addr"], gpio["addr_range"], self.ip_reset)
+        timer = parser.ip_dict.get(PYNQ_Z2.timer.path)
+        if timer is not None and timer.get("type") == str(PYNQ_Z2.timer.vlnv):
+            self.add_timer(timer["phys_addr"], timer["addr_range"])
         self.post_download(bitstream, parser, self.name)
+
+    def add_timer(self, base: int, size: int) -> StreamTimerModel:
+        """A latency counter on the IP's streams of every DMA, its registers at ``base``."""
+        model = StreamTimerModel()
+        for dma in self.dmas.values():
+            dma.timer = model
+        self.map(base, size, model)
+        return model
 
     def _drive_ip_reset(self, bits: int) -> None:
         """The GPIO's bit 0 is the IP's active-low reset (ANDed with the system reset)."""

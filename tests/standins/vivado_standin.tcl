@@ -53,8 +53,6 @@ namespace eval ::standin {
         xilinx.com:ip:axi_gpio:2.0 {
             intf {S_AXI GPIO} spaces {} segs {S_AXI/Reg}
             pins {s_axi_aclk s_axi_aresetn gpio_io_o gpio_io_i gpio_io_t ip2intc_irpt}} \
-        xilinx.com:ip:util_vector_logic:2.0 {
-            intf {} spaces {} segs {} pins {Op1 Op2 Res}} \
         xilinx.com:ip:proc_sys_reset:5.0 {
             intf {} spaces {} segs {}
             pins {slowest_sync_clk ext_reset_in aux_reset_in dcm_locked peripheral_aresetn interconnect_aresetn peripheral_reset}} \
