@@ -21,7 +21,6 @@ _LAZY = {
     "OverlayLoadError": "overlay",
     "RecoveryFailed": "overlay",
     "OverlayBusy": "overlay",
-    "OverlayOptionError": "overlay",
     "DesignMismatch": "design_check",
     "DmaError": "dma_link",
     "DmaTimeout": "dma_link",

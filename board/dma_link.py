@@ -23,9 +23,11 @@ the IP too, and proves the path clean, before its next call.
 
 from __future__ import annotations
 
-import numbers
 import time
 from typing import NamedTuple
+
+from pynq_mnist import limits
+from pynq_mnist.errors import Failed
 
 MM2S, S2MM = 0x00, 0x30  # channel register blocks (PG021)
 DMACR, DMASR, SA, SA_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
@@ -39,28 +41,13 @@ ERROR_BITS = {
 }
 SPIN_S = 1e-3  # poll flat out this long, then yield the CPU between polls
 RESET_TIMEOUT_S = 1.0
-MAX_TIMEOUT_S = 3600.0  # a deadline longer than an hour is a mistake, not a wait
 
 
-def check_timeout(timeout_s: object) -> float:
-    """``timeout_s`` as a float in (0, :data:`MAX_TIMEOUT_S`], or a one-line ValueError.
-
-    NaN never compares past a deadline and inf never comes: either would let a
-    dropped TLAST hang the caller, which is what the deadline is for.
-    """
-    ok = isinstance(timeout_s, numbers.Real) and not isinstance(timeout_s, bool)
-    if not ok or not 0 < timeout_s <= MAX_TIMEOUT_S:  # False for NaN
-        raise ValueError(
-            f"timeout_s must be a number of seconds > 0 and <= {MAX_TIMEOUT_S:g}, got {timeout_s!r}"
-        )
-    return float(timeout_s)
-
-
-class DmaError(RuntimeError):
+class DmaError(Failed, RuntimeError):
     """The DMA raised an error bit; the DMA was reset."""
 
 
-class DmaTimeout(TimeoutError):
+class DmaTimeout(Failed, TimeoutError):
     """A transfer missed its deadline; the DMA was reset."""
 
 
@@ -111,7 +98,7 @@ class DmaLink:
         self.dma = dma
         self.mmio = dma.mmio
         self.send, self.recv = dma.sendchannel, dma.recvchannel
-        self.timeout_s = check_timeout(timeout_s)
+        self.timeout_s = limits.seconds(timeout_s, "timeout_s")
         self.resets = 0  # DMA soft resets done
         self._arm()
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import pynq
 
+from pynq_mnist.errors import Failed
 
-class LatencyCounterError(RuntimeError):
+
+class LatencyCounterError(Failed, RuntimeError):
     """The overlay's latency counter is not where the bundle says, or not a stream_timer."""
 
 

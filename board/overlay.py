@@ -42,12 +42,14 @@ from pathlib import Path
 import numpy as np
 import pynq
 
+from pynq_mnist import limits
 from pynq_mnist.bundle import Bundle, BundleError
 from pynq_mnist.design import PYNQ_Z2
+from pynq_mnist.errors import Failed, Refused
 from pynq_mnist.overlays import locate
 
 from .design_check import check_design
-from .dma_link import DmaLink, check_timeout
+from .dma_link import DmaLink
 from .ip_reset import find_ip_reset
 from .latency_counter import LatencyCounter
 from .timing import StageTimer
@@ -60,30 +62,16 @@ class OverlayLoadError(BundleError):
     """The overlay cannot be used: no device, no bitstream, or a failed check."""
 
 
-class GoldenMismatch(OverlayLoadError):
+class GoldenMismatch(Failed, RuntimeError):
     """The device's answers to the golden frames are not the recorded ones."""
 
 
-class RecoveryFailed(OverlayLoadError):
+class RecoveryFailed(Failed, RuntimeError):
     """After a failed call the overlay could not be brought back to a verified state."""
 
 
-class OverlayBusy(RuntimeError):
+class OverlayBusy(Refused, RuntimeError):
     """A call from the thread that is already inside a call (e.g. a signal handler)."""
-
-
-class OverlayOptionError(ValueError):
-    """A load option (``max_batch``, ``cma_budget_bytes``, ``timeout_s``) out of range."""
-
-
-def _check_options(max_batch: object, cma_budget_bytes: object, timeout_s: object) -> None:
-    for name, value in (("max_batch", max_batch), ("cma_budget_bytes", cma_budget_bytes)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise OverlayOptionError(f"{name} must be a whole number >= 1, got {value!r}")
-    try:
-        check_timeout(timeout_s)
-    except ValueError as e:
-        raise OverlayOptionError(str(e)) from None
 
 
 def resolve_target(target: str) -> str:
@@ -183,7 +171,7 @@ class MnistOverlay(pynq.Overlay):
         self_test: bool = True,
         ip_factory: Callable[[], object] | None = None,
     ):
-        _check_options(max_batch, cma_budget_bytes, timeout_s)
+        limits.overlay_options(max_batch, cma_budget_bytes, timeout_s)
         self.bundle = bundle if isinstance(bundle, Bundle) else locate(bundle)
         meta = self.metadata = self.bundle.metadata
         self.bundle.verify_hashes()

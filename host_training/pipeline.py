@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 
 from pynq_mnist.atomic import write_text_atomic
-from pynq_mnist.board.emulator.iplib import IPLibraryError
-from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.training.config import ConfigError
 from pynq_mnist.mnist import DATA_HELP, MNIST_NAME, layout, resolve_data_dir, slug
 
@@ -37,8 +35,6 @@ LOSS_POINTS_FOR_TUNE = 1.0
 #: Our own progress lines that reach the user from inside the training stage.
 TRAIN_PROGRESS = r"\[train\]|Epoch \d+/\d+|\d+/\d+ - "
 LOG_NAME = "pipeline.log"
-
-EXPECTED_ERRORS = (ConfigError, ConversionError, IPLibraryError)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

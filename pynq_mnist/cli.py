@@ -57,12 +57,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def expected_errors(command: str) -> tuple[type[Exception], ...]:
-    """Errors outside the hierarchy that still mean bad input to ``command``."""
-    module = importlib.import_module(COMMANDS[command][0])
-    return (FileNotFoundError, *getattr(module, "EXPECTED_ERRORS", ()))
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # TensorFlow's INFO start-up lines (oneDNN, CPU features) say nothing to a user.
@@ -83,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except PynqMnistError as e:
         print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
         return e.exit_status
-    except expected_errors(args.command) as e:
-        print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_REFUSED
-    except OSError as e:  # the environment: a full disk, a read-only folder; the fix is the user's
+    except OSError as e:  # the environment: a missing file, a full disk, a read-only folder
         from pynq_mnist.outputs import disk_full
 
         print(f"pynq-mnist {args.command}: error: {disk_full(e) or e}", file=sys.stderr)

@@ -245,3 +245,16 @@ FCLK_SOURCE = "IO PLL"
 
 #: The PS7 ``.hwh`` parameters the board side reads (pynq's clock set-up at download).
 PS_PARAMS = ("PCW_UIPARAM_DDR_PARTNO", *(p for k in range(4) for p in ps_fclk_params(k)))
+
+
+#: The stream timer's (latency counter's, ``vivado_bd/stream_timer.v``) ID word and
+#: register offsets: the Verilog, the Tcl parameters and the board's driver read them here.
+TIMER_ID = 0x53544D52
+TIMER_REGISTERS = {
+    "id": 0x00,
+    "cycles": 0x04,
+    "runs": 0x08,
+    "in_beats": 0x0C,
+    "out_beats": 0x10,
+    "busy": 0x14,
+}

@@ -22,13 +22,13 @@ from pynq_mnist.board import (
     GoldenMismatch,
     OverlayBusy,
     OverlayLoadError,
-    OverlayOptionError,
     load_overlay,
 )
 from pynq_mnist.board.emulator import axi_dma
 from pynq_mnist.board.emulator.hwh import EMULATED_TAG, emulated_hwh
 from pynq_mnist.board.emulator.stream_ip import FunctionIP
 from pynq_mnist.bundle import BundleError
+from pynq_mnist.limits import LimitError
 
 pytestmark = pytest.mark.usefixtures("fresh_emulator_cache")
 
@@ -210,7 +210,7 @@ def test_ten_thousand_calls_leave_buffers_flat(bundle):
     ],
 )
 def test_bad_load_options_are_refused_in_one_line_before_anything_loads(bundle, option, value):
-    with pytest.raises(OverlayOptionError, match=option) as e:
+    with pytest.raises(LimitError, match=option) as e:
         load(bundle, **{option: value})
     assert isinstance(e.value, ValueError) and "\n" not in str(e.value)
 

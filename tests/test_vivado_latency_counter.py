@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pynq_mnist.vivado_bd.params import TIMER_ID, TIMER_REGISTERS
+from pynq_mnist.design import TIMER_ID, TIMER_REGISTERS
 
 RTL = Path(__file__).resolve().parents[1] / "vivado_bd"
 RUN = re.compile(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.bundle import BundleError, BundleMetadata
-from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2, Cell
+from pynq_mnist.design import IP_RESET_PARAMS, PYNQ_Z2, TIMER_ID, TIMER_REGISTERS, Cell
 
 _PORT_KEYS = {
     "ip_in_port": "input",
@@ -64,15 +64,6 @@ GATE_RTL = Path(__file__).parent / "ip_reset_and.v"
 
 # The optional latency counter (stream_timer.v; its header documents the registers).
 TIMER_RTL = Path(__file__).parent / "stream_timer.v"
-TIMER_ID = 0x53544D52
-TIMER_REGISTERS = {
-    "id": 0x00,
-    "cycles": 0x04,
-    "runs": 0x08,
-    "in_beats": 0x0C,
-    "out_beats": 0x10,
-    "busy": 0x14,
-}
 
 
 def latency_counter_info() -> dict:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from pynq_mnist.atomic import atomic_path
 from pynq_mnist.bundle import EMULATOR_ABI_VERSION, sha256_tree
+from pynq_mnist.errors import Failed
 
 
-class IPLibraryError(RuntimeError):
+class IPLibraryError(Failed, RuntimeError):
     """The emulation library cannot be built or loaded, or the IP misbehaved."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pynq_mnist.bundle import Bundle, sha256_tree
+from pynq_mnist.errors import Failed
 
 from .c_stream_model import CStreamModel, size_t, u8p, u64p
 from .cache import cache_dir, cache_writes, digest_matches, record_digest
@@ -59,7 +60,7 @@ _SIGNATURES = {
 }
 
 
-class RTLSimulationError(RuntimeError):
+class RTLSimulationError(Failed, RuntimeError):
     """The RTL simulation cannot be built or loaded, or the IP misbehaved."""
 
 

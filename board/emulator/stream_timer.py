@@ -11,7 +11,7 @@ board has no cycle model: CYCLES reads 0; runs, beats and BUSY are modelled.
 
 from __future__ import annotations
 
-from pynq_mnist.vivado_bd.params import TIMER_ID, TIMER_REGISTERS
+from pynq_mnist.design import TIMER_ID, TIMER_REGISTERS
 
 MAX = 0xFFFFFFFF
 

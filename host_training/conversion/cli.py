@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pynq_mnist.board.emulator.iplib import IPLibraryError
-from pynq_mnist.board.emulator.rtl_sim import RTLSimulationError
 from pynq_mnist.host_training.conversion.hls4ml_config import MULTS_PER_CYCLE, ConversionError
 from pynq_mnist.mnist import DATA_HELP
-from pynq_mnist.outputs import BUNDLE, OutputError, claim_output
-
-EXPECTED_ERRORS = (ConversionError, IPLibraryError, RTLSimulationError, OutputError)
+from pynq_mnist.outputs import BUNDLE, claim_output
 
 BACKENDS = ("hls4ml", "rtl")
 #: Options only the hls4ml backend reads; ``--backend rtl`` refuses them.
