@@ -11,7 +11,7 @@ or by hand on other machines):
   ``_resuming``), the trials that were running are handed out again;
 - each **worker** (any other ``KERASTUNER_TUNER_ID``) asks the chief for a
   trial, trains that student for the trial's ``tuner/epochs`` (Hyperband's rung;
-  a Bayesian trial trains for the budget's ``max_epochs``) (always from
+  fixed at the budget's ``max_epochs`` for Bayesian optimization) (always from
   scratch, with the cosine schedule of that length: a trial is exactly the
   run ``pynq-mnist train`` makes of its configuration, never a continued
   proxy) and reports its validation accuracy and every cost.
@@ -48,6 +48,8 @@ from pynq_mnist.host_training.training.search import layout
 from pynq_mnist.host_training.training.search.settings import Settings
 
 OBJECTIVE = "score"
+#: The hyperparameter holding a trial's epochs (Hyperband's own name for its rung).
+EPOCHS = "tuner/epochs"
 #: keras-tuner's environment variables for distributed tuning.
 TUNER_ID, ORACLE_IP, ORACLE_PORT = (
     "KERASTUNER_TUNER_ID",
@@ -109,6 +111,8 @@ def oracle(settings: Settings, base_student: dict, seed: int):
         "allow_new_entries": False,
     }
     if settings.algorithm == "bayesian":
+        # every trial full length, recorded as Hyperband's trials record their rung
+        common["hyperparameters"].Fixed(EPOCHS, b.max_epochs)
         return _resuming("bayesian")(max_trials=len(planned_epochs(settings)), **common)
     return _resuming("hyperband")(
         max_epochs=b.max_epochs, factor=b.factor, hyperband_iterations=b.iterations, **common
@@ -185,9 +189,8 @@ def _tuner(settings: Settings, config: dict, out: Path, evaluate=None):
             values = {
                 k: v for k, v in hp.values.items() if not k.startswith("tuner/") and hp.is_active(k)
             }
-            epochs = int(hp.values.get("tuner/epochs", settings.budget.max_epochs))
             try:
-                result = evaluate(values, epochs)
+                result = evaluate(values, int(hp.values[EPOCHS]))
             except Exception as e:
                 # A trial that cannot train is a bug, not a bad candidate: stop the
                 # worker (keras-tuner would count it as a failed trial and go on).
