@@ -24,7 +24,7 @@ ROOTS = {"PynqMnistError", "Refused", "Failed"}
 def _classes() -> dict[str, tuple[list[str], str]]:
     """Every class of the distribution: name -> (base names, where)."""
     found = {}
-    for name, path in check_layers.modules(ROOT):
+    for _name, path in check_layers.modules(ROOT):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
                 bases = [
