@@ -91,6 +91,7 @@ pipeline: venv
 # ruff, and the layering contract of pyproject.toml (the ground imports nothing above it).
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/check_layers.py
 
 test: lint tools test-board-side test-second-python

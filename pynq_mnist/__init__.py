@@ -10,3 +10,10 @@ Sub-packages (see ``setup.py`` for the folder each comes from):
 """
 
 __version__ = "0.1.0"
+
+import warnings
+
+# pynq 3.x imports pynqutils, which imports pkg_resources; setuptools >= 67 warns about it
+# on every import (setup.py pins setuptools<81, where it still exists). Not the user's
+# concern, and the only line a board command would print before its own.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)

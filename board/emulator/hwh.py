@@ -119,7 +119,6 @@ def design_hwh(
     ``in_w`` / ``out_w`` are the stream widths in bits into and out of the IP;
     ``ip_reset=False`` leaves out the IP reset GPIO (a design built before it existed).
     """
-    ps_cell, dma_cell, ip_cell = design.ps, design.dma, design.ip
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="0", VIVADOVERSION=EMULATED_TAG)
     root.append(
         ET.Comment(
@@ -139,9 +138,22 @@ def design_hwh(
     ET.SubElement(root, "EXTERNALPORTS")
     ET.SubElement(root, "EXTERNALINTERFACES")
     modules = ET.SubElement(root, "MODULES")
+    _dma_module(modules, design, in_w, out_w, length_width_bits)
+    _ip_module(modules, design, in_w, out_w)
+    if ip_reset:
+        _ip_reset_module(modules, design)
+    _ps_module(modules, design, clock_mhz, ip_reset)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(
+        root, encoding="unicode"
+    )
 
-    dma = _module(modules, dma_cell)
-    # Simple mode, both channels, no DRE: the values the Tcl sets (PG021 names).
+
+def _dma_module(
+    modules: ET.Element, design: BlockDesign, in_w: int, out_w: int, length_width_bits: int
+) -> None:
+    """The AXI DMA: simple mode, both channels, no DRE, the values the Tcl sets (PG021)."""
+    dma = _module(modules, design.dma)
     mm_in, mm_out = max(design.hp0_width_bits, in_w), max(design.hp0_width_bits, out_w)
     dma_values = dict.fromkeys(DMA_PARAMS, 0)
     dma_values.update(
@@ -164,33 +176,41 @@ def design_hwh(
     _bus(busses, "S_AXIS_S2MM", "ip_out", "TARGET", "axis")
     mmap = ET.SubElement(dma, "MEMORYMAP")
     for master in ("M_AXI_MM2S", "M_AXI_S2MM"):
-        _memrange(mmap, ps_cell.instance, "S_AXI_HP0", master, 0, design.ddr_range, "MEMORY")
+        _memrange(mmap, design.ps.instance, "S_AXI_HP0", master, 0, design.ddr_range, "MEMORY")
 
-    ip = _module(modules, ip_cell)
+
+def _ip_module(modules: ET.Element, design: BlockDesign, in_w: int, out_w: int) -> None:
+    """The IP: its two AXI-Stream ports, at the bundle's widths."""
+    ip = _module(modules, design.ip)
     _params(ip, {"EDK_IPTYPE": "PERIPHERAL"})
     busses = ET.SubElement(ip, "BUSINTERFACES")
     ports = design.ip_ports
     _bus(busses, ports.input, "dma_M_AXIS_MM2S", "TARGET", "axis").set("DATAWIDTH", str(in_w))
     _bus(busses, ports.output, "ip_out", "INITIATOR", "axis").set("DATAWIDTH", str(out_w))
 
-    if ip_reset:
-        gpio = _module(modules, design.ip_reset)
-        seg = design.ip_reset.segment
-        _params(
-            gpio,
-            {
-                **IP_RESET_PARAMS,
-                "C_ALL_INPUTS": 0,
-                "C_IS_DUAL": 0,
-                "C_BASEADDR": f"0x{seg.base:08X}",
-                "C_HIGHADDR": f"0x{seg.high:08X}",
-                "EDK_IPTYPE": "PERIPHERAL",
-            },
-        )
-        _bus(ET.SubElement(gpio, "BUSINTERFACES"), "S_AXI", "ps7_M_AXI_GP0", "SLAVE", "aximm", 32)
 
+def _ip_reset_module(modules: ET.Element, design: BlockDesign) -> None:
+    """The IP reset: a 1-bit, all-output AXI GPIO (PG144)."""
+    gpio = _module(modules, design.ip_reset)
+    seg = design.ip_reset.segment
+    _params(
+        gpio,
+        {
+            **IP_RESET_PARAMS,
+            "C_ALL_INPUTS": 0,
+            "C_IS_DUAL": 0,
+            "C_BASEADDR": f"0x{seg.base:08X}",
+            "C_HIGHADDR": f"0x{seg.high:08X}",
+            "EDK_IPTYPE": "PERIPHERAL",
+        },
+    )
+    _bus(ET.SubElement(gpio, "BUSINTERFACES"), "S_AXI", "ps7_M_AXI_GP0", "SLAVE", "aximm", 32)
+
+
+def _ps_module(modules: ET.Element, design: BlockDesign, clock_mhz: float, ip_reset: bool) -> None:
+    """The PS7: FCLK0 at ``clock_mhz`` (as a real handoff records a PL clock), HP0, GP0."""
     d0, d1 = fclk_divisors(clock_mhz)
-    ps = _module(modules, ps_cell, IS_PL="FALSE")
+    ps = _module(modules, design.ps, IS_PL="FALSE")
     ps_params: dict[str, object] = {"PCW_UIPARAM_DDR_PARTNO": design.ddr_partno}
     for k in range(4):
         on = k == 0
@@ -206,16 +226,11 @@ def design_hwh(
     _bus(busses, "M_AXI_GP0", "ps7_M_AXI_GP0", "MASTER", "aximm", 32)
     _bus(busses, "S_AXI_HP0", "dma_M_AXI_MM2S", "SLAVE", "aximm", design.hp0_width_bits)
     mmap = ET.SubElement(ps, "MEMORYMAP")
-    registers = [(dma_cell, "S_AXI_LITE")] + ([(design.ip_reset, "S_AXI")] if ip_reset else [])
+    registers = [(design.dma, "S_AXI_LITE")] + ([(design.ip_reset, "S_AXI")] if ip_reset else [])
     for cell, port in registers:
         _memrange(
             mmap, cell.instance, port, "M_AXI_GP0", cell.segment.base, cell.segment.size, "REGISTER"
         )
-
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(
-        root, encoding="unicode"
-    )
 
 
 def emulated_overlay_files(bundle: Bundle) -> tuple[Path, Path]:
