@@ -197,11 +197,3 @@ def test_the_plateau_is_not_the_noisiest_maximum():
     assert plateau(rows)["batch"] == 10  # 980 vs 1000 lies within the noise
     rows[1] = row(10, 700, 690, 710)
     assert plateau(rows)["batch"] == 100
-
-
-def test_the_pipeline_refuses_bad_bench_options_before_training(tmp_path, monkeypatch, capsys):
-    import pynq_mnist.host_training.pipeline as pipeline
-
-    monkeypatch.setattr(pipeline, "run_arch", lambda *a: pytest.fail("it started training"))
-    assert cli.main(["pipeline", "--out", str(tmp_path), "--frames-per-point", "0"]) == 2
-    assert "--frames-per-point must be a whole number >= 1" in capsys.readouterr().err

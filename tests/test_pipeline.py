@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from pynq_mnist.cli import main
+from pynq_mnist.host_training import pipeline
 from pynq_mnist.host_training.pipeline import format_summary
 
 
@@ -65,6 +66,7 @@ def test_an_out_folder_holding_another_configuration_is_refused_in_one_line(tmp_
     run = tmp_path / "p" / "cnn" / "run"
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"arch": "cnn", "preset": "cnn"}))
+    (tmp_path / "p" / "pipeline.log").write_text("")  # a pipeline folder, of another preset
     argv = ["pipeline", "--out", str(tmp_path / "p"), "--preset", "smoke"]
     assert main([*argv, "--data", str(tmp_path / "data")]) == 2
     captured = capsys.readouterr()
@@ -90,3 +92,9 @@ def test_the_summary_shows_the_synthesised_figures_beside_vivados():
     assert "WNS 0.42 ns" in line and "lut 20000" in line
     assert "HLS interval 951-960 cycles, latency 960-970 cycles" in line
     assert "HLS" not in _synthesis_line({**build, "hls": None})
+
+
+def test_the_pipeline_refuses_bad_bench_options_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pipeline, "run_arch", lambda *a: pytest.fail("it started training"))
+    assert main(["pipeline", "--out", str(tmp_path), "--frames-per-point", "0"]) == 2
+    assert "--frames-per-point must be a whole number >= 1" in capsys.readouterr().err
