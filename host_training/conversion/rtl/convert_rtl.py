@@ -45,6 +45,7 @@ from pynq_mnist.bundle import (
     sha256_file,
     sha256_tree,
     staged_dir,
+    wire_bits_for,
     write_metadata,
 )
 from pynq_mnist.design import PYNQ_Z2, Vlnv
@@ -100,6 +101,7 @@ def convert_rtl(
     progress: Callable[[str], None] = _print,
     lut_budget: int = yosys.LUT_BUDGET,
     name: str | None = None,
+    wire_bits: int | None = None,
 ) -> dict:
     """Convert the MLP student of ``run_dir`` into the RTL bundle ``out``; return the report.
 
@@ -112,6 +114,10 @@ def convert_rtl(
         the xc7z020's); over it the conversion stops with the numbers.
     name : str, optional
         The bundle's name (default ``DATASET_mlp_rtl``, e.g. ``mnist_mlp_rtl``).
+    wire_bits : int, optional
+        Bits per pixel on the wire (8, 4, 2 or 1; ``bundle.json`` ``input.wire_bits``).
+        Default: the narrowest that carries the bits the student reads
+        (``student.input_bits``), so the DMA moves no bit the network drops.
     """
     from pynq_mnist.host_training.training.run_dir import STUDENT, load_metrics, load_student
     from pynq_mnist.mnist import load_recorded, slug
@@ -130,7 +136,10 @@ def convert_rtl(
     mlp = mlp_from_student(model)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
     input_format = InputFormat(
-        wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
+        wrapper.STREAM_WIDTH_BITS,
+        tuple(images.shape[1:]),
+        encoding.describe(),
+        wire_bits_for(mlp.input_bits) if wire_bits is None else wire_bits,
     )
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -140,19 +149,21 @@ def convert_rtl(
     with staged_dir(out) as stage:
         progress("[2/6] the student as integers: the numpy reference network")
         write_network_file(mlp, stage / FILES["network"])
-        reference = CpuReference.from_file(stage / FILES["network"], input_format.pixel_frac_bits)
+        reference = CpuReference.from_file(
+            stage / FILES["network"], input_format.pixel_frac_bits, wire=input_format
+        )
         exact_logits = reference.logits(images)
 
         progress(f"[3/6] da4ml: {mlp.nonzero_weights} nonzero weights into pipelined Verilog")
         rtl_dir = stage / FILES["rtl"]
-        net = trace.write_network(mlp, rtl_dir / "net")
+        net = trace.write_network(mlp, rtl_dir / "net", input_format.wire_bits)
         seconds["da4ml_s"] = round(net.trace_s, 1)
         yosys.check_budget(net.estimate["lut"], "da4ml's estimate (the network alone)", lut_budget)
 
         progress("[4/6] AXI-Stream wrapper; Yosys synth_xilinx resource counts")
         frac_bits = wrapper.logit_frac_bits(exact_logits, net.logit_frac)
         fmt = wrapper.output_format(len(data.class_names), frac_bits)
-        values = sources.template_values(net, fmt, frac_bits, input_format.beats_per_frame)
+        values = sources.template_values(net, fmt, frac_bits, input_format)
         verilog = sources.write_rtl_sources(values, rtl_dir)
         counts = yosys.synthesize(wrapper.TOP, verilog)
         seconds["yosys_s"] = counts["yosys_s"]
@@ -263,6 +274,8 @@ def _report(meta: BundleMetadata, seconds: dict) -> dict:
         "disagreements": acc["disagreements"]["count"],
         "reference_bit_exact": acc["reference_bit_exact"],
         "nonzero_weights": meta.model["nonzero_weights"],
+        "wire_bits": meta.input.wire_bits,
+        "bytes_per_frame": meta.input.bytes_per_frame,
         "cycles_per_frame": ip["target_ii_cycles"],
         "latency_cycles": ip["latency_cycles"],
         "latency_cycles_idle": ip["timing"]["latency_cycles_idle"],
@@ -287,6 +300,8 @@ def format_report(r: dict) -> str:
             f"  argmax agreement          {100 * r['agreement']:.2f} %   "
             f"({r['disagreements']} frames differ)",
             f"  nonzero weights           {r['nonzero_weights']}",
+            f"  wire                      {r['wire_bits']} bits a pixel, "
+            f"{r['bytes_per_frame']} bytes a frame",
             f"  cycles per frame          {r['cycles_per_frame']} (measured in Verilator)",
             f"  latency                   {r['latency_cycles']} cycles from the last input beat "
             f"({r['latency_cycles_idle']} idle; {r['pipeline_stages']} network stages)",

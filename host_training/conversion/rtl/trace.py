@@ -6,10 +6,11 @@ and :func:`da4ml.trace.to_pipeline` cuts the logic into register stages. The
 Verilog it writes (``src/``) is a module ``NET_wrapper(clk, model_inp, model_out)``
 without handshake: a new input every clock, its result ``latency`` clocks later.
 
-Its input is 784 ``ufixed<8,0>`` pixels, element ``i`` at bits ``8i..8i+7`` of
-``model_inp`` (da4ml's "regular" layout gives every element the widest element's
-width, and all pixels have 8 bits), so the wrapper's frame register feeds it as
-it is. Each output sits in ``width`` bits at the same binary point
+Its input is 784 pixels as they come off the wire (``ufixed<W,0>``, the top
+``W = wire_bits`` bits of each byte, :class:`pynq_mnist.bundle.InputFormat`),
+element ``i`` at bits ``W*i..W*i+W-1`` of ``model_inp`` (da4ml's "regular"
+layout gives every element the widest element's width, and all pixels have
+``W`` bits), so the wrapper's frame register feeds it as it is. Each output sits in ``width`` bits at the same binary point
 (``2**-frac``), sign-extended when ``signed``.
 
 da4ml rounds only toward -inf or half up; QKeras's ``quantized_relu`` rounds
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pynq_mnist import encoding
+from pynq_mnist.bundle import wire_bits_for
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
 from pynq_mnist.host_training.conversion.rtl.network import QuantizedMLP
 
@@ -84,17 +85,26 @@ def _da4ml():
     return da4ml
 
 
-def trace_network(mlp: QuantizedMLP):
-    """da4ml's combinational logic (``CombLogic``) of ``mlp``, exact."""
+def trace_network(mlp: QuantizedMLP, wire_bits: int | None = None):
+    """da4ml's combinational logic (``CombLogic``) of ``mlp``, exact.
+
+    Its input is each pixel's top ``wire_bits`` (default: the narrowest wire
+    that carries the ``mlp.input_bits`` the network reads).
+    """
     _da4ml()
     from da4ml.trace import FixedVariableArray, comb_trace
 
+    wire_bits = wire_bits_for(mlp.input_bits) if wire_bits is None else wire_bits
+    if wire_bits < mlp.input_bits:
+        raise ConversionError(
+            f"a {wire_bits}-bit wire cannot carry the {mlp.input_bits} pixel bits the student reads"
+        )
     n = mlp.n_inputs
     zeros = np.zeros(n, dtype=np.int64)
-    x_in = FixedVariableArray.from_kif(zeros, zeros, np.full(n, encoding.PIXEL_BITS))
+    x_in = FixedVariableArray.from_kif(zeros, zeros, np.full(n, wire_bits))
     x = x_in
-    if mlp.input_bits != encoding.PIXEL_BITS:
-        # only the top input_bits of each byte reach the adders: wiring, no logic
+    if mlp.input_bits != wire_bits:
+        # only the top input_bits of each pixel reach the adders: wiring, no logic
         x = x_in.quantize(0, 0, mlp.input_bits, "WRAP", "TRN")
     for layer in mlp.layers:
         y = x @ (layer.weight * 2.0**-layer.weight_frac) + layer.bias * 2.0**-layer.bias_frac
@@ -108,8 +118,10 @@ def trace_network(mlp: QuantizedMLP):
     return comb_trace(x_in, x)
 
 
-def write_network(mlp: QuantizedMLP, dest: Path) -> NetRTL:
-    """Trace ``mlp``, pipeline it and write its Verilog to ``dest`` (``*.v``, flat).
+def write_network(mlp: QuantizedMLP, dest: Path, wire_bits: int) -> NetRTL:
+    """Trace ``mlp`` on a ``wire_bits`` wire, pipeline it, write its Verilog to ``dest``.
+
+    ``dest`` gets flat ``*.v`` files.
 
     ``dest`` gets the network's modules and da4ml's static building blocks; the
     da4ml project around them (its own C++ binder and Makefile) is not kept.
@@ -117,16 +129,16 @@ def write_network(mlp: QuantizedMLP, dest: Path) -> NetRTL:
     from da4ml.codegen.rtl.rtl_model import RTLModel, get_io_kifs
 
     t0 = time.perf_counter()
-    comb = trace_network(mlp)
+    comb = trace_network(mlp, wire_bits)
     work = dest.parent / f".{dest.name}.da4ml"
     model = RTLModel(comb, NET_NAME, work, latency_cutoff=LATENCY_CUTOFF, print_latency=False)
     model.write()
     trace_s = time.perf_counter() - t0
     pipe = model._pipe
     (k_in, i_in, f_in), (k_out, i_out, f_out) = get_io_kifs(pipe)
-    if not (k_in.max() == 0 and i_in.max() == 0 and f_in.max() == encoding.PIXEL_BITS):
+    if not (k_in.max() == 0 and i_in.max() == 0 and f_in.max() == wire_bits):
         raise ConversionError(
-            f"da4ml's network input is not {encoding.PIXEL_HLS_TYPE} per pixel "
+            f"da4ml's network input is not ufixed<{wire_bits},0> per pixel "
             f"(k={k_in.max()}, i={i_in.max()}, f={f_in.max()}): the frame register cannot feed it"
         )
     dest.mkdir(parents=True)
@@ -149,7 +161,7 @@ def write_network(mlp: QuantizedMLP, dest: Path) -> NetRTL:
     stages = len(pipe.solutions)
     return NetRTL(
         module=f"{NET_NAME}_wrapper",
-        input_bits=mlp.n_inputs * encoding.PIXEL_BITS,
+        input_bits=mlp.n_inputs * wire_bits,
         output_bits=width * mlp.n_outputs,
         outputs=mlp.n_outputs,
         logit_width=width,
