@@ -349,12 +349,11 @@ class InputFormat:
         wire = np.zeros((frames.shape[0], slots), dtype=np.uint8)
         wire[:, : frames.shape[1]] = frames >> (PIXEL_BITS - b)
         per_byte = PIXEL_BITS // b  # pixel j of a byte at its bits b*j ..
-        shifts = (b * np.arange(per_byte, dtype=np.uint8))[None, None, :]
-        return (
-            (wire.reshape(frames.shape[0], -1, per_byte) << shifts)
-            .sum(axis=2, dtype=np.uint8)
-            .reshape(-1)
-        )
+        pixels = wire.reshape(frames.shape[0], -1, per_byte)
+        out = pixels[:, :, 0].copy()
+        for j in range(1, per_byte):
+            out |= pixels[:, :, j] << np.uint8(b * j)
+        return out.reshape(-1)
 
     def unpack(self, stream: np.ndarray) -> np.ndarray:
         """Frames ``(N, pixels)`` uint8 of stream bytes (or beats) made by :meth:`pack`.
@@ -371,10 +370,12 @@ class InputFormat:
         if b == PIXEL_BITS:
             return data.reshape(-1, self.pixels_per_frame)
         per_byte = PIXEL_BITS // b
-        shifts = (b * np.arange(per_byte, dtype=np.uint8))[None, None, :]
+        data = data.reshape(-1, self.bytes_per_frame)
+        wire = np.empty((data.shape[0], data.shape[1], per_byte), dtype=np.uint8)
         mask = np.uint8((1 << b) - 1)
-        wire = (data.reshape(-1, self.bytes_per_frame, 1) >> shifts) & mask
-        wire = wire.reshape(wire.shape[0], -1)[:, : self.pixels_per_frame]
+        for j in range(per_byte):
+            wire[:, :, j] = (data >> np.uint8(b * j)) & mask
+        wire = wire.reshape(data.shape[0], -1)[:, : self.pixels_per_frame]
         return np.ascontiguousarray(wire << np.uint8(PIXEL_BITS - b))
 
     def on_wire(self, frames: np.ndarray) -> np.ndarray:
