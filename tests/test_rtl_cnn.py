@@ -127,3 +127,25 @@ def test_the_reset_empties_it_mid_frame(cnn_ip):
     assert first_flags.tolist() == [False]
     np.testing.assert_array_equal(data, want(cnn_ip, frames[2:]))
     assert flags.tolist() == [False, True]
+
+
+def test_a_qkeras_cnn_student_is_the_integer_cnn_keras_computes(tmp_path):
+    """The window matrices, the ReLUs, the pooling and the flatten order read from a
+    QKeras student give Keras's own logits in the numpy reference, exactly."""
+    from pynq_mnist.host_training.conversion.rtl.cnn import cnn_from_student
+    from pynq_mnist.host_training.training import run_dir as rd
+    from pynq_mnist.host_training.training.config import resolve
+    from pynq_mnist.host_training.training.models import build_student
+
+    config = resolve({"arch": "cnn", "student": {"filters": [3, 4]}}, preset="smoke")
+    rd.save_model(build_student(config["student"], "cnn"), tmp_path / rd.STUDENT)
+    model = rd.load_model(tmp_path / rd.STUDENT)  # as conversion reads it
+    cnn = cnn_from_student(model)
+    assert [c.weight.shape for c in cnn.convs] == [(9, 3), (27, 4)]
+    assert cnn.block_shapes() == [(28, 28, 1), (13, 13, 3), (5, 5, 4)]
+    write_cnn_network_file(cnn, tmp_path / "net.npz")
+    frames = frames_of(50, seed=5)
+    logits = CpuReference.from_file(tmp_path / "net.npz", 8, wire=WIRE).logits(frames)
+    keras_logits = model(encoding.to_network_input(frames)[..., None]).numpy()
+    np.testing.assert_allclose(keras_logits, logits, rtol=0, atol=1e-5)
+    assert len(np.unique(logits.round(6), axis=0)) == 50

@@ -115,7 +115,7 @@ def mlp_from_student(model) -> QuantizedMLP:
                 raise ConversionError(
                     f"{pending['name']!r} is followed by {layer.name!r} with no ReLU between"
                 )
-            pending = _dense(layer)
+            pending = dense_fields(layer)
         elif kind == "QActivation":
             q = layer.quantizer
             if pending is None or type(q).__name__ != "quantized_relu":
@@ -132,7 +132,7 @@ def mlp_from_student(model) -> QuantizedMLP:
     return QuantizedMLP(tuple(layers), n_inputs, input_bits)
 
 
-def _dense(layer) -> dict:
+def dense_fields(layer) -> dict:
     kq, bq = layer.kernel_quantizer_internal, layer.bias_quantizer_internal
     kernel = np.asarray(kq(layer.kernel), dtype=np.float64)
     bias = np.asarray(bq(layer.bias), dtype=np.float64)
