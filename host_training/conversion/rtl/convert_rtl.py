@@ -1,14 +1,17 @@
-"""``pynq-mnist convert RUN --backend rtl``: the MLP student -> Verilog IP -> a verified bundle.
+"""``pynq-mnist convert RUN --backend rtl``: the student -> Verilog IP -> a verified bundle.
 
 The named stages of :func:`convert_rtl`:
 
 1. **Keras**: the QKeras student's predictions on the test frames;
-2. **reference**: the student as integers (:mod:`.network`), written as the
-   numpy reference network (``network.npz``), whose exact logits are the truth;
-3. **da4ml**: the network traced and pipelined into Verilog (:mod:`.trace`);
-   its LUT estimate is held against the budget before anything slower runs;
-4. **wrap + Yosys**: the AXI-Stream wrapper rendered around it (:mod:`.sources`),
-   the whole IP counted by Yosys (:mod:`.yosys`) and held against the budget;
+2. **reference**: the student as integers (:mod:`.network` for the MLP,
+   :mod:`.cnn` for the CNN), written as the numpy reference network
+   (``network.npz``), whose exact logits are the truth;
+3. **da4ml**: the network traced and pipelined into Verilog (:mod:`.trace`; the
+   CNN's units, :mod:`.cnn_rtl`); its LUT estimate is held against the budget
+   before anything slower runs;
+4. **wrap + Yosys**: the AXI-Stream wrapper rendered around it (:mod:`.sources`;
+   the CNN's streaming top, :mod:`.cnn_rtl`), the whole IP counted by Yosys
+   (:mod:`.yosys`) and held against the budget;
 5. **Verilator**: the IP built into a cycle-accurate simulation; every test
    frame streams through it back to back, and its output words must equal the
    reference's in the same word layout, bit for bit. Cycles per frame and
@@ -24,8 +27,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +46,7 @@ from pynq_mnist.bundle import (
     BundleMetadata,
     Golden,
     InputFormat,
+    OutputFormat,
     sha256_file,
     sha256_tree,
     staged_dir,
@@ -60,7 +65,8 @@ from pynq_mnist.host_training.conversion.convert import (
     metadata_head,
 )
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
-from pynq_mnist.host_training.conversion.rtl import sources, trace, yosys
+from pynq_mnist.host_training.conversion.rtl import cnn_rtl, sources, trace, yosys
+from pynq_mnist.host_training.conversion.rtl.cnn import cnn_from_student, write_cnn_network_file
 from pynq_mnist.host_training.conversion.rtl.network import mlp_from_student, write_network_file
 
 BACKEND = "rtl"
@@ -93,6 +99,57 @@ def _stream(sim: RTLSimulation, beats: np.ndarray) -> tuple[np.ndarray, dict]:
     return data.reshape(frames, 1), stream_timing(in_cycles, cycles, sim.beats_in_per_frame)
 
 
+@dataclass(frozen=True)
+class _Design:
+    """What one architecture's generator made in ``rtl/``, for the shared stages."""
+
+    student: Any  # QuantizedMLP or QuantizedCNN
+    logit_frac: int  # fraction bits of the logits the RTL computes
+    estimate: dict  # da4ml's cost figures (the network alone)
+    rtl: dict  # the bundle's ip.rtl facts of the network
+    values: Callable[[OutputFormat, int], dict]  # the templates' values, given the word
+    write_sources: Callable[[dict, Path], list[Path]]
+
+
+def _mlp_design(mlp, rtl_dir: Path, input_format: InputFormat) -> _Design:
+    net = trace.write_network(mlp, rtl_dir / "net", input_format.wire_bits)
+    return _Design(
+        mlp,
+        net.logit_frac,
+        net.estimate,
+        {"pipeline_stages": net.pipeline_stages, "network_latency_cycles": net.latency_cycles},
+        lambda fmt, frac: sources.template_values(net, fmt, frac, input_format),
+        sources.write_rtl_sources,
+    )
+
+
+def _cnn_design(cnn, rtl_dir: Path, input_format: InputFormat) -> _Design:
+    units = cnn_rtl.write_units(cnn, rtl_dir, input_format.wire_bits)
+    every = (*units.convs, units.head)
+    estimate = {**units.head.estimate, "lut": units.estimate_lut}
+    estimate["ff"] = sum(u.estimate["ff"] for u in every)
+    estimate["units"] = {u.module: {k: u.estimate[k] for k in ("lut", "ff")} for u in every}
+    return _Design(
+        cnn,
+        units.head.logit_frac,
+        estimate,
+        {
+            "pipeline_stages": sum(u.pipeline_stages for u in every),
+            "network_latency_cycles": sum(u.latency_cycles for u in every),
+            "units": [u.module for u in every],
+        },
+        lambda fmt, frac: cnn_rtl.template_values(cnn, units, fmt, frac, input_format),
+        cnn_rtl.write_cnn_sources,
+    )
+
+
+#: Per architecture: the integer student, its reference network file, its RTL.
+_ARCHS = {
+    "mlp": (mlp_from_student, write_network_file, _mlp_design),
+    "cnn": (cnn_from_student, write_cnn_network_file, _cnn_design),
+}
+
+
 def convert_rtl(
     run_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -103,7 +160,7 @@ def convert_rtl(
     name: str | None = None,
     wire_bits: int | None = None,
 ) -> dict:
-    """Convert the MLP student of ``run_dir`` into the RTL bundle ``out``; return the report.
+    """Convert the MLP or CNN student of ``run_dir`` into the RTL bundle ``out``; return the report.
 
     Parameters
     ----------
@@ -113,7 +170,7 @@ def convert_rtl(
         LUTs the IP may take, by da4ml's estimate and by Yosys (default 80% of
         the xc7z020's); over it the conversion stops with the numbers.
     name : str, optional
-        The bundle's name (default ``DATASET_mlp_rtl``, e.g. ``mnist_mlp_rtl``).
+        The bundle's name (default ``DATASET_ARCH_rtl``, e.g. ``mnist_mlp_rtl``).
     wire_bits : int, optional
         Bits per pixel on the wire (8, 4, 2 or 1; ``bundle.json`` ``input.wire_bits``).
         Default: the narrowest that carries the bits the student reads
@@ -124,22 +181,24 @@ def convert_rtl(
 
     run_dir, out = Path(run_dir), Path(out)
     metrics = load_metrics(run_dir)
-    if metrics.get("arch") != "mlp":
+    arch = metrics.get("arch")
+    if arch not in _ARCHS:
         raise ConversionError(
-            f"{run_dir}: the rtl backend converts the MLP student; this run's arch is "
-            f"{metrics.get('arch')!r} (use --backend hls4ml)"
+            f"{run_dir}: the rtl backend converts MLP and CNN students; this run's arch is "
+            f"{arch!r} (use --backend hls4ml)"
         )
+    from_student, write_reference, design_of = _ARCHS[arch]
     data = load_recorded(metrics.get("data"), data_dir, f"the run {run_dir}", splits=("test",))
-    name = check_name(name or f"{slug(data.name)}_mlp_{BACKEND}")
+    name = check_name(name or f"{slug(data.name)}_{arch}_{BACKEND}")
     progress(f"dataset {data.name}: {len(data.test_labels)} test frames from {data.source}")
     model = load_student(run_dir)
-    mlp = mlp_from_student(model)
+    student = from_student(model)
     images, labels = data.test_images[:frames], data.test_labels[:frames]
     input_format = InputFormat(
         wrapper.STREAM_WIDTH_BITS,
         tuple(images.shape[1:]),
         encoding.describe(),
-        wire_bits_for(mlp.input_bits) if wire_bits is None else wire_bits,
+        wire_bits_for(student.input_bits) if wire_bits is None else wire_bits,
     )
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -148,23 +207,26 @@ def convert_rtl(
 
     with staged_dir(out) as stage:
         progress("[2/6] the student as integers: the numpy reference network")
-        write_network_file(mlp, stage / FILES["network"])
+        write_reference(student, stage / FILES["network"])
         reference = CpuReference.from_file(
             stage / FILES["network"], input_format.pixel_frac_bits, wire=input_format
         )
         exact_logits = reference.logits(images)
 
-        progress(f"[3/6] da4ml: {mlp.nonzero_weights} nonzero weights into pipelined Verilog")
+        progress(f"[3/6] da4ml: {student.nonzero_weights} nonzero weights into pipelined Verilog")
         rtl_dir = stage / FILES["rtl"]
-        net = trace.write_network(mlp, rtl_dir / "net", input_format.wire_bits)
-        seconds["da4ml_s"] = round(net.trace_s, 1)
-        yosys.check_budget(net.estimate["lut"], "da4ml's estimate (the network alone)", lut_budget)
+        t_da4ml = time.perf_counter()
+        design = design_of(student, rtl_dir, input_format)
+        seconds["da4ml_s"] = round(time.perf_counter() - t_da4ml, 1)
+        yosys.check_budget(
+            design.estimate["lut"], "da4ml's estimate (the network alone)", lut_budget
+        )
 
         progress("[4/6] AXI-Stream wrapper; Yosys synth_xilinx resource counts")
-        frac_bits = wrapper.logit_frac_bits(exact_logits, net.logit_frac)
+        frac_bits = wrapper.logit_frac_bits(exact_logits, design.logit_frac)
         fmt = wrapper.output_format(len(data.class_names), frac_bits)
-        values = sources.template_values(net, fmt, frac_bits, input_format)
-        verilog = sources.write_rtl_sources(values, rtl_dir)
+        values = design.values(fmt, frac_bits)
+        verilog = design.write_sources(values, rtl_dir)
         counts = yosys.synthesize(wrapper.TOP, verilog)
         seconds["yosys_s"] = counts["yosys_s"]
         yosys.check_budget(
@@ -219,26 +281,25 @@ def convert_rtl(
                     "timing": timing,
                     "ports": asdict(PYNQ_Z2.ip_ports),
                     "rtl": {
-                        "pipeline_stages": net.pipeline_stages,
-                        "network_latency_cycles": net.latency_cycles,
+                        **design.rtl,
                         "fifo_depth": values["fifo_depth"],
                         "sources": sorted(str(p.relative_to(stage)) for p in verilog),
                     },
                     "resources": {
                         "yosys": {k: v for k, v in counts.items() if k != "cells"},
                         "yosys_cells": counts["cells"],
-                        "da4ml_estimate": net.estimate,
+                        "da4ml_estimate": design.estimate,
                         "lut_budget": lut_budget,
                     },
                     "tool_seconds": seconds,
                 },
                 "dma": {"length_width_bits": PYNQ_Z2.dma_length_width_bits},
                 "model": {
-                    "arch": "mlp",
+                    "arch": arch,
                     "run_dir": str(run_dir.resolve()),
                     "student_sha256": sha256_file(run_dir / STUDENT),
-                    "nonzero_weights": mlp.nonzero_weights,
-                    "logit_frac_bits_on_chip": net.logit_frac,
+                    "nonzero_weights": student.nonzero_weights,
+                    "logit_frac_bits_on_chip": design.logit_frac,
                 },
                 "accuracy": {
                     "frames": int(len(images)),
@@ -266,6 +327,7 @@ def _report(meta: BundleMetadata, seconds: dict) -> dict:
     acc, ip = meta.accuracy, meta.ip
     return {
         "name": meta.name,
+        "arch": meta.model["arch"],
         "backend": BACKEND,
         "frames": acc["frames"],
         "keras_accuracy": acc["keras"],
@@ -292,7 +354,7 @@ def format_report(r: dict) -> str:
     y, e = r["yosys"], r["da4ml_estimate"]
     return "\n".join(
         [
-            f"converted {r['name']} (mlp, RTL: da4ml + our AXI-Stream wrapper) "
+            f"converted {r['name']} ({r['arch']}, RTL: da4ml + our AXI-Stream wrapper) "
             f"on {r['frames']} test frames",
             f"  Keras (QKeras) accuracy   {100 * r['keras_accuracy']:.2f} %",
             f"  RTL simulation accuracy   {100 * r['emulated_accuracy']:.2f} %   "
