@@ -111,7 +111,7 @@ setup(
         "pynq_mnist.host_training.conversion.hls": ["*"],
         "pynq_mnist.host_training.conversion.hls.emulator": ["*"],
         "pynq_mnist.host_training.conversion.hls.emulator.include": ["*"],
-        "pynq_mnist.host_training.conversion.rtl": ["*.in", "*.cpp"],
+        "pynq_mnist.host_training.conversion.rtl": ["*.in", "*.cpp", "cnn_templates/*"],
     },
     include_package_data=True,
     # The board side: the PYNQ image already has pynq, numpy and matplotlib. The PYNQ-Z2's

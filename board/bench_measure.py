@@ -146,7 +146,8 @@ def measure_cpu_baseline(
         from .cpu_reference import CpuReference
     except ImportError as e:
         return {"available": False, "why": f"pynq_mnist.board.cpu_reference unavailable: {e}"}
-    ref = CpuReference.from_file(bundle.file("network"), bundle.metadata.input.pixel_frac_bits)
+    inp = bundle.metadata.input
+    ref = CpuReference.from_file(bundle.file("network"), inp.pixel_frac_bits, wire=inp)
     t0 = time.perf_counter()
     classes = ref.classify(images)
     batch_s = time.perf_counter() - t0

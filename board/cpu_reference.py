@@ -18,6 +18,9 @@ from the hls4ml ``ModelGraph`` and recomputes every layer in integers
 
 A pixel's raw byte enters with the fraction bits of the bundle's pixel format
 (``BundleMetadata.input.pixel_frac_bits``), given to :meth:`CpuReference.from_file`.
+Given the bundle's input format (``wire=BundleMetadata.input``), the reference
+first reduces each frame to what the wire carries (``InputFormat.on_wire``: the
+top ``wire_bits`` of each pixel), so it sees exactly the IP's input.
 Only numpy and the standard library are imported: this runs on the board.
 """
 
@@ -25,11 +28,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pynq_mnist.fixed_point import FixedPointError, FixedType, requantize
 from pynq_mnist.network_file import NetworkFileError, read_network
+
+if TYPE_CHECKING:
+    from pynq_mnist.bundle import InputFormat
 
 # Frames per pass are chosen so that the largest layer output stays near this many
 # elements (2 MiB of int64): small enough for the caches, large enough for BLAS.
@@ -225,17 +232,25 @@ class CpuReference:
     """
 
     def __init__(
-        self, layers: list[_Layer], input_shape: tuple[int, ...], io_type: str, source: str = ""
+        self,
+        layers: list[_Layer],
+        input_shape: tuple[int, ...],
+        io_type: str,
+        source: str = "",
+        wire: InputFormat | None = None,
     ):
         self.layers = layers
         self.input_shape = input_shape
         self.io_type = io_type
         self.source = source
+        self.wire = wire
         self.output_type = layers[-1].out_t
         self.batch = self._batch_size()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, pixel_frac_bits: int) -> CpuReference:
+    def from_file(
+        cls, path: str | os.PathLike, pixel_frac_bits: int, wire: InputFormat | None = None
+    ) -> CpuReference:
         """Load a network written by ``export_network``.
 
         Parameters
@@ -245,6 +260,10 @@ class CpuReference:
         pixel_frac_bits : int
             Fraction bits of a raw pixel byte: the bundle's
             ``metadata.input.pixel_frac_bits`` (pixel ``p`` means ``p * 2**-pixel_frac_bits``).
+        wire : InputFormat, optional
+            The bundle's ``metadata.input``: frames are first reduced to what its
+            wire carries (``wire.on_wire``). Without it the pixels are used whole,
+            as on an 8-bit wire.
 
         Raises
         ------
@@ -259,6 +278,7 @@ class CpuReference:
             tuple(graph["input_shape"]),
             graph["io_type"],
             source,
+            wire,
         )
 
     def __repr__(self) -> str:
@@ -278,6 +298,8 @@ class CpuReference:
             uint8 frames of shape (N, 28, 28) or (N, 784); pixel ``p`` means ``p * 2**-pixel_frac_bits``.
         """
         x = self._check_frames(frames)
+        if self.wire is not None:
+            x = self.wire.on_wire(x)
         return np.concatenate(
             [self._forward(x[i : i + self.batch]) for i in range(0, len(x), self.batch)]
         )

@@ -61,6 +61,17 @@ STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
 LENGTH_WIDTHS = range(8, 27)
 IP_BACKENDS = ("hls", "rtl")  # hls4ml + HLS, or da4ml Verilog (convert --backend rtl)
 WORD_BITS = 64  # output words are read as little-endian uint64
+#: Bits of a uint8 pixel byte.
+PIXEL_BITS = 8
+#: Bits a pixel may take on the wire (``InputFormat.wire_bits``): each divides a byte.
+WIRE_BITS = (8, 4, 2, 1)
+
+
+def wire_bits_for(input_bits: int) -> int:
+    """The narrowest wire (:data:`WIRE_BITS`) that carries a pixel's top ``input_bits``."""
+    return min(b for b in WIRE_BITS if b >= input_bits)
+
+
 #: The C API version of the emulation library (``hls/emulator/pynq_mnist_emu.cpp``)
 #: that this pynq-mnist drives; a library of another version is rebuilt, never loaded.
 EMULATOR_ABI_VERSION = 2
@@ -267,19 +278,31 @@ class PixelFormat:
 
 @dataclass(frozen=True)
 class InputFormat:
-    """Frames of uint8 pixels packed little-endian into stream beats.
+    """Frames of uint8 pixels, each sent as its top ``wire_bits`` bits, packed into beats.
 
-    Pixel ``i`` of a beat occupies bits ``8i .. 8i+7``; frames are row-major and
-    a frame starts on a beat boundary.
+    A beat carries ``stream_width_bits // wire_bits`` pixels; pixel ``i`` of a
+    beat occupies bits ``wire_bits*i .. wire_bits*i + wire_bits - 1`` (little
+    endian) and holds ``p >> (8 - wire_bits)``: the pixel's value ``p * scale``
+    truncated toward zero to ``wire_bits`` fraction bits of the byte, what a
+    student that reads only its top ``input_bits`` computes anyway (the RTL
+    MLP's ``TruncatePixels``). Frames are row-major and every frame starts on a
+    beat boundary: the last beat of a frame is padded with zero bits, so the
+    wrappers' short-frame rule (missing beats read as 0) and TLAST are the same
+    at every width. At 8 bits (the default) the stream is the pixel bytes.
     """
 
     stream_width_bits: int
     frame_shape: tuple[int, ...]
     pixel: PixelFormat
+    wire_bits: int = PIXEL_BITS
 
     def __post_init__(self) -> None:
         if isinstance(self.pixel, dict):
             object.__setattr__(self, "pixel", PixelFormat.from_dict(self.pixel, "input.pixel"))
+        if self.wire_bits not in WIRE_BITS:
+            raise BundleError(
+                f"input.wire_bits is {self.wire_bits!r}; allowed: {', '.join(map(str, WIRE_BITS))}"
+            )
 
     @property
     def pixel_frac_bits(self) -> int:
@@ -290,12 +313,16 @@ class InputFormat:
         return int(np.prod(self.frame_shape))
 
     @property
-    def bytes_per_frame(self) -> int:
-        return self.pixels_per_frame
+    def pixels_per_beat(self) -> int:
+        return self.stream_width_bits // self.wire_bits
 
     @property
     def beats_per_frame(self) -> int:
-        return self.bytes_per_frame // (self.stream_width_bits // 8)
+        return -(-self.pixels_per_frame // self.pixels_per_beat)
+
+    @property
+    def bytes_per_frame(self) -> int:
+        return self.beats_per_frame * self.stream_width_bits // 8
 
     def check_frames(self, frames: np.ndarray) -> np.ndarray:
         """Frames as a C-contiguous ``(N, pixels)`` uint8 array, or a clear error."""
@@ -320,17 +347,46 @@ class InputFormat:
 
     def pack(self, frames: np.ndarray) -> np.ndarray:
         """Stream bytes for ``frames``: a uint8 array of ``N * bytes_per_frame``."""
-        return self.check_frames(frames).reshape(-1)
+        frames = self.check_frames(frames)
+        b = self.wire_bits
+        if b == PIXEL_BITS:
+            return frames.reshape(-1)
+        slots = self.beats_per_frame * self.pixels_per_beat
+        wire = np.zeros((frames.shape[0], slots), dtype=np.uint8)
+        wire[:, : frames.shape[1]] = frames >> (PIXEL_BITS - b)
+        per_byte = PIXEL_BITS // b  # pixel j of a byte at its bits b*j ..
+        pixels = wire.reshape(frames.shape[0], -1, per_byte)
+        out = pixels[:, :, 0].copy()
+        for j in range(1, per_byte):
+            out |= pixels[:, :, j] << np.uint8(b * j)
+        return out.reshape(-1)
 
     def unpack(self, stream: np.ndarray) -> np.ndarray:
-        """Frames ``(N, pixels)`` uint8 of stream bytes (or beats) made by :meth:`pack`."""
+        """Frames ``(N, pixels)`` uint8 of stream bytes (or beats) made by :meth:`pack`.
+
+        Each pixel comes back as the IP reads it: its ``wire_bits`` top bits, the rest 0.
+        """
         data = np.ascontiguousarray(stream).view(np.uint8).reshape(-1)
         if data.size % self.bytes_per_frame:
             raise BundleError(
                 f"{data.size} input bytes are not a whole number of "
                 f"{self.bytes_per_frame}-byte frames"
             )
-        return data.reshape(-1, self.pixels_per_frame)
+        b = self.wire_bits
+        if b == PIXEL_BITS:
+            return data.reshape(-1, self.pixels_per_frame)
+        per_byte = PIXEL_BITS // b
+        data = data.reshape(-1, self.bytes_per_frame)
+        wire = np.empty((data.shape[0], data.shape[1], per_byte), dtype=np.uint8)
+        mask = np.uint8((1 << b) - 1)
+        for j in range(per_byte):
+            wire[:, :, j] = (data >> np.uint8(b * j)) & mask
+        wire = wire.reshape(data.shape[0], -1)[:, : self.pixels_per_frame]
+        return np.ascontiguousarray(wire << np.uint8(PIXEL_BITS - b))
+
+    def on_wire(self, frames: np.ndarray) -> np.ndarray:
+        """``frames`` as the IP receives them (:meth:`unpack` of :meth:`pack`), ``(N, pixels)``."""
+        return self.unpack(self.pack(frames))
 
 
 @dataclass(frozen=True)
@@ -779,7 +835,14 @@ class BundleMetadata:
         _dict(o, f"{source}: output")
         _refuse_unknown(
             i,
-            {"stream_width_bits", "frame_shape", "pixel", "beats_per_frame", "bytes_per_frame"},
+            {
+                "stream_width_bits",
+                "frame_shape",
+                "pixel",
+                "wire_bits",
+                "beats_per_frame",
+                "bytes_per_frame",
+            },
             f"{source}: input",
         )
         _refuse_unknown(
@@ -803,10 +866,17 @@ class BundleMetadata:
         if not isinstance(shape, list) or not shape:
             raise BundleError(f"{source}: input.frame_shape must be a list of sizes, got {shape!r}")
         shape = tuple(_int(n, f"{source}: input.frame_shape[{k}]", 1) for k, n in enumerate(shape))
+        wire_bits = i.get("wire_bits", PIXEL_BITS)  # absent in bundles made before it
+        if wire_bits not in WIRE_BITS or isinstance(wire_bits, bool):
+            raise BundleError(
+                f"{source}: input.wire_bits is {wire_bits!r}; allowed: "
+                f"{', '.join(map(str, WIRE_BITS))}"
+            )
         inp = InputFormat(
             widths["input"],
             shape,
             PixelFormat.from_dict(_get(i, "pixel", source, "input"), f"{source}: input.pixel"),
+            wire_bits,
         )
         raw_fields = _get(o, "fields", source, "output")
         if not isinstance(raw_fields, list):
@@ -868,8 +938,6 @@ class BundleMetadata:
             for key in ("beats_per_frame", "bytes_per_frame"):
                 if key in stored and stored[key] != getattr(fmt, key):
                     fail(f"{where} {key} is {stored[key]} but the format gives {getattr(fmt, key)}")
-        if self.input.bytes_per_frame % (self.input.stream_width_bits // 8):
-            fail("input: a frame is not a whole number of stream beats")
         for where, fmt in (("input", self.input), ("output", self.output)):
             if fmt.bytes_per_frame > self.max_transfer_bytes:
                 fail(
@@ -925,6 +993,7 @@ class BundleMetadata:
                 "stream_width_bits": self.input.stream_width_bits,
                 "frame_shape": list(self.input.frame_shape),
                 "pixel": asdict(self.input.pixel),
+                "wire_bits": self.input.wire_bits,
                 "beats_per_frame": self.input.beats_per_frame,
                 "bytes_per_frame": self.input.bytes_per_frame,
             },

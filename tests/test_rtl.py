@@ -315,7 +315,7 @@ def test_a_stalled_output_stalls_the_input_and_loses_nothing(rtl_bundle):
     assert np.diff(cycles.astype(np.int64)).min() >= 300
 
 
-def test_convert_cli_refuses_hls4ml_options_and_a_cnn_run_for_the_rtl_backend(
+def test_convert_cli_refuses_hls4ml_options_and_a_run_whose_model_is_not_its_arch(
     mlp_run_dir, tmp_path, capsys
 ):
     import json
@@ -336,7 +336,7 @@ def test_convert_cli_refuses_hls4ml_options_and_a_cnn_run_for_the_rtl_backend(
     metrics = json.loads((cnn / "metrics.json").read_text())
     (cnn / "metrics.json").write_text(json.dumps({**metrics, "arch": "cnn"}))
     assert main(["convert", str(cnn), "--out", str(out), "--backend", "rtl"]) == EXIT_REFUSED
-    assert "the rtl backend converts the MLP student" in capsys.readouterr().err
+    assert "a QDense must follow the Flatten" in capsys.readouterr().err  # an MLP, not a CNN
     assert not out.exists()
 
 

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default=BACKENDS[0],
-        help="hls4ml: HLS C++ IP (default); rtl: the MLP as pipelined Verilog (da4ml), "
+        help="hls4ml: HLS C++ IP (default); rtl: the MLP or CNN as pipelined Verilog (da4ml), "
         "simulated with Verilator and counted with Yosys",
     )
     parser.add_argument(

@@ -226,11 +226,14 @@ def convert(
             progress("[3/5] wrapper sources and g++ emulation library")
             hls_dir = stage / FILES["hls"]
             hls_dir.mkdir()
+            input_format = InputFormat(
+                wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
+            )
             vitis_differences = wrapper.write_hls_sources(
                 Path(work) / "hls4ml",
                 PROJECT_NAME,
                 io_type,
-                pixels=int(np.prod(images.shape[1:])),
+                input_format=input_format,
                 n_classes=len(data.class_names),
                 frac_bits=frac_bits,
                 dest=hls_dir,
@@ -246,9 +249,6 @@ def convert(
                 f"[4/5] streaming {len(images)} frames through the compiled IP, with the "
                 f"sources of hls4ml's {' and '.join(BACKENDS)} backends "
                 f"({workers} process{'es' if workers > 1 else ''})"
-            )
-            input_format = InputFormat(
-                wrapper.STREAM_WIDTH_BITS, tuple(images.shape[1:]), encoding.describe()
             )
             t_emu = time.perf_counter()
             words = _check_bit_exact(

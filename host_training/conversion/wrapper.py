@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from pynq_mnist import encoding
-from pynq_mnist.bundle import Field, OutputFormat
+from pynq_mnist.bundle import Field, InputFormat, OutputFormat
 from pynq_mnist.design import PYNQ_Z2
 
 TEMPLATES = Path(__file__).parent / "hls"
 VLNV = PYNQ_Z2.ip.vlnv
 TOP = VLNV.name
 STREAM_WIDTH_BITS = PYNQ_Z2.stream_width_bits
+#: Pixels per beat on the hls backend's 8-bit wire (its students read every pixel bit).
 PIXELS_PER_BEAT = STREAM_WIDTH_BITS // encoding.PIXEL_BITS
 CLASS_BITS = 4
 LOGIT_BITS = 6
@@ -150,7 +151,7 @@ def write_hls_sources(
     hls4ml_dir: Path,
     project_name: str,
     io_type: str,
-    pixels: int,
+    input_format: InputFormat,
     n_classes: int,
     frac_bits: int,
     dest: Path,
@@ -160,6 +161,7 @@ def write_hls_sources(
 ) -> list[str]:
     """Fill ``dest`` with the IP's sources: hls4ml's firmware, the wrapper, the build script.
 
+    ``input_format`` gives the frame's pixels and how the wire packs them.
     ``dest`` gets ``firmware/`` (the network, with hls4ml's C-simulation
     ``ap_types``), ``pynq_mnist_top.{h,cpp}``, the rendered
     ``pynq_mnist_config.h`` and ``build_hls.tcl``, ``emulator/`` (the C API
@@ -180,10 +182,11 @@ def write_hls_sources(
         "net_header": f"{project_name}.h",
         "net_function": project_name,
         "io_stream": int(io_type == "io_stream"),
-        "pixels": pixels,
-        "stream_width_bits": STREAM_WIDTH_BITS,
-        "pixels_per_beat": PIXELS_PER_BEAT,
-        "beats_in": pixels // PIXELS_PER_BEAT,
+        "pixels": input_format.pixels_per_frame,
+        "stream_width_bits": input_format.stream_width_bits,
+        "wire_bits": input_format.wire_bits,
+        "pixels_per_beat": input_format.pixels_per_beat,
+        "beats_in": input_format.beats_per_frame,
         "n_classes": n_classes,
         "class_bits": CLASS_BITS,
         "logit_bits": LOGIT_BITS,

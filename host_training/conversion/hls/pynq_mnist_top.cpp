@@ -16,13 +16,17 @@
 #if PYNQ_MNIST_CLASS_BITS + PYNQ_MNIST_N_CLASSES * PYNQ_MNIST_LOGIT_BITS > PYNQ_MNIST_STREAM_WIDTH_BITS
 #error "the class index and the logits do not fit in one output beat"
 #endif
-#if PYNQ_MNIST_BEATS_IN * PYNQ_MNIST_PIXELS_PER_BEAT != PYNQ_MNIST_PIXELS
-#error "a frame must be a whole number of beats"
+#if PYNQ_MNIST_PIXELS_PER_BEAT * PYNQ_MNIST_WIRE_BITS != PYNQ_MNIST_STREAM_WIDTH_BITS
+#error "a beat must hold a whole number of pixels"
+#endif
+#if PYNQ_MNIST_BEATS_IN != (PYNQ_MNIST_PIXELS + PYNQ_MNIST_PIXELS_PER_BEAT - 1) / PYNQ_MNIST_PIXELS_PER_BEAT
+#error "a frame must take the beats its pixels need, the last one padded"
 #endif
 
 namespace {
 
 const int PIXELS_PER_BEAT = PYNQ_MNIST_PIXELS_PER_BEAT;
+const int WIRE_BITS = PYNQ_MNIST_WIRE_BITS;
 
 #if PYNQ_MNIST_IO_STREAM
 typedef input_t::value_type pixel_t;
@@ -36,11 +40,20 @@ typedef result_t logit_t;
 typedef ap_fixed<PYNQ_MNIST_LOGIT_BITS, PYNQ_MNIST_LOGIT_INT_BITS, AP_TRN, AP_SAT> logit_out_t;
 
 // A uint8 pixel p is the ap_ufixed<8,0> value p * 2^-8: same bits, no arithmetic.
-pixel_t pixel_from_byte(ap_uint<8> byte) {
+// The wire carries its top WIRE_BITS bits; the bits below them are 0.
+pixel_t pixel_from_wire(ap_uint<WIRE_BITS> bits) {
 #pragma HLS INLINE
+    ap_uint<8> byte = 0;
+    byte.range(7, 8 - WIRE_BITS) = bits;
     pixel_t pixel;
     pixel.range(7, 0) = byte;
     return pixel;
+}
+
+// Pixel p of a beat.
+pixel_t pixel_of_beat(ap_uint<64> data, int p) {
+#pragma HLS INLINE
+    return pixel_from_wire(data.range(WIRE_BITS * p + WIRE_BITS - 1, WIRE_BITS * p));
 }
 
 // Reads the next beat unless the transfer has ended; a missing beat reads as 0.
@@ -67,7 +80,7 @@ read_pixels:
         if (p == 0)
             data = next_beat(in_stream, ended);
         input_t pixel;
-        pixel[0] = pixel_from_byte(data.range(8 * p + 7, 8 * p));
+        pixel[0] = pixel_of_beat(data, p);
         pixels.write(pixel);
     }
     ended_out.write(ended);
@@ -83,7 +96,8 @@ read_beats:
     unpack:
         for (int p = 0; p < PIXELS_PER_BEAT; p++) {
 #pragma HLS UNROLL
-            pixels[PIXELS_PER_BEAT * b + p] = pixel_from_byte(data.range(8 * p + 7, 8 * p));
+            if (PIXELS_PER_BEAT * b + p < PYNQ_MNIST_PIXELS) // the last beat's padding: dropped
+                pixels[PIXELS_PER_BEAT * b + p] = pixel_of_beat(data, p);
         }
     }
     return ended;

@@ -1,7 +1,11 @@
 // pynq-mnist: the IP's top level, an AXI-Stream wrapper around the hls4ml network.
 //
-// Input:  PYNQ_MNIST_STREAM_WIDTH_BITS-bit beats (64) of uint8 pixels (pixel i of a beat at bits 8i..8i+7),
-//         PYNQ_MNIST_BEATS_IN beats per frame, frames back to back.
+// Input:  PYNQ_MNIST_STREAM_WIDTH_BITS-bit beats (64) of PYNQ_MNIST_PIXELS_PER_BEAT pixels,
+//         each the top W = PYNQ_MNIST_WIRE_BITS bits of a uint8 pixel (pixel i of a
+//         beat at bits W*i..W*i+W-1; 8, 4, 2 or 1 bits), PYNQ_MNIST_BEATS_IN beats
+//         per frame, frames back to back, each starting on a beat (the bits after
+//         a frame's last pixel are 0). The network gets the pixel byte with those
+//         bits on top and zeros below (bundle.py InputFormat).
 // Output: one 64-bit beat per frame: bits [CLASS_BITS-1:0] the argmax of the
 //         full-precision logits (first maximum wins), then N_CLASSES signed
 //         LOGIT_BITS-bit logits, logit k at bit CLASS_BITS + LOGIT_BITS*k, each

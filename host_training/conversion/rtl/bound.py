@@ -23,25 +23,27 @@ budget by a wide margin on every estimate recorded.
 from __future__ import annotations
 
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
+from pynq_mnist.host_training.conversion.rtl.cnn import QuantizedCNN
 from pynq_mnist.host_training.conversion.rtl.network import QuantizedMLP
 
 #: Half the least LUTs per nonzero weight bit da4ml estimated for a converted MLP.
 LUTS_PER_WEIGHT_BIT = 0.8
 
 
-def lut_lower_bound(mlp: QuantizedMLP) -> int:
-    """The fewest LUTs ``mlp`` can take by the calibration above."""
-    weight_bits = sum(layer.nonzero_weights * layer.weight_bits for layer in mlp.layers)
+def lut_lower_bound(student: QuantizedMLP | QuantizedCNN) -> int:
+    """The fewest LUTs ``student`` can take by the calibration above (a CNN's conv units,
+    instantiated once per output column, take many times more: still a lower bound)."""
+    weight_bits = sum(layer.nonzero_weights * layer.weight_bits for layer in student.layers)
     return int(LUTS_PER_WEIGHT_BIT * weight_bits)
 
 
-def check_before_da4ml(mlp: QuantizedMLP, budget: int) -> None:
-    """Refuse ``mlp`` with the numbers if even its lower bound is over ``budget`` LUTs."""
-    bound = lut_lower_bound(mlp)
+def check_before_da4ml(student: QuantizedMLP | QuantizedCNN, budget: int) -> None:
+    """Refuse ``student`` with the numbers if even its lower bound is over ``budget`` LUTs."""
+    bound = lut_lower_bound(student)
     if bound > budget:
-        bits = max(layer.weight_bits for layer in mlp.layers)
+        bits = max(layer.weight_bits for layer in student.layers)
         raise ConversionError(
-            f"the MLP has {mlp.nonzero_weights:,} nonzero weights of up to {bits} bits: at "
+            f"the student has {student.nonzero_weights:,} nonzero weights of up to {bits} bits: at "
             f"least {bound:,} LUTs ({LUTS_PER_WEIGHT_BIT} per nonzero weight bit, half of "
             f"da4ml's least estimate so far), over the budget of {budget:,}; da4ml was not "
             "run. Prune harder or use fewer weight bits (e.g. pynq-mnist train --from-search "

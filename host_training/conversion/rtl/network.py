@@ -115,7 +115,7 @@ def mlp_from_student(model) -> QuantizedMLP:
                 raise ConversionError(
                     f"{pending['name']!r} is followed by {layer.name!r} with no ReLU between"
                 )
-            pending = _dense(layer)
+            pending = dense_fields(layer)
         elif kind == "QActivation":
             q = layer.quantizer
             if pending is None or type(q).__name__ != "quantized_relu":
@@ -132,7 +132,7 @@ def mlp_from_student(model) -> QuantizedMLP:
     return QuantizedMLP(tuple(layers), n_inputs, input_bits)
 
 
-def _dense(layer) -> dict:
+def dense_fields(layer) -> dict:
     kq, bq = layer.kernel_quantizer_internal, layer.bias_quantizer_internal
     kernel = np.asarray(kq(layer.kernel), dtype=np.float64)
     bias = np.asarray(bq(layer.bias), dtype=np.float64)
@@ -171,54 +171,70 @@ def write_network_file(mlp: QuantizedMLP, path: str | os.PathLike) -> None:
     actual weights can reach, with every fraction bit); each ReLU is its
     ``ufixed<bits, integer>`` with ``RND_CONV`` and ``SAT``.
     """
-    specs = [
-        {
-            "kind": "input",
-            "name": "pixels",
-            "result_t": _fixed(encoding.PIXEL_BITS, 0, False),
-        }
-    ]
-    if mlp.input_bits != encoding.PIXEL_BITS:  # the top bits of each byte (TRN: floor)
-        specs.append(
-            {"kind": "linear", "name": "pixel_bits", "result_t": _fixed(mlp.input_bits, 0, False)}
-        )
-    x_frac, x_max = mlp.input_bits, (1 << mlp.input_bits) - 1  # raw input bound
+    specs = input_specs(mlp.input_bits)
     arrays: dict[str, np.ndarray] = {}
+    x = (mlp.input_bits, (1 << mlp.input_bits) - 1)  # raw input: fraction bits, bound
     for layer in mlp.layers:
-        frac = max(x_frac + layer.weight_frac, layer.bias_frac)
-        bias_raw = np.abs(layer.bias) << (frac - layer.bias_frac)
-        bound = int(
-            ((np.abs(layer.weight).sum(axis=0) * x_max) << (frac - x_frac - layer.weight_frac)).max(
-                initial=0
-            )
-            + bias_raw.max(initial=0)
-        )
-        width = max(1, math.ceil(math.log2(bound + 1))) + 1  # + sign
-        accum = _fixed(width, width - frac, True)
-        i = len(specs)
-        specs.append(
-            {
-                "kind": "dense",
-                "name": layer.name,
-                "n_out": int(layer.weight.shape[1]),
-                "weight_t": _fixed(layer.weight_bits, layer.weight_bits - layer.weight_frac, True),
-                "bias_t": _fixed(layer.bias_bits, layer.bias_bits - layer.bias_frac, True),
-                "accum_t": accum,
-                "result_t": accum,
-            }
-        )
-        arrays[f"layer{i}_weight"] = layer.weight
-        arrays[f"layer{i}_bias"] = layer.bias
-        x_max = bound
-        x_frac = frac
-        if layer.relu is not None:
-            bits, integer = layer.relu
-            specs.append(
-                {
-                    "kind": "relu",
-                    "name": f"{layer.name}_relu",
-                    "result_t": _fixed(bits, integer, False, "RND_CONV", "SAT"),
-                }
-            )
-            x_frac, x_max = bits - integer, (1 << bits) - 1
+        x = append_layer(specs, arrays, layer, "dense", x)
     write_network(path, "io_parallel", [mlp.n_inputs], specs, arrays)
+
+
+def input_specs(input_bits: int) -> list[dict]:
+    """The reference's input layers: the pixel byte, then its top ``input_bits`` (floor)."""
+    specs = [{"kind": "input", "name": "pixels", "result_t": _fixed(encoding.PIXEL_BITS, 0, False)}]
+    if input_bits != encoding.PIXEL_BITS:
+        specs.append(
+            {"kind": "linear", "name": "pixel_bits", "result_t": _fixed(input_bits, 0, False)}
+        )
+    return specs
+
+
+def append_layer(
+    specs: list[dict], arrays: dict, layer: Dense, kind: str, x: tuple[int, int], **extra
+) -> tuple[int, int]:
+    """Append ``layer`` (``kind`` dense or conv2d, ``extra`` its spec's own keys) and its ReLU.
+
+    ``x`` is the ``(fraction bits, largest raw value)`` of the layer's inputs; the
+    accumulator is exact for them. Returns the same for the layer's outputs.
+    """
+    x_frac, x_max = x
+    frac = max(x_frac + layer.weight_frac, layer.bias_frac)
+    bias_raw = np.abs(layer.bias) << (frac - layer.bias_frac)
+    weights = np.abs(layer.weight).reshape(-1, layer.weight.shape[-1])
+    bound = int(
+        ((weights.sum(axis=0) * x_max) << (frac - x_frac - layer.weight_frac)).max(initial=0)
+        + bias_raw.max(initial=0)
+    )
+    width = max(1, math.ceil(math.log2(bound + 1))) + 1  # + sign
+    accum = _fixed(width, width - frac, True)
+    i = len(specs)
+    specs.append(
+        {
+            "kind": kind,
+            "name": layer.name,
+            "n_out": int(layer.weight.shape[-1]),
+            "weight_t": _fixed(layer.weight_bits, layer.weight_bits - layer.weight_frac, True),
+            "bias_t": _fixed(layer.bias_bits, layer.bias_bits - layer.bias_frac, True),
+            "accum_t": accum,
+            "result_t": accum,
+            **extra,
+        }
+    )
+    arrays[f"layer{i}_weight"] = layer.weight
+    arrays[f"layer{i}_bias"] = layer.bias
+    if layer.relu is None:
+        return frac, bound
+    bits, integer = layer.relu
+    specs.append(
+        {
+            "kind": "relu",
+            "name": f"{layer.name}_relu",
+            "result_t": relu_type(bits, integer),
+        }
+    )
+    return bits - integer, (1 << bits) - 1
+
+
+def relu_type(bits: int, integer: int) -> dict:
+    """A quantized ReLU's result: ``ufixed<bits, integer>``, round half to even, saturate."""
+    return _fixed(bits, integer, False, "RND_CONV", "SAT")

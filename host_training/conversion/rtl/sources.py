@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from pynq_mnist.board.emulator.rtl_sim import NET_DIR, SIM_DIR, TOP_FILE
-from pynq_mnist.bundle import OutputFormat
+from pynq_mnist.bundle import InputFormat, OutputFormat
 from pynq_mnist.design import PYNQ_Z2
 from pynq_mnist.host_training.conversion import wrapper
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
@@ -25,9 +25,19 @@ TEMPLATES = Path(__file__).parent
 _DRAIN_MARGIN = 8
 
 
-def template_values(net: NetRTL, fmt: OutputFormat, frac_bits: int, beats_in: int) -> dict:
+def template_values(
+    net: NetRTL, fmt: OutputFormat, frac_bits: int, input_format: InputFormat
+) -> dict:
     """The ``@NAME@`` values of the wrapper and harness templates."""
     klass, logits = fmt.field("class"), fmt.field("logits")
+    beats_in = input_format.beats_per_frame
+    if input_format.stream_width_bits != 64 or net.input_bits != (
+        input_format.pixels_per_frame * input_format.wire_bits
+    ):
+        raise ConversionError(
+            f"the network takes {net.input_bits} input bits; the wire gives "
+            f"{input_format.pixels_per_frame} pixels of {input_format.wire_bits} bits"
+        )
     if fmt.beats_per_frame != 1 or fmt.stream_width_bits != 64:
         raise ConversionError("the RTL wrapper writes one 64-bit output beat per frame")
     if klass.count != 1 or not logits.signed or logits.count != net.outputs:
@@ -52,6 +62,9 @@ def template_values(net: NetRTL, fmt: OutputFormat, frac_bits: int, beats_in: in
         "clock_port": ports.clock,
         "reset_port": ports.reset,
         "beats_in": beats_in,
+        "wire_bits": input_format.wire_bits,
+        "pixels_per_beat": input_format.pixels_per_beat,
+        "net_in_bits": net.input_bits,
         "beat_counter_bits": max(1, (beats_in - 1).bit_length()),
         "class_lsb": klass.lsb,
         "class_bits": klass.width,

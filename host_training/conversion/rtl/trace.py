@@ -6,10 +6,11 @@ and :func:`da4ml.trace.to_pipeline` cuts the logic into register stages. The
 Verilog it writes (``src/``) is a module ``NET_wrapper(clk, model_inp, model_out)``
 without handshake: a new input every clock, its result ``latency`` clocks later.
 
-Its input is 784 ``ufixed<8,0>`` pixels, element ``i`` at bits ``8i..8i+7`` of
-``model_inp`` (da4ml's "regular" layout gives every element the widest element's
-width, and all pixels have 8 bits), so the wrapper's frame register feeds it as
-it is. Each output sits in ``width`` bits at the same binary point
+Its input is 784 pixels as they come off the wire (``ufixed<W,0>``, the top
+``W = wire_bits`` bits of each byte, :class:`pynq_mnist.bundle.InputFormat`),
+element ``i`` at bits ``W*i..W*i+W-1`` of ``model_inp`` (da4ml's "regular"
+layout gives every element the widest element's width, and all pixels have
+``W`` bits), so the wrapper's frame register feeds it as it is. Each output sits in ``width`` bits at the same binary point
 (``2**-frac``), sign-extended when ``signed``.
 
 da4ml rounds only toward -inf or half up; QKeras's ``quantized_relu`` rounds
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pynq_mnist import encoding
+from pynq_mnist.bundle import wire_bits_for
 from pynq_mnist.host_training.conversion.hls4ml_config import ConversionError
-from pynq_mnist.host_training.conversion.rtl.network import QuantizedMLP
+from pynq_mnist.host_training.conversion.rtl.network import Dense, QuantizedMLP
 
 NET_NAME = "mnist_net"
 #: da4ml's latency budget per pipeline stage (its delay model's units: adder levels).
@@ -84,52 +85,83 @@ def _da4ml():
     return da4ml
 
 
-def trace_network(mlp: QuantizedMLP):
-    """da4ml's combinational logic (``CombLogic``) of ``mlp``, exact."""
+def trace_network(mlp: QuantizedMLP, wire_bits: int | None = None):
+    """da4ml's combinational logic (``CombLogic``) of ``mlp``, exact.
+
+    Its input is each pixel's top ``wire_bits`` (default: the narrowest wire
+    that carries the ``mlp.input_bits`` the network reads).
+    """
     _da4ml()
     from da4ml.trace import FixedVariableArray, comb_trace
 
+    wire_bits = wire_bits_for(mlp.input_bits) if wire_bits is None else wire_bits
+    if wire_bits < mlp.input_bits:
+        raise ConversionError(
+            f"a {wire_bits}-bit wire cannot carry the {mlp.input_bits} pixel bits the student reads"
+        )
     n = mlp.n_inputs
     zeros = np.zeros(n, dtype=np.int64)
-    x_in = FixedVariableArray.from_kif(zeros, zeros, np.full(n, encoding.PIXEL_BITS))
+    x_in = FixedVariableArray.from_kif(zeros, zeros, np.full(n, wire_bits))
     x = x_in
-    if mlp.input_bits != encoding.PIXEL_BITS:
-        # only the top input_bits of each byte reach the adders: wiring, no logic
+    if mlp.input_bits != wire_bits:
+        # only the top input_bits of each pixel reach the adders: wiring, no logic
         x = x_in.quantize(0, 0, mlp.input_bits, "WRAP", "TRN")
     for layer in mlp.layers:
-        y = x @ (layer.weight * 2.0**-layer.weight_frac) + layer.bias * 2.0**-layer.bias_frac
-        if layer.relu is not None:
-            bits, integer = layer.relu
-            y = FixedVariableArray(
-                np.array([_relu_half_even(v, bits, integer) for v in y._vars.ravel()]),
-                y.solver_options,
-            )
-        x = y
+        x = dense_logic(x, layer)
     return comb_trace(x_in, x)
 
 
-def write_network(mlp: QuantizedMLP, dest: Path) -> NetRTL:
-    """Trace ``mlp``, pipeline it and write its Verilog to ``dest`` (``*.v``, flat).
+def dense_logic(x, layer: Dense):
+    """``layer`` (its exact sum, then its ReLU if any) on da4ml's variables ``x``."""
+    from da4ml.trace import FixedVariableArray
 
-    ``dest`` gets the network's modules and da4ml's static building blocks; the
-    da4ml project around them (its own C++ binder and Makefile) is not kept.
+    y = x @ (layer.weight * 2.0**-layer.weight_frac) + layer.bias * 2.0**-layer.bias_frac
+    if layer.relu is None:
+        return y
+    bits, integer = layer.relu
+    return FixedVariableArray(
+        np.array([_relu_half_even(v, bits, integer) for v in y._vars.ravel()]), y.solver_options
+    )
+
+
+def write_network(mlp: QuantizedMLP, dest: Path, wire_bits: int) -> NetRTL:
+    """Trace ``mlp`` on a ``wire_bits`` wire, pipeline it, write its Verilog to ``dest``.
+
+    ``dest`` gets the network's modules and da4ml's static building blocks (flat
+    ``*.v``); the da4ml project around them (its own C++ binder and Makefile) is
+    not kept.
+    """
+    t0 = time.perf_counter()
+    comb = trace_network(mlp, wire_bits)
+    net, (k_in, i_in, f_in) = write_logic(
+        comb, NET_NAME, dest, dest.parent / "da4ml_pipeline.json", time.perf_counter() - t0
+    )
+    if not (k_in.max() == 0 and i_in.max() == 0 and f_in.max() == wire_bits):
+        raise ConversionError(
+            f"da4ml's network input is not ufixed<{wire_bits},0> per pixel "
+            f"(k={k_in.max()}, i={i_in.max()}, f={f_in.max()}): the frame register cannot feed it"
+        )
+    return net
+
+
+def write_logic(
+    comb, name: str, dest: Path, pipeline_json: Path, trace_s: float
+) -> tuple[NetRTL, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pipeline da4ml's ``comb`` into the module ``{name}_wrapper``; its Verilog into ``dest``.
+
+    Returns what a wrapper needs of it and the ``(k, i, f)`` of its inputs. Every
+    input (output) sits in the widest input's (output's) bits at one binary point.
+    ``dest`` may already hold other networks' files (da4ml's static blocks are the same).
     """
     from da4ml.codegen.rtl.rtl_model import RTLModel, get_io_kifs
 
     t0 = time.perf_counter()
-    comb = trace_network(mlp)
-    work = dest.parent / f".{dest.name}.da4ml"
-    model = RTLModel(comb, NET_NAME, work, latency_cutoff=LATENCY_CUTOFF, print_latency=False)
+    work = dest.parent / f".{name}.da4ml"
+    model = RTLModel(comb, name, work, latency_cutoff=LATENCY_CUTOFF, print_latency=False)
     model.write()
-    trace_s = time.perf_counter() - t0
     pipe = model._pipe
     (k_in, i_in, f_in), (k_out, i_out, f_out) = get_io_kifs(pipe)
-    if not (k_in.max() == 0 and i_in.max() == 0 and f_in.max() == encoding.PIXEL_BITS):
-        raise ConversionError(
-            f"da4ml's network input is not {encoding.PIXEL_HLS_TYPE} per pixel "
-            f"(k={k_in.max()}, i={i_in.max()}, f={f_in.max()}): the frame register cannot feed it"
-        )
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     sources = sorted((work / "src").glob("*.v"))
     generated = "".join(p.read_text() for p in sources)
     # da4ml's building blocks that the network instantiates (lookup_table.v, unused
@@ -143,15 +175,15 @@ def write_network(mlp: QuantizedMLP, dest: Path) -> NetRTL:
             text = text.replace(f"lint_off {new}", f"lint_off {old}")
             text = text.replace(f"lint_on {new}", f"lint_on {old}")
         (dest / path.name).write_text(text)
-    shutil.copy2(work / "model" / "pipeline.json", dest.parent / "da4ml_pipeline.json")
+    shutil.copy2(work / "model" / "pipeline.json", pipeline_json)
     shutil.rmtree(work)
     width = int(k_out.max() + i_out.max() + f_out.max())
     stages = len(pipe.solutions)
-    return NetRTL(
-        module=f"{NET_NAME}_wrapper",
-        input_bits=mlp.n_inputs * encoding.PIXEL_BITS,
-        output_bits=width * mlp.n_outputs,
-        outputs=mlp.n_outputs,
+    net = NetRTL(
+        module=f"{name}_wrapper",
+        input_bits=int(k_in.max() + i_in.max() + f_in.max()) * int(k_in.size),
+        output_bits=width * int(k_out.size),
+        outputs=int(k_out.size),
         logit_width=width,
         logit_frac=int(f_out.max()),
         logit_signed=bool(k_out.max()),
@@ -166,8 +198,9 @@ def write_network(mlp: QuantizedMLP, dest: Path) -> NetRTL:
             "da4ml_version": _da4ml_version(),
             "latency_cutoff": LATENCY_CUTOFF,
         },
-        trace_s=trace_s,
+        trace_s=trace_s + time.perf_counter() - t0,
     )
+    return net, (k_in, i_in, f_in)
 
 
 def _da4ml_version() -> str:
