@@ -78,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pynq-mnist {args.command}: error: {e}", file=sys.stderr)
         return e.exit_status
     except OSError as e:  # the environment: a missing file, a full disk, a read-only folder
-        from pynq_mnist.outputs import disk_full
+        from pynq_mnist.outputs import environment_error
 
-        print(f"pynq-mnist {args.command}: error: {disk_full(e) or e}", file=sys.stderr)
+        message = environment_error(e)
+        if message is None:
+            raise
+        print(f"pynq-mnist {args.command}: error: {message}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
         hint = "; run the same command again to resume" if args.command in RESUMABLE else ""

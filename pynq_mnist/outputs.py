@@ -57,6 +57,21 @@ def disk_full(error: BaseException) -> str | None:
     return None
 
 
+
+
+def environment_error(error: BaseException) -> str | None:
+    """One line for a full disk, a missing file or a folder the user may not write, or
+    None for any other error (a bug must not be hidden behind one line)."""
+    full = disk_full(error)
+    if full is not None:
+        return full
+    if isinstance(error, FileNotFoundError | PermissionError) or (
+        isinstance(error, OSError) and error.errno == errno.EROFS
+    ):
+        return str(error)
+    return None
+
+
 @dataclass(frozen=True)
 class OutputKind:
     """What one command leaves in its ``--out`` folder.

@@ -21,7 +21,8 @@ def test_every_committed_search_is_a_valid_search(preset, tmp_path):
         json.dumps({**search.BASES.get(preset, {}), "search": search.SEARCHES[preset]})
     )
     args = argparse.Namespace(arch=arch, workers=2, port=0, config=str(config), seed=None,
-                              preset=None, budget="default", out=str(tmp_path / "out"))  # fmt: skip
+                              preset=None, budget="default", out=str(tmp_path / "out"),
+                              algorithm=None)  # fmt: skip
     base, chosen, _ = prepare(args)
     for key, value in search.BASES.get(preset, {}).get("student", {}).items():
         got = base["student"][key]
