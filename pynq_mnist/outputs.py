@@ -57,8 +57,6 @@ def disk_full(error: BaseException) -> str | None:
     return None
 
 
-
-
 def environment_error(error: BaseException) -> str | None:
     """One line for a full disk, a missing file or a folder the user may not write, or
     None for any other error (a bug must not be hidden behind one line)."""
