@@ -20,6 +20,9 @@ from pynq_mnist.host_training.conversion.rtl import cnn_rtl
 from pynq_mnist.host_training.conversion.rtl.cnn import QuantizedCNN, write_cnn_network_file
 from pynq_mnist.host_training.conversion.rtl.network import Dense
 
+#: da4ml, Verilator and (for the convert test) training: minutes each, so the main suite's.
+pytestmark = pytest.mark.slow
+
 N_CLASSES = 10
 WIRE = InputFormat(64, (28, 28), encoding.describe())
 BEATS = WIRE.beats_per_frame  # 98

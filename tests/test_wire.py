@@ -248,6 +248,7 @@ def rtl_stub_simulation(tmp: Path, f: InputFormat) -> RTLSimulation:
     return RTLSimulation(build_simulation(rtl, tmp / "sim.so"))
 
 
+@pytest.mark.slow  # g++ and Verilator builds
 @pytest.mark.parametrize("bits", WIRE_BITS)
 @pytest.mark.parametrize("ip", ["hls", "rtl"])
 def test_both_wrappers_unpack_the_boards_packing(tmp_path, ip, bits):
@@ -288,6 +289,7 @@ def tiny_mlp(input_bits: int) -> QuantizedMLP:
     return QuantizedMLP((hidden, Dense("logits", w2, b2, 2, 2, 3, 3, None)), PIXELS, input_bits)
 
 
+@pytest.mark.slow  # da4ml and Verilator
 def test_the_rtl_mlp_on_a_2_bit_wire_is_exact_at_25_clocks_a_frame(tmp_path):
     """The ``mlp`` preset reads 2 bits a pixel: on a 2-bit wire a frame is 25 beats, and
     back-to-back frames leave the IP one per 25 clocks, bit-exact with the numpy reference."""
