@@ -50,7 +50,8 @@ def test_convert_rtl_refuses_before_da4ml_and_writes_nothing(tmp_path, monkeypat
     run.mkdir()
     (run / "metrics.json").write_text(json.dumps({"arch": "mlp"}))
     monkeypatch.setattr(run_dir, "load_student", lambda path: object())
-    monkeypatch.setattr(module, "mlp_from_student", lambda model: _mlp(24, 8))
+    _, write_reference, design = module._ARCHS["mlp"]
+    monkeypatch.setitem(module._ARCHS, "mlp", (lambda model: _mlp(24, 8), write_reference, design))
     monkeypatch.setattr(trace, "write_network", lambda *a: pytest.fail("da4ml ran"))
     t0 = time.perf_counter()
     with pytest.raises(ConversionError, match="da4ml was not run"):
