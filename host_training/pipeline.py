@@ -28,8 +28,12 @@ from pathlib import Path
 from pynq_mnist.atomic import write_text_atomic
 from pynq_mnist.host_training.training.config import ConfigError
 from pynq_mnist.mnist import DATA_HELP, MNIST_NAME, layout, resolve_data_dir, slug
+from pynq_mnist.outputs import OutputKind
 
 ARCHS = ("cnn", "mlp")
+#: What ``pipeline --out`` may name: its log opens first; each arch's folder holds a run,
+#: a bundle and a bench, which ``train``, ``convert`` and ``bench`` each guard themselves.
+PIPELINE_OUTPUT = OutputKind("pipeline folder", ("pipeline.log", "summary.json", *ARCHS))
 #: Teacher -> student loss (accuracy points) above which the summary points to the design search.
 LOSS_POINTS_FOR_TUNE = 1.0
 #: Our own progress lines that reach the user from inside the training stage.
@@ -317,14 +321,14 @@ def format_summary(rows: list[dict]) -> str:
 def run(args: argparse.Namespace) -> int:
     from pynq_mnist.board.bench_options import BenchOptionError, BenchOptions
     from pynq_mnist.board.result_files import writable_dir
-    from pynq_mnist.outputs import PIPELINE, OutputError, claim_output
+    from pynq_mnist.outputs import OutputError, claim_output
 
     configs = arch_configs(args)  # a bad --config or --preset stops here, before any work
     dataset = layout(resolve_data_dir(args.data)).name  # reads no IDX file yet
     out = args.out if args.out is not None else default_out(args.preset, args.config, dataset)
     try:  # refused before hours of training, not after
         BenchOptions.from_args(args)
-        with claim_output(out, PIPELINE) as out:
+        with claim_output(out, PIPELINE_OUTPUT) as out:
             return _pipeline(configs, args, writable_dir(out))
     except (BenchOptionError, OutputError) as e:
         print(f"pynq-mnist pipeline: error: {e}", file=sys.stderr)

@@ -96,8 +96,6 @@ BENCH = OutputKind("bench folder", ("bench.json",), ("bundle",))
 #: ``train``'s own check refuses a run of another configuration; ``--from-search`` starts
 #: the folder with the search's pick and teacher
 RUN = OutputKind("training run", ("config.json", "search_pick.json", "teacher.h5"))
-#: ``pipeline`` opens its log first
-PIPELINE = OutputKind("pipeline folder", ("pipeline.log", "summary.json"))
 #: an interrupted ``accept`` leaves its test log before its report
 ACCEPT = OutputKind("accept report", ("report.json", "tests.log", "tests.xml"), ("bundle",))
 
