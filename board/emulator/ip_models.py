@@ -15,6 +15,13 @@ from .axi_dma import IPModel
 def ip_model_for_bundle(bundle: Bundle) -> IPModel:
     """A fresh IP model of ``bundle`` for the emulated DMA."""
     backend = bundle.metadata.backend
+    if backend == "rtl" and bundle.metadata.model["arch"] != "mlp":
+        # Driven through the DMA model, the RTL CNN's simulation was seen not to return
+        # (its convert-time check, which drives it directly, passes): refused, not hung.
+        raise BundleError(
+            f"{bundle.path}: the emulated board does not run an RTL {bundle.metadata.model['arch']} "
+            "IP yet (its bit-exactness is checked at conversion); emulate an hls bundle of it"
+        )
     if backend == "rtl":
         from .rtl_sim import RTLSimulation
 
